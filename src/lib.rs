@@ -8,5 +8,6 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod item;
 pub mod schedule;
 pub mod timestamp;

@@ -102,6 +102,32 @@ pub fn parse_stamp(text: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
+/// Serde glue for event stamps stored as RFC 3339 strings.
+pub mod stamp {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes the stamp with [`super::format_stamp`].
+    pub fn serialize<S: Serializer>(
+        value: &DateTime<Utc>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&super::format_stamp(*value))
+    }
+
+    /// Reads the stamp with [`super::parse_stamp`].
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<DateTime<Utc>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        super::parse_stamp(&text).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "expected an RFC 3339 time such as 2027-01-01T09:00:00.000Z, got {text:?}"
+            ))
+        })
+    }
+}
+
 /// Serde glue for optional event stamps stored as RFC 3339 strings.
 pub mod stamp_opt {
     use chrono::{DateTime, Utc};
@@ -122,14 +148,9 @@ pub mod stamp_opt {
     pub fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Option<DateTime<Utc>>, D::Error> {
-        let Some(text) = Option::<String>::deserialize(deserializer)? else {
-            return Ok(None);
-        };
-        super::parse_stamp(&text).map(Some).ok_or_else(|| {
-            serde::de::Error::custom(format!(
-                "expected an RFC 3339 time such as 2027-01-01T09:00:00.000Z, got {text:?}"
-            ))
-        })
+        #[derive(Deserialize)]
+        struct Stamp(#[serde(with = "super::stamp")] DateTime<Utc>);
+        Ok(Option::<Stamp>::deserialize(deserializer)?.map(|Stamp(t)| t))
     }
 }
 

@@ -1,0 +1,506 @@
+//! The item: a worker as it is stored in the workers table, and one run as it is stored in the
+//! runs table, with exactly the attribute names of the design (camelCase, like the seed).
+//!
+//! Items come from people typing in a console, so decoding never panics: every problem is an
+//! [`ItemError`] naming the attribute, what was expected and what was found.
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+pub use serde_dynamo::{AttributeValue, Item};
+
+use crate::schedule::Schedule;
+use crate::timestamp::{Due, stamp, stamp_opt};
+
+/// Attribute names, exactly as stored.
+pub mod attr {
+    /// Partition key of the workers table: the worker's name.
+    pub const ID: &str = "id";
+    /// Which job runs.
+    pub const KIND: &str = "kind";
+    /// The job's arguments.
+    pub const PARAMS: &str = "params";
+    /// Whether the worker should run.
+    pub const ENABLED: &str = "enabled";
+    /// The schedule expression.
+    pub const SCHEDULE: &str = "schedule";
+    /// The IANA zone for `cron()` and `at()`.
+    pub const TIMEZONE: &str = "timezone";
+    /// When the next attempt is due.
+    pub const NEXT_DUE: &str = "nextDue";
+    /// Whether the first activation runs at once.
+    pub const EXECUTE_IMMEDIATELY: &str = "executeImmediately";
+    /// Named queue.
+    pub const QUEUE: &str = "queue";
+    /// Attempts per due time.
+    pub const MAX_ATTEMPTS: &str = "maxAttempts";
+    /// Per-run time limit.
+    pub const TIMEOUT_SECONDS: &str = "timeoutSeconds";
+    /// What to do with a run whose executor vanished.
+    pub const ON_LOST: &str = "onLost";
+    /// `ready`, `running`, `stopped` or `invalid`.
+    pub const STATUS: &str = "status";
+    /// Fencing token, new on every enable.
+    pub const TASK_ID: &str = "taskId";
+    /// Whether the last run succeeded.
+    pub const LAST_RUN_SUCCEEDED: &str = "lastRunSucceeded";
+    /// A short, human account of the last run (or of why the item is invalid).
+    pub const LAST_RUN_MESSAGE: &str = "lastRunMessage";
+    /// When the last run started.
+    pub const LAST_RUN_START_TIME: &str = "lastRunStartTime";
+    /// When the last run finished.
+    pub const LAST_RUN_FINISH_TIME: &str = "lastRunFinishTime";
+    /// How many runs have finished.
+    pub const RUN_COUNT: &str = "runCount";
+    /// Failed attempts so far for the current due time.
+    pub const ATTEMPT: &str = "attempt";
+    /// When a running run is presumed lost.
+    pub const LEASE_UNTIL: &str = "leaseUntil";
+    /// The claim a running run holds; its finish must present it.
+    pub const RUN_TOKEN: &str = "runToken";
+    /// During retries: the scheduled due time being retried (the anchor for the next one).
+    pub const RETRY_OF: &str = "retryOf";
+    /// When the system first armed the worker.
+    pub const CREATE_TIME: &str = "createTime";
+    /// When the system last wrote the worker.
+    pub const UPDATE_TIME: &str = "updateTime";
+    /// The worker whose `spawn` job wrote this one.
+    pub const PARENT_ID: &str = "parentId";
+    /// How many `spawn` generations lie above this worker.
+    pub const SPAWN_DEPTH: &str = "spawnDepth";
+}
+
+/// Attempts per due time when `maxAttempts` is absent.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
+/// The largest `maxAttempts` accepted.
+pub const MAX_MAX_ATTEMPTS: u32 = 100;
+/// Per-run time limit when `timeoutSeconds` is absent.
+pub const DEFAULT_TIMEOUT_SECONDS: u32 = 60;
+/// The largest `timeoutSeconds` accepted: a Lambda invocation's limit.
+pub const MAX_TIMEOUT_SECONDS: u32 = 900;
+/// The queue a worker uses when `queue` is absent.
+pub const DEFAULT_QUEUE: &str = "default";
+/// The longest queue name (SQS allows 80 characters, less the `nextdue-` prefix).
+pub const MAX_QUEUE_NAME: usize = 72;
+
+/// Where a worker stands in its lifecycle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Armed and waiting for its due time.
+    Ready,
+    /// A run holds the claim.
+    Running,
+    /// Finished (no further due time) or disabled.
+    Stopped,
+    /// Something on the item is wrong; `lastRunMessage` says what.
+    Invalid,
+}
+
+impl Status {
+    /// The status as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ready => "ready",
+            Status::Running => "running",
+            Status::Stopped => "stopped",
+            Status::Invalid => "invalid",
+        }
+    }
+}
+
+/// What happens to a run whose executor vanished before it finished (its lease expired).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnLost {
+    /// Count it as a failed attempt and retry it (the default).
+    #[default]
+    Retry,
+    /// Give it up and move on to the next due time.
+    Skip,
+}
+
+/// A job's arguments: the item's `params` map.
+pub type Params = serde_json::Map<String, serde_json::Value>;
+
+/// A worker item: its definition (written by users) and its state (written by nextdue).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Worker {
+    /// The worker's name (partition key).
+    pub id: String,
+    /// Which registered job runs.
+    pub kind: String,
+    /// The job's arguments.
+    #[serde(default)]
+    pub params: Params,
+    /// Newly true: (re)start with a fresh task id; false: stop at the next check.
+    #[serde(default)]
+    pub enabled: bool,
+    /// When to run again; absent: run once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<Schedule>,
+    /// The IANA zone for `cron()` and `at()`; absent: UTC.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "zone")]
+    pub timezone: Option<Tz>,
+    /// When the next attempt is due.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_due: Option<Due>,
+    /// Whether the first activation runs at once (default: yes, except for `cron()` and `at()`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execute_immediately: Option<bool>,
+    /// Named queue; absent: `default`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
+    /// Attempts per due time; absent: [`DEFAULT_MAX_ATTEMPTS`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<u32>,
+    /// Per-run time limit; absent: [`DEFAULT_TIMEOUT_SECONDS`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u32>,
+    /// What to do with a lost run; absent: retry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_lost: Option<OnLost>,
+    /// Where the worker stands; absent until nextdue first arms it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
+    /// The fencing token of the current activation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<String>,
+    /// Whether the last run succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_run_succeeded: Option<bool>,
+    /// A short, human account of the last run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_run_message: Option<String>,
+    /// When the last run started.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "stamp_opt")]
+    pub last_run_start_time: Option<DateTime<Utc>>,
+    /// When the last run finished.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "stamp_opt")]
+    pub last_run_finish_time: Option<DateTime<Utc>>,
+    /// How many runs have finished.
+    #[serde(default)]
+    pub run_count: u64,
+    /// Failed attempts so far for the current due time.
+    #[serde(default)]
+    pub attempt: u32,
+    /// When a running run is presumed lost.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "stamp_opt")]
+    pub lease_until: Option<DateTime<Utc>>,
+    /// The claim a running run holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_token: Option<String>,
+    /// During retries: the scheduled due time being retried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_of: Option<Due>,
+    /// When nextdue first armed the worker.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "stamp_opt")]
+    pub create_time: Option<DateTime<Utc>>,
+    /// When nextdue last wrote the worker.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "stamp_opt")]
+    pub update_time: Option<DateTime<Utc>>,
+    /// The worker whose `spawn` job wrote this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<String>,
+    /// How many `spawn` generations lie above this worker.
+    #[serde(default)]
+    pub spawn_depth: u32,
+}
+
+impl Worker {
+    /// A new, disabled worker of `kind` with no parameters: a starting point for code and tests.
+    pub fn new(id: impl Into<String>, kind: impl Into<String>) -> Self {
+        Worker {
+            id: id.into(),
+            kind: kind.into(),
+            params: Params::new(),
+            enabled: false,
+            schedule: None,
+            timezone: None,
+            next_due: None,
+            execute_immediately: None,
+            queue: None,
+            max_attempts: None,
+            timeout_seconds: None,
+            on_lost: None,
+            status: None,
+            task_id: None,
+            last_run_succeeded: None,
+            last_run_message: None,
+            last_run_start_time: None,
+            last_run_finish_time: None,
+            run_count: 0,
+            attempt: 0,
+            lease_until: None,
+            run_token: None,
+            retry_of: None,
+            create_time: None,
+            update_time: None,
+            parent_id: None,
+            spawn_depth: 0,
+        }
+    }
+
+    /// Reads a worker from a DynamoDB item, checking every attribute's type and range.
+    pub fn from_item(item: &Item) -> Result<Worker, ItemError> {
+        let value = AttributeValue::M(item.inner().clone());
+        let deserializer = serde_dynamo::Deserializer::from_attribute_value(value);
+        let worker: Worker = serde_path_to_error::deserialize(deserializer)
+            .map_err(|error| ItemError::from_serde(&error, item))?;
+        worker.check_ranges()?;
+        Ok(worker)
+    }
+
+    /// The worker as a DynamoDB item.
+    pub fn to_item(&self) -> Item {
+        serde_dynamo::to_item(self).expect("a worker always serializes to a map")
+    }
+
+    fn check_ranges(&self) -> Result<(), ItemError> {
+        if self.id.is_empty() {
+            return Err(ItemError::new(attr::ID, "must not be empty"));
+        }
+        if self.kind.is_empty() {
+            return Err(ItemError::new(attr::KIND, "must not be empty"));
+        }
+        if let Some(n) = self
+            .max_attempts
+            .filter(|n| !(1..=MAX_MAX_ATTEMPTS).contains(n))
+        {
+            return Err(ItemError::new(
+                attr::MAX_ATTEMPTS,
+                format!("expected 1 to {MAX_MAX_ATTEMPTS}, got {n}"),
+            ));
+        }
+        if let Some(n) = self
+            .timeout_seconds
+            .filter(|n| !(1..=MAX_TIMEOUT_SECONDS).contains(n))
+        {
+            return Err(ItemError::new(
+                attr::TIMEOUT_SECONDS,
+                format!("expected 1 to {MAX_TIMEOUT_SECONDS} seconds, got {n}"),
+            ));
+        }
+        if let Some(queue) = &self.queue {
+            let well_formed = !queue.is_empty()
+                && queue.len() <= MAX_QUEUE_NAME
+                && queue
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !well_formed {
+                return Err(ItemError::new(
+                    attr::QUEUE,
+                    format!(
+                        "expected 1 to {MAX_QUEUE_NAME} letters, digits, - or _, got {queue:?}"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The zone for `cron()` and `at()`: `timezone`, or UTC.
+    pub fn tz(&self) -> Tz {
+        self.timezone.unwrap_or(Tz::UTC)
+    }
+
+    /// Attempts per due time.
+    pub fn max_attempts(&self) -> u32 {
+        self.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS)
+    }
+
+    /// Per-run time limit, in seconds.
+    pub fn timeout_seconds(&self) -> u32 {
+        self.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS)
+    }
+
+    /// The queue name (without the deployment's prefix).
+    pub fn queue(&self) -> &str {
+        self.queue.as_deref().unwrap_or(DEFAULT_QUEUE)
+    }
+
+    /// What to do with a lost run.
+    pub fn on_lost(&self) -> OnLost {
+        self.on_lost.unwrap_or_default()
+    }
+
+    /// Whether the first activation runs at once: `executeImmediately`, else yes unless the
+    /// schedule is a `cron()` or `at()`, whose first run is the schedule's own first time.
+    pub fn runs_immediately(&self) -> bool {
+        self.execute_immediately.unwrap_or_else(|| {
+            self.schedule
+                .as_ref()
+                .is_none_or(Schedule::runs_immediately_by_default)
+        })
+    }
+}
+
+/// One run of a worker, as stored in the runs table: the history the seed kept by spawning a
+/// worker per job.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunRecord {
+    /// The worker that ran (partition key).
+    pub worker_id: String,
+    /// Start stamp and task id: unique, and sorted by start time (sort key).
+    pub run_id: String,
+    /// The activation the run belonged to.
+    pub task_id: String,
+    /// The due time the run was for.
+    pub due: Due,
+    /// 1 for the first attempt at this due time, 2 for the first retry, …
+    pub attempt: u32,
+    /// When the run started.
+    #[serde(with = "stamp")]
+    pub start_time: DateTime<Utc>,
+    /// When the run finished.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "stamp_opt")]
+    pub finish_time: Option<DateTime<Utc>>,
+    /// Whether the run succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub succeeded: Option<bool>,
+    /// A short, human account of the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// How long the job took.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    /// True when the run finished after it had been given up (its lease expired and the worker
+    /// moved on): its outcome changed nothing on the worker.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub superseded: bool,
+    /// When the runs table may forget this record (epoch seconds; the table's TTL attribute).
+    pub expires_at: i64,
+}
+
+impl RunRecord {
+    /// The run as a DynamoDB item.
+    pub fn to_item(&self) -> Item {
+        serde_dynamo::to_item(self).expect("a run record always serializes to a map")
+    }
+
+    /// Reads a run record from a DynamoDB item.
+    pub fn from_item(item: &Item) -> Result<RunRecord, ItemError> {
+        let value = AttributeValue::M(item.inner().clone());
+        let deserializer = serde_dynamo::Deserializer::from_attribute_value(value);
+        serde_path_to_error::deserialize(deserializer)
+            .map_err(|error| ItemError::from_serde(&error, item))
+    }
+}
+
+/// What is wrong with an item, and where: `nextDue: expected …, got "yesterday"`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{attribute}: {problem}")]
+pub struct ItemError {
+    /// The attribute, with a path into maps and lists (`params.to[1]`).
+    pub attribute: String,
+    /// What was expected and what was found.
+    pub problem: String,
+}
+
+impl ItemError {
+    /// An error about `attribute`.
+    pub fn new(attribute: impl Into<String>, problem: impl Into<String>) -> Self {
+        ItemError {
+            attribute: attribute.into(),
+            problem: problem.into(),
+        }
+    }
+
+    /// Turns a serde error into a message for people, naming what was found in `item`.
+    fn from_serde(error: &serde_path_to_error::Error<serde_dynamo::Error>, item: &Item) -> Self {
+        let message = error.inner().to_string();
+        let path = error.path().to_string();
+        if let Some(field) = message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.strip_suffix('`'))
+        {
+            let attribute = if path == "." {
+                field.to_owned()
+            } else {
+                format!("{path}.{field}")
+            };
+            return ItemError::new(attribute, "is required");
+        }
+        let found = lookup(item, &path).map(describe).unwrap_or_default();
+        let expected = match message.as_str() {
+            "Expected string" => Some("a string (S)"),
+            "Expected bool" => Some("a boolean (BOOL)"),
+            "Expected map" => Some("a map (M)"),
+            "Expected seq" => Some("a list (L)"),
+            "Expected num" => Some("a number (N)"),
+            "Expected enum" => Some("a string (S)"),
+            _ if message.starts_with("Failed to parse") => Some("a whole number of at least 0"),
+            _ => None,
+        };
+        let problem = match expected {
+            Some(expected) => format!("expected {expected}, got {found}"),
+            None => message,
+        };
+        ItemError::new(path, problem)
+    }
+}
+
+/// The value at a dotted path such as `params.to` (list indexes are not followed).
+fn lookup<'a>(item: &'a Item, path: &str) -> Option<&'a AttributeValue> {
+    let mut parts = path.split('.');
+    let mut value = item.get(parts.next()?)?;
+    for part in parts {
+        let AttributeValue::M(map) = value else {
+            return None;
+        };
+        value = map.get(part.split('[').next()?)?;
+    }
+    Some(value)
+}
+
+/// A short description of a value for error messages: its DynamoDB type and a glimpse of it.
+pub fn describe(value: &AttributeValue) -> String {
+    const GLIMPSE: usize = 40;
+    let glimpse = |text: &str| {
+        if text.chars().count() > GLIMPSE {
+            format!("{:?}…", text.chars().take(GLIMPSE).collect::<String>())
+        } else {
+            format!("{text:?}")
+        }
+    };
+    match value {
+        AttributeValue::S(s) => format!("a string (S) {}", glimpse(s)),
+        AttributeValue::N(n) => format!("a number (N) {}", glimpse(n)),
+        AttributeValue::Bool(b) => format!("a boolean (BOOL) {b}"),
+        AttributeValue::Null(_) => "null (NULL)".into(),
+        AttributeValue::M(_) => "a map (M)".into(),
+        AttributeValue::L(_) => "a list (L)".into(),
+        AttributeValue::B(_) => "binary (B)".into(),
+        AttributeValue::Ss(_) => "a string set (SS)".into(),
+        AttributeValue::Ns(_) => "a number set (NS)".into(),
+        AttributeValue::Bs(_) => "a binary set (BS)".into(),
+    }
+}
+
+/// Serde glue for the `timezone` attribute: an IANA zone name.
+mod zone {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(value: &Option<Tz>, serializer: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(tz) => serializer.serialize_some(tz.name()),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Tz>, D::Error> {
+        let Some(name) = Option::<String>::deserialize(deserializer)? else {
+            return Ok(None);
+        };
+        name.parse::<Tz>().map(Some).map_err(|_| {
+            serde::de::Error::custom(format!(
+                "expected an IANA time zone such as Europe/London or America/New_York, got {name:?}"
+            ))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;
