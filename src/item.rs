@@ -389,6 +389,45 @@ impl RunRecord {
     }
 }
 
+/// A worker item as a stream record or a failed condition shows it: decoded when possible,
+/// with the raw facts that decide what to do even when it is not.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Image {
+    /// The worker's id (empty if the item has none, which DynamoDB's key schema prevents).
+    pub id: String,
+    /// Whether `enabled` is the boolean true.
+    pub enabled: bool,
+    /// `status` as stored, if it is a string.
+    pub status: Option<String>,
+    /// `taskId` as stored, if it is a string.
+    pub task_id: Option<String>,
+    /// `nextDue` as stored, if it is a string.
+    pub next_due: Option<String>,
+    /// `lastRunMessage` as stored, if it is a string.
+    pub last_run_message: Option<String>,
+    /// The decoded worker, or what is wrong with the item.
+    pub worker: Result<Worker, ItemError>,
+}
+
+impl Image {
+    /// Reads an item; never fails (a bad item yields an `Err` worker).
+    pub fn decode(item: &Item) -> Image {
+        let text = |name: &str| match item.get(name) {
+            Some(AttributeValue::S(s)) => Some(s.clone()),
+            _ => None,
+        };
+        Image {
+            id: text(attr::ID).unwrap_or_default(),
+            enabled: item.get(attr::ENABLED) == Some(&AttributeValue::Bool(true)),
+            status: text(attr::STATUS),
+            task_id: text(attr::TASK_ID),
+            next_due: text(attr::NEXT_DUE),
+            last_run_message: text(attr::LAST_RUN_MESSAGE),
+            worker: Worker::from_item(item),
+        }
+    }
+}
+
 /// What is wrong with an item, and where: `nextDue: expected …, got "yesterday"`.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{attribute}: {problem}")]

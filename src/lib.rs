@@ -2,12 +2,18 @@
 //!
 //! A worker is a DynamoDB item that *is* a background job: write it with `enabled = true` and it
 //! runs at its due time, as often as its schedule says, and the item itself records how each
-//! run went. This crate holds the pure core ([`timestamp`], [`schedule`]) and grows the AWS
-//! shell around it.
+//! run went.
+//!
+//! The core is pure and imports no AWS crate: [`item`] (the item model), [`schedule`] (when),
+//! [`lifecycle`] (what happens), [`job`] and [`jobs`] (the work, behind seams). The AWS shell
+//! applies its decisions.
 
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod item;
+pub mod job;
+pub mod jobs;
+pub mod lifecycle;
 pub mod schedule;
 pub mod timestamp;

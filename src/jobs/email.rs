@@ -1,0 +1,194 @@
+//! `email`: sends one message through the [`Mailer`](crate::job::Mailer) seam (SES v2).
+
+use std::fmt;
+
+use async_trait::async_trait;
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+
+use crate::item::{ItemError, Params, attr};
+use crate::job::{Job, JobContext, JobError, parse_params};
+
+/// SES's limit on recipients (to, cc and bcc together) for one message.
+pub const MAX_RECIPIENTS: usize = 50;
+
+/// The `email` job.
+pub struct EmailJob;
+
+/// One or more addresses: the item may hold a single string or a list.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Addresses(pub Vec<String>);
+
+impl<'de> Deserialize<'de> for Addresses {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct AddressesVisitor;
+        impl<'de> Visitor<'de> for AddressesVisitor {
+            type Value = Addresses;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an address or a list of addresses")
+            }
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<Addresses, E> {
+                Ok(Addresses(vec![value.to_owned()]))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Addresses, A::Error> {
+                let mut all = Vec::new();
+                while let Some(address) = seq.next_element::<String>()? {
+                    all.push(address);
+                }
+                Ok(Addresses(all))
+            }
+        }
+        deserializer.deserialize_any(AddressesVisitor)
+    }
+}
+
+/// The `email` job's parameters, as written in the item's `params`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EmailParams {
+    /// The sender; SES must have verified it (or its domain).
+    pub from: String,
+    /// Recipients.
+    pub to: Addresses,
+    /// Copies.
+    #[serde(default)]
+    pub cc: Addresses,
+    /// Blind copies.
+    #[serde(default)]
+    pub bcc: Addresses,
+    /// Where replies go.
+    #[serde(default)]
+    pub reply_to: Addresses,
+    /// The subject line.
+    #[serde(default)]
+    pub subject: String,
+    /// The plain-text body.
+    pub text: Option<String>,
+    /// The HTML body.
+    pub html: Option<String>,
+}
+
+/// A message ready to send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mail {
+    /// The sender.
+    pub from: String,
+    /// Recipients.
+    pub to: Vec<String>,
+    /// Copies.
+    pub cc: Vec<String>,
+    /// Blind copies.
+    pub bcc: Vec<String>,
+    /// Where replies go.
+    pub reply_to: Vec<String>,
+    /// The subject line.
+    pub subject: String,
+    /// The plain-text body.
+    pub text: Option<String>,
+    /// The HTML body.
+    pub html: Option<String>,
+}
+
+impl Mail {
+    /// How many recipients the message has (to, cc and bcc).
+    pub fn recipient_count(&self) -> usize {
+        self.to.len() + self.cc.len() + self.bcc.len()
+    }
+}
+
+/// Whether `text` looks like an address SES would take: `name@domain`, optionally written
+/// `Display Name <name@domain>`.
+fn is_address(text: &str) -> bool {
+    let address = match (text.find('<'), text.strip_suffix('>')) {
+        (Some(open), Some(inner)) => &inner[open + 1..],
+        _ => text,
+    };
+    let Some((local, domain)) = address.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.is_empty()
+        && !domain.contains('@')
+        && !address.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+fn check_addresses(field: &str, addresses: &Addresses) -> Result<(), ItemError> {
+    match addresses.0.iter().position(|a| !is_address(a)) {
+        Some(index) => Err(ItemError::new(
+            format!("{}.{field}[{index}]", attr::PARAMS),
+            format!("{:?} is not an email address", addresses.0[index]),
+        )),
+        None => Ok(()),
+    }
+}
+
+impl EmailParams {
+    /// Reads and checks the parameters, naming the one that is wrong.
+    pub fn from_params(params: &Params) -> Result<EmailParams, ItemError> {
+        let email: EmailParams = parse_params(params)?;
+        if !is_address(&email.from) {
+            return Err(ItemError::new(
+                "params.from",
+                format!("{:?} is not an email address", email.from),
+            ));
+        }
+        for (field, addresses) in [
+            ("to", &email.to),
+            ("cc", &email.cc),
+            ("bcc", &email.bcc),
+            ("replyTo", &email.reply_to),
+        ] {
+            check_addresses(field, addresses)?;
+        }
+        if email.to.0.is_empty() {
+            return Err(ItemError::new("params.to", "needs at least one address"));
+        }
+        if email.text.is_none() && email.html.is_none() {
+            return Err(ItemError::new(attr::PARAMS, "needs text or html (or both)"));
+        }
+        let mail = email.clone().into_mail();
+        if mail.recipient_count() > MAX_RECIPIENTS {
+            return Err(ItemError::new(
+                attr::PARAMS,
+                format!(
+                    "{} recipients; SES allows at most {MAX_RECIPIENTS} per message",
+                    mail.recipient_count()
+                ),
+            ));
+        }
+        Ok(email)
+    }
+
+    /// The message these parameters describe.
+    pub fn into_mail(self) -> Mail {
+        Mail {
+            from: self.from,
+            to: self.to.0,
+            cc: self.cc.0,
+            bcc: self.bcc.0,
+            reply_to: self.reply_to.0,
+            subject: self.subject,
+            text: self.text,
+            html: self.html,
+        }
+    }
+}
+
+#[async_trait]
+impl Job for EmailJob {
+    fn validate(&self, params: &Params) -> Result<(), ItemError> {
+        EmailParams::from_params(params).map(|_| ())
+    }
+
+    async fn execute(&self, ctx: &JobContext<'_>) -> Result<String, JobError> {
+        let mail = EmailParams::from_params(&ctx.worker.params)
+            .map_err(|e| JobError::permanent(e.to_string()))?
+            .into_mail();
+        let message_id = ctx.services.mailer.send(&mail).await?;
+        let count = mail.recipient_count();
+        let plural = if count == 1 { "" } else { "s" };
+        Ok(format!(
+            "sent to {count} recipient{plural} (message id {message_id})"
+        ))
+    }
+}

@@ -1,0 +1,296 @@
+//! The built-in jobs against in-memory seams: parameter checks, and what each run does.
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use serde_json::json;
+
+use crate::item::{Params, Worker};
+use crate::job::{JobContext, JobError, JobLimits, Mailer, Registry, Services, WorkerWriter};
+use crate::jobs::email::Mail;
+use crate::lifecycle::Planner;
+use crate::timestamp::Due;
+
+#[derive(Default)]
+struct Outbox {
+    sent: Mutex<Vec<Mail>>,
+    reject: Option<JobError>,
+}
+
+#[async_trait]
+impl Mailer for Outbox {
+    async fn send(&self, mail: &Mail) -> Result<String, JobError> {
+        if let Some(error) = &self.reject {
+            return Err(error.clone());
+        }
+        self.sent.lock().unwrap().push(mail.clone());
+        Ok("m-1".into())
+    }
+}
+
+#[derive(Default)]
+struct Table {
+    workers: Mutex<Vec<Worker>>,
+}
+
+#[async_trait]
+impl WorkerWriter for Table {
+    async fn create(&self, worker: &Worker) -> Result<bool, JobError> {
+        let mut workers = self.workers.lock().unwrap();
+        if workers.iter().any(|w| w.id == worker.id) {
+            return Ok(false);
+        }
+        workers.push(worker.clone());
+        Ok(true)
+    }
+}
+
+fn params(value: serde_json::Value) -> Params {
+    value.as_object().unwrap().clone()
+}
+
+fn worker(kind: &str, value: serde_json::Value) -> Worker {
+    Worker {
+        params: params(value),
+        enabled: true,
+        ..Worker::new("w1", kind)
+    }
+}
+
+fn check(kind: &str, value: serde_json::Value) -> Result<(), String> {
+    Registry::builtin()
+        .check(&worker(kind, value))
+        .map_err(|e| e.to_string())
+}
+
+async fn run(worker: &Worker, outbox: Arc<Outbox>, table: Arc<Table>) -> Result<String, JobError> {
+    let services = Services {
+        mailer: outbox,
+        workers: table,
+        limits: JobLimits::default(),
+    };
+    let ctx = JobContext {
+        worker,
+        due: "2027-01-01T09:00:00Z".parse::<Due>().unwrap(),
+        attempt: 1,
+        services: &services,
+    };
+    Registry::builtin()
+        .get(&worker.kind)
+        .unwrap()
+        .execute(&ctx)
+        .await
+}
+
+#[test]
+fn email_params_accept_one_address_or_a_list() {
+    assert_eq!(
+        check(
+            "email",
+            json!({"from": "a@example.com", "to": "b@example.com", "text": "hi"})
+        ),
+        Ok(())
+    );
+    assert_eq!(
+        check(
+            "email",
+            json!({"from": "Anne <a@example.com>", "to": ["b@example.com", "c@example.com"], "cc": "d@example.com", "subject": "s", "html": "<p>hi</p>"})
+        ),
+        Ok(())
+    );
+}
+
+#[test]
+fn email_params_name_what_is_wrong() {
+    for (value, expected) in [
+        (
+            json!({"to": "b@example.com", "text": "hi"}),
+            "params: missing field `from`",
+        ),
+        (
+            json!({"from": "a@example.com", "to": 5, "text": "hi"}),
+            "params.to: invalid type: integer `5`, expected an address or a list of addresses",
+        ),
+        (
+            json!({"from": "a@example.com", "to": ["b@example.com", 7], "text": "hi"}),
+            "params.to[1]: invalid type: integer `7`, expected a string",
+        ),
+        (
+            json!({"from": "a@example.com", "to": ["b@example.com", "bob"], "text": "hi"}),
+            "params.to[1]: \"bob\" is not an email address",
+        ),
+        (
+            json!({"from": "anne", "to": "b@example.com", "text": "hi"}),
+            "params.from: \"anne\" is not an email address",
+        ),
+        (
+            json!({"from": "a@example.com", "to": [], "text": "hi"}),
+            "params.to: needs at least one address",
+        ),
+        (
+            json!({"from": "a@example.com", "to": "b@example.com"}),
+            "params: needs text or html (or both)",
+        ),
+        (
+            json!({"from": "a@example.com", "to": "b@example.com", "text": "hi", "subjet": "typo"}),
+            "params.subjet: unknown field `subjet`, expected one of `from`, `to`",
+        ),
+    ] {
+        let error = check("email", value.clone()).expect_err(&value.to_string());
+        assert!(error.starts_with(expected), "{value}: got {error:?}");
+    }
+}
+
+#[test]
+fn email_recipients_stay_within_the_ses_limit() {
+    let many: Vec<String> = (0..51).map(|i| format!("r{i}@example.com")).collect();
+    let error = check(
+        "email",
+        json!({"from": "a@example.com", "to": many, "text": "hi"}),
+    )
+    .unwrap_err();
+    assert_eq!(
+        error,
+        "params: 51 recipients; SES allows at most 50 per message"
+    );
+}
+
+#[tokio::test]
+async fn email_sends_one_message_and_says_so() {
+    let outbox = Arc::new(Outbox::default());
+    let job = worker(
+        "email",
+        json!({"from": "a@example.com", "to": ["b@example.com", "c@example.com"], "subject": "Hi", "text": "hello"}),
+    );
+    let summary = run(&job, outbox.clone(), Arc::default()).await.unwrap();
+    assert_eq!(summary, "sent to 2 recipients (message id m-1)");
+    let sent = outbox.sent.lock().unwrap();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        (
+            sent[0].subject.as_str(),
+            sent[0].to.len(),
+            sent[0].text.as_deref()
+        ),
+        ("Hi", 2, Some("hello"))
+    );
+}
+
+#[tokio::test]
+async fn email_failures_come_back_as_they_were_classified() {
+    let outbox = Arc::new(Outbox {
+        reject: Some(JobError::permanent("MessageRejected: not verified")),
+        ..Outbox::default()
+    });
+    let job = worker(
+        "email",
+        json!({"from": "a@example.com", "to": "b@example.com", "text": "hello"}),
+    );
+    assert_eq!(
+        run(&job, outbox, Arc::default()).await,
+        Err(JobError::permanent("MessageRejected: not verified"))
+    );
+}
+
+#[test]
+fn spawn_params_check_the_child_template() {
+    assert_eq!(
+        check(
+            "spawn",
+            json!({"worker": {"kind": "log", "params": {"message": "hi"}}})
+        ),
+        Ok(())
+    );
+    for (value, expected) in [
+        (
+            json!({"worker": "log"}),
+            "params.worker: invalid type: string \"log\", expected a map",
+        ),
+        (
+            json!({"worker": {"id": "x", "kind": "log"}}),
+            "params.worker.id: is chosen by spawn",
+        ),
+        (
+            json!({"worker": {"params": {}}}),
+            "params.worker.kind: is required",
+        ),
+        (
+            json!({"worker": {"kind": "log", "schedule": "often"}}),
+            "params.worker.schedule: expected rate(5 minutes)",
+        ),
+        (
+            json!({"worker": {"kind": "log", "maxAttempts": "many"}}),
+            "params.worker.maxAttempts: expected a number (N), got a string (S) \"many\"",
+        ),
+    ] {
+        let error = check("spawn", value.clone()).expect_err(&value.to_string());
+        assert!(error.starts_with(expected), "{value}: got {error:?}");
+    }
+}
+
+#[tokio::test]
+async fn spawn_writes_one_enabled_child_per_due_time() {
+    let table = Arc::new(Table::default());
+    let parent = worker(
+        "spawn",
+        json!({"worker": {"kind": "log", "params": {"message": "child"}}}),
+    );
+    let summary = run(&parent, Arc::default(), table.clone()).await.unwrap();
+    assert_eq!(summary, "spawned worker w1#2027-01-01T09:00:00Z");
+    // A retry of the same due time finds its child already written.
+    let again = run(&parent, Arc::default(), table.clone()).await.unwrap();
+    assert_eq!(
+        again,
+        "worker w1#2027-01-01T09:00:00Z already exists (an earlier attempt wrote it)"
+    );
+    let children = table.workers.lock().unwrap();
+    assert_eq!(children.len(), 1);
+    let child = &children[0];
+    assert!(child.enabled);
+    assert_eq!(
+        (
+            child.parent_id.as_deref(),
+            child.spawn_depth,
+            child.kind.as_str()
+        ),
+        (Some("w1"), 1, "log")
+    );
+}
+
+#[tokio::test]
+async fn spawn_chains_stop_at_the_depth_limit() {
+    let table = Arc::new(Table::default());
+    let deep = Worker {
+        spawn_depth: JobLimits::default().max_spawn_depth,
+        ..worker("spawn", json!({"worker": {"kind": "spawn", "params": {}}}))
+    };
+    let error = run(&deep, Arc::default(), table.clone()).await.unwrap_err();
+    assert!(!error.retryable);
+    assert_eq!(
+        error.message,
+        "spawn depth limit reached: w1#2027-01-01T09:00:00Z would be generation 6 (the limit is 5)"
+    );
+    assert!(table.workers.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn log_writes_its_message() {
+    assert_eq!(
+        check("log", json!({})).unwrap_err(),
+        "params: missing field `message`"
+    );
+    let job = worker("log", json!({"message": "hello"}));
+    assert_eq!(
+        run(&job, Arc::default(), Arc::default()).await.unwrap(),
+        "logged: hello"
+    );
+}
+
+#[test]
+fn users_register_their_own_kinds() {
+    let registry = Registry::builtin().with("report", crate::jobs::log::LogJob);
+    assert_eq!(
+        registry.kinds().collect::<Vec<_>>(),
+        ["email", "log", "report", "spawn"]
+    );
+}

@@ -1,0 +1,891 @@
+use chrono::{DateTime, TimeDelta, Utc};
+use proptest::prelude::*;
+
+use super::update::{b, s};
+use super::*;
+use crate::item::{Item, Params};
+use crate::job::Registry;
+use crate::timestamp::parse_stamp;
+
+fn at(text: &str) -> DateTime<Utc> {
+    parse_stamp(text).unwrap()
+}
+
+fn due(text: &str) -> Due {
+    text.parse().unwrap()
+}
+
+const NOW: &str = "2027-01-01T09:00:00.400Z";
+
+fn log_worker(id: &str) -> Worker {
+    let mut params = Params::new();
+    params.insert("message".into(), "hello".into());
+    Worker {
+        params,
+        enabled: true,
+        ..Worker::new(id, "log")
+    }
+}
+
+fn ready(id: &str, task: &str, next_due: &str) -> Worker {
+    Worker {
+        status: Some(Status::Ready),
+        task_id: Some(task.into()),
+        next_due: Some(due(next_due)),
+        ..log_worker(id)
+    }
+}
+
+fn image(worker: &Worker) -> Image {
+    Image::decode(&worker.to_item())
+}
+
+fn change(old: Option<&Worker>, new: Option<&Worker>) -> ChangeAction {
+    let old = old.map(image);
+    let new = new.map(image);
+    on_change(
+        old.as_ref(),
+        new.as_ref(),
+        "task-new",
+        at(NOW),
+        &Registry::builtin(),
+    )
+}
+
+fn change_items(old: Option<&Item>, new: &Item) -> ChangeAction {
+    let old = old.map(Image::decode);
+    on_change(
+        old.as_ref(),
+        Some(&Image::decode(new)),
+        "task-new",
+        at(NOW),
+        &Registry::builtin(),
+    )
+}
+
+fn applied(update: &Update, worker: &Worker) -> Worker {
+    let item = update
+        .apply(Some(&worker.to_item()))
+        .expect("the update's condition should hold");
+    Worker::from_item(&item).unwrap()
+}
+
+// ---- dispatcher: on_change ----
+
+#[test]
+fn inserting_an_enabled_worker_arms_it_to_run_now() {
+    let worker = log_worker("w1");
+    let ChangeAction::Arm(update) = change(None, Some(&worker)) else {
+        panic!()
+    };
+    assert_eq!(
+        update.condition,
+        Condition::All(vec![
+            Condition::Equals("enabled", b(true)),
+            Condition::Missing("taskId")
+        ])
+    );
+    let armed = applied(&update, &worker);
+    assert_eq!(armed.status, Some(Status::Ready));
+    assert_eq!(armed.task_id.as_deref(), Some("task-new"));
+    assert_eq!(armed.next_due, Some(due("2027-01-01T09:00:00Z")));
+    assert_eq!(armed.attempt, 0);
+    assert_eq!(armed.create_time, Some(at(NOW)));
+}
+
+#[test]
+fn inserting_a_disabled_worker_does_nothing() {
+    let worker = Worker {
+        enabled: false,
+        ..log_worker("w1")
+    };
+    assert_eq!(
+        change(None, Some(&worker)),
+        ChangeAction::Ignore(Ignored::Disabled)
+    );
+}
+
+#[test]
+fn removing_a_worker_does_nothing() {
+    assert_eq!(
+        change(Some(&log_worker("w1")), None),
+        ChangeAction::Ignore(Ignored::Removed)
+    );
+}
+
+#[test]
+fn re_enabling_arms_a_new_activation_fenced_on_the_old_task_id() {
+    let old = Worker {
+        enabled: false,
+        status: Some(Status::Stopped),
+        task_id: Some("task-old".into()),
+        ..log_worker("w1")
+    };
+    let new = Worker {
+        enabled: true,
+        ..old.clone()
+    };
+    let ChangeAction::Arm(update) = change(Some(&old), Some(&new)) else {
+        panic!()
+    };
+    assert_eq!(
+        update.condition,
+        Condition::All(vec![
+            Condition::Equals("enabled", b(true)),
+            Condition::Equals("taskId", s("task-old"))
+        ])
+    );
+    assert_eq!(applied(&update, &new).task_id.as_deref(), Some("task-new"));
+}
+
+#[test]
+fn re_enabling_while_running_takes_the_claim_away_from_the_old_run() {
+    let old = Worker {
+        enabled: false,
+        status: Some(Status::Running),
+        run_token: Some("r1".into()),
+        ..ready("w1", "task-old", "2027-01-01T08:00:00Z")
+    };
+    let new = Worker {
+        enabled: true,
+        ..old.clone()
+    };
+    let ChangeAction::Arm(update) = change(Some(&old), Some(&new)) else {
+        panic!()
+    };
+    let armed = applied(&update, &new);
+    assert_eq!(armed.run_token, None);
+    assert_eq!(armed.status, Some(Status::Ready));
+}
+
+#[test]
+fn a_replayed_enable_arms_once() {
+    let worker = log_worker("w1");
+    let ChangeAction::Arm(update) = change(None, Some(&worker)) else {
+        panic!()
+    };
+    let armed = update.apply(Some(&worker.to_item())).unwrap();
+    assert_eq!(
+        update.apply(Some(&armed)),
+        None,
+        "the second arm must find its condition false"
+    );
+}
+
+#[test]
+fn executing_later_waits_one_period_for_rate_schedules() {
+    let worker = Worker {
+        execute_immediately: Some(false),
+        schedule: Some("rate(1 hour)".parse().unwrap()),
+        ..log_worker("w1")
+    };
+    let ChangeAction::Arm(update) = change(None, Some(&worker)) else {
+        panic!()
+    };
+    assert_eq!(update.value("nextDue"), Some(&s("2027-01-01T10:00:00Z")));
+}
+
+#[test]
+fn cron_workers_wait_for_their_first_time() {
+    let worker = Worker {
+        schedule: Some("cron(30 9 * * ? *)".parse().unwrap()),
+        ..log_worker("w1")
+    };
+    let ChangeAction::Arm(update) = change(None, Some(&worker)) else {
+        panic!()
+    };
+    assert_eq!(update.value("nextDue"), Some(&s("2027-01-01T09:30:00Z")));
+}
+
+#[test]
+fn a_user_set_next_due_is_an_eta() {
+    let worker = Worker {
+        next_due: Some(due("2027-06-01T12:00:00Z")),
+        ..log_worker("w1")
+    };
+    let ChangeAction::Arm(update) = change(None, Some(&worker)) else {
+        panic!()
+    };
+    assert_eq!(update.value("nextDue"), Some(&s("2027-06-01T12:00:00Z")));
+}
+
+#[test]
+fn nothing_to_run_stops_with_a_message() {
+    let worker = Worker {
+        execute_immediately: Some(false),
+        ..log_worker("w1")
+    };
+    let ChangeAction::Stop(update) = change(None, Some(&worker)) else {
+        panic!()
+    };
+    let stopped = applied(&update, &worker);
+    assert_eq!(stopped.status, Some(Status::Stopped));
+    assert!(
+        stopped
+            .last_run_message
+            .unwrap()
+            .starts_with("nothing to run")
+    );
+}
+
+#[test]
+fn a_committed_ready_state_is_delivered() {
+    let old = log_worker("w1");
+    let new = Worker {
+        queue: Some("mail".into()),
+        ..ready("w1", "t1", "2027-01-01T09:00:00Z")
+    };
+    assert_eq!(
+        change(Some(&old), Some(&new)),
+        ChangeAction::Deliver {
+            message: Message {
+                id: "w1".into(),
+                task_id: "t1".into(),
+                due: due("2027-01-01T09:00:00Z")
+            },
+            queue: "mail".into(),
+        }
+    );
+}
+
+#[test]
+fn a_rewrite_with_the_same_ready_state_is_not_delivered_twice() {
+    let worker = ready("w1", "t1", "2027-01-01T09:00:00Z");
+    assert_eq!(
+        change(Some(&worker), Some(&worker)),
+        ChangeAction::Ignore(Ignored::Unchanged)
+    );
+}
+
+#[test]
+fn running_and_stopped_workers_wait() {
+    let running = Worker {
+        status: Some(Status::Running),
+        run_token: Some("r".into()),
+        ..ready("w1", "t1", "2027-01-01T09:00:00Z")
+    };
+    assert_eq!(
+        change(Some(&running), Some(&running)),
+        ChangeAction::Ignore(Ignored::Running)
+    );
+    let stopped = Worker {
+        status: Some(Status::Stopped),
+        ..ready("w1", "t1", "2027-01-01T09:00:00Z")
+    };
+    assert_eq!(
+        change(Some(&stopped), Some(&stopped)),
+        ChangeAction::Ignore(Ignored::Stopped)
+    );
+}
+
+#[test]
+fn disabling_a_ready_worker_stops_it() {
+    let old = ready("w1", "t1", "2027-01-01T10:00:00Z");
+    let new = Worker {
+        enabled: false,
+        ..old.clone()
+    };
+    let ChangeAction::Stop(update) = change(Some(&old), Some(&new)) else {
+        panic!()
+    };
+    let stopped = applied(&update, &new);
+    assert_eq!(stopped.status, Some(Status::Stopped));
+    assert_eq!(stopped.next_due, None);
+    assert_eq!(
+        update.apply(Some(&old.to_item())),
+        None,
+        "a worker enabled again must not be stopped"
+    );
+}
+
+#[test]
+fn a_malformed_item_is_marked_invalid_once() {
+    let mut item = log_worker("w1").to_item();
+    item.insert("nextDue".into(), s("yesterday"));
+    let ChangeAction::MarkInvalid(update) = change_items(None, &item) else {
+        panic!()
+    };
+    let marked = update.apply(Some(&item)).unwrap();
+    assert_eq!(marked.get("status"), Some(&s("invalid")));
+    assert_eq!(
+        marked.get("lastRunMessage"),
+        Some(&s(
+            "invalid: nextDue: expected an RFC 3339 UTC time such as 2027-01-01T09:00:00Z, got \"yesterday\""
+        ))
+    );
+    // The write's own stream record must not start a loop.
+    assert_eq!(
+        change_items(Some(&item), &marked),
+        ChangeAction::Ignore(Ignored::AlreadyInvalid)
+    );
+}
+
+#[test]
+fn unknown_kinds_and_bad_params_are_invalid() {
+    let unknown = Worker {
+        kind: "teleport".into(),
+        ..log_worker("w1")
+    };
+    let ChangeAction::MarkInvalid(update) = change(None, Some(&unknown)) else {
+        panic!()
+    };
+    assert_eq!(
+        update.value("lastRunMessage"),
+        Some(&s(
+            "invalid: kind: unknown kind \"teleport\" (this deployment knows: email, log, spawn)"
+        ))
+    );
+    let mut bad_params = log_worker("w2");
+    bad_params
+        .params
+        .insert("message".into(), serde_json::json!(42));
+    let ChangeAction::MarkInvalid(update) = change(None, Some(&bad_params)) else {
+        panic!()
+    };
+    assert_eq!(
+        update.value("lastRunMessage"),
+        Some(&s(
+            "invalid: params.message: invalid type: integer `42`, expected a string"
+        ))
+    );
+}
+
+#[test]
+fn a_disabled_malformed_item_is_left_alone() {
+    let mut item = log_worker("w1").to_item();
+    item.insert("enabled".into(), b(false));
+    item.insert("maxAttempts".into(), s("lots"));
+    assert_eq!(
+        change_items(None, &item),
+        ChangeAction::Ignore(Ignored::Disabled)
+    );
+}
+
+#[test]
+fn a_fixed_invalid_worker_is_armed_again() {
+    let fixed = Worker {
+        status: Some(Status::Invalid),
+        last_run_message: Some("invalid: kind: …".into()),
+        ..log_worker("w1")
+    };
+    let ChangeAction::Arm(update) = change(Some(&fixed), Some(&fixed)) else {
+        panic!()
+    };
+    let armed = applied(&update, &fixed);
+    assert_eq!(armed.status, Some(Status::Ready));
+    assert_eq!(armed.last_run_message, None);
+}
+
+#[test]
+fn an_enabled_worker_that_lost_its_state_is_armed() {
+    // A console "replace item" that kept enabled = true but dropped the system attributes.
+    let old = ready("w1", "t1", "2027-01-01T09:00:00Z");
+    let replaced = log_worker("w1");
+    assert!(matches!(
+        change(Some(&old), Some(&replaced)),
+        ChangeAction::Arm(_)
+    ));
+}
+
+// ---- delivery ----
+
+#[test]
+fn short_waits_use_the_queue_delay_and_long_ones_a_schedule() {
+    let now = at("2027-01-01T09:00:00.400Z");
+    assert_eq!(
+        route(due("2027-01-01T08:00:00Z"), now),
+        Route::Queue { delay_seconds: 0 }
+    );
+    assert_eq!(
+        route(due("2027-01-01T09:00:08Z"), now),
+        Route::Queue { delay_seconds: 8 }
+    );
+    assert_eq!(
+        route(due("2027-01-01T09:15:00Z"), now),
+        Route::Queue { delay_seconds: 900 }
+    );
+    assert_eq!(
+        route(due("2027-01-01T09:15:01Z"), now),
+        Route::Schedule {
+            at: at("2027-01-01T09:14:00Z")
+        }
+    );
+    assert_eq!(
+        route(due("2027-01-01T11:00:30Z"), now),
+        Route::Schedule {
+            at: at("2027-01-01T10:59:00Z")
+        }
+    );
+}
+
+#[test]
+fn an_early_message_is_sent_on_and_a_due_one_claims() {
+    let message = Message {
+        id: "w1".into(),
+        task_id: "t1".into(),
+        due: due("2027-01-01T09:00:30Z"),
+    };
+    assert_eq!(
+        on_message(&message, at(NOW)),
+        MessageAction::Redeliver(Route::Queue { delay_seconds: 30 })
+    );
+    assert_eq!(
+        on_message(&message, at("2027-01-01T09:00:30Z")),
+        MessageAction::Claim
+    );
+}
+
+#[test]
+fn messages_are_json_with_the_design_names() {
+    let message = Message {
+        id: "w1".into(),
+        task_id: "t1".into(),
+        due: due("2027-01-01T09:00:00Z"),
+    };
+    let json = serde_json::to_string(&message).unwrap();
+    assert_eq!(
+        json,
+        r#"{"id":"w1","taskId":"t1","due":"2027-01-01T09:00:00Z"}"#
+    );
+    assert!(serde_json::from_str::<Message>(r#"{"id":"w1","taskId":"t1","due":"soon"}"#).is_err());
+}
+
+// ---- executor: claim ----
+
+fn message(task: &str, due_at: &str) -> Message {
+    Message {
+        id: "w1".into(),
+        task_id: task.into(),
+        due: due(due_at),
+    }
+}
+
+#[test]
+fn a_due_message_claims_its_run() {
+    let worker = ready("w1", "t1", "2027-01-01T09:00:00Z");
+    let update = claim(
+        &message("t1", "2027-01-01T09:00:00Z"),
+        at(NOW),
+        at("2027-01-01T09:15:00Z"),
+        "r1",
+    );
+    let claimed = applied(&update, &worker);
+    assert_eq!(claimed.status, Some(Status::Running));
+    assert_eq!(claimed.run_token.as_deref(), Some("r1"));
+    assert_eq!(claimed.lease_until, Some(at("2027-01-01T09:15:00Z")));
+    assert_eq!(claimed.last_run_start_time, Some(at(NOW)));
+}
+
+#[test]
+fn stale_task_id_never_runs() {
+    let worker = ready("w1", "t2", "2027-01-01T09:00:00Z");
+    let stale = message("t1", "2027-01-01T09:00:00Z");
+    let update = claim(&stale, at(NOW), at(NOW), "r1");
+    assert_eq!(update.apply(Some(&worker.to_item())), None);
+    assert_eq!(
+        refusal(&stale, Some(&image(&worker))),
+        Some(SkipReason::StaleTask {
+            current: Some("t2".into())
+        })
+    );
+}
+
+#[test]
+fn a_duplicate_message_starts_the_job_once() {
+    let worker = ready("w1", "t1", "2027-01-01T09:00:00Z");
+    let msg = message("t1", "2027-01-01T09:00:00Z");
+    let first = claim(&msg, at(NOW), at(NOW), "r1")
+        .apply(Some(&worker.to_item()))
+        .unwrap();
+    assert_eq!(
+        claim(&msg, at(NOW), at(NOW), "r2").apply(Some(&first)),
+        None
+    );
+    let reason = refusal(&msg, Some(&Image::decode(&first)));
+    assert_eq!(
+        reason,
+        Some(SkipReason::NotReady {
+            status: Some("running".into())
+        })
+    );
+}
+
+#[test]
+fn every_refusal_has_its_reason() {
+    let worker = ready("w1", "t1", "2027-01-01T09:00:00Z");
+    let msg = message("t1", "2027-01-01T09:00:00Z");
+    assert_eq!(refusal(&msg, None), Some(SkipReason::Gone));
+    let disabled = Worker {
+        enabled: false,
+        ..worker.clone()
+    };
+    assert_eq!(
+        refusal(&msg, Some(&image(&disabled))),
+        Some(SkipReason::Disabled)
+    );
+    let stopped = Worker {
+        status: Some(Status::Stopped),
+        ..worker.clone()
+    };
+    assert_eq!(
+        refusal(&msg, Some(&image(&stopped))),
+        Some(SkipReason::NotReady {
+            status: Some("stopped".into())
+        })
+    );
+    let later = ready("w1", "t1", "2027-01-01T10:00:00Z");
+    assert_eq!(
+        refusal(&msg, Some(&image(&later))),
+        Some(SkipReason::OtherDue {
+            current: Some("2027-01-01T10:00:00Z".into())
+        })
+    );
+    assert_eq!(refusal(&msg, Some(&image(&worker))), None);
+    assert_eq!(
+        SkipReason::StaleTask { current: None }.to_string(),
+        "stale task (current task none)"
+    );
+}
+
+// ---- executor: finish ----
+
+fn claimed(worker: Worker, token: &str) -> Claimed {
+    let worker = Worker {
+        status: Some(Status::Running),
+        run_token: Some(token.into()),
+        last_run_start_time: Some(at(NOW)),
+        lease_until: Some(at("2027-01-01T09:15:00Z")),
+        ..worker
+    };
+    Claimed::from_worker(worker).expect("a claimed worker")
+}
+
+fn outcome(result: Result<&str, JobError>, finished: &str) -> Outcome {
+    Outcome {
+        result: result.map(str::to_owned),
+        finished: at(finished),
+    }
+}
+
+fn close(run: &Claimed, result: Result<&str, JobError>, finished: &str) -> (Finish, Worker) {
+    let finish = finish(
+        run,
+        &outcome(result, finished),
+        0.5,
+        &Registry::builtin(),
+        &FinishPolicy::default(),
+    );
+    let after = applied(&finish.update, &run.worker);
+    (finish, after)
+}
+
+#[test]
+fn a_one_shot_run_records_its_outcome_and_stops() {
+    let run = claimed(ready("w1", "t1", "2027-01-01T09:00:00Z"), "r1");
+    let (finish, after) = close(&run, Ok("logged: hello"), "2027-01-01T09:00:01.400Z");
+    assert_eq!(finish.next, NextState::Stopped);
+    assert_eq!(after.status, Some(Status::Stopped));
+    assert_eq!(after.last_run_succeeded, Some(true));
+    assert_eq!(after.last_run_message.as_deref(), Some("logged: hello"));
+    assert_eq!(
+        after.last_run_finish_time,
+        Some(at("2027-01-01T09:00:01.400Z"))
+    );
+    assert_eq!(after.run_count, 1);
+    assert_eq!(
+        (after.run_token, after.lease_until, after.next_due),
+        (None, None, None)
+    );
+    let record = finish.record;
+    assert_eq!(record.run_id, "2027-01-01T09:00:00.400Z#t1");
+    assert_eq!(
+        (record.attempt, record.duration_ms, record.succeeded),
+        (1, Some(1000), Some(true))
+    );
+    assert_eq!(record.expires_at, at("2027-01-31T09:00:01Z").timestamp());
+}
+
+#[test]
+fn recurring_runs_are_anchored_to_the_previous_due_time() {
+    let worker = Worker {
+        schedule: Some("rate(3 seconds)".parse().unwrap()),
+        ..ready("w1", "t1", "2027-01-01T09:00:00Z")
+    };
+    let run = claimed(worker, "r1");
+    // The run finished 2.4 s late; the next due time is still on the grid.
+    let (finish, after) = close(&run, Ok("ok"), "2027-01-01T09:00:02.400Z");
+    assert_eq!(
+        finish.next,
+        NextState::Next {
+            due: due("2027-01-01T09:00:03Z")
+        }
+    );
+    assert_eq!(after.status, Some(Status::Ready));
+}
+
+#[test]
+fn a_failed_attempt_is_retried_with_backoff() {
+    let worker = Worker {
+        schedule: Some("rate(1 hour)".parse().unwrap()),
+        ..ready("w1", "t1", "2027-01-01T09:00:00Z")
+    };
+    let run = claimed(worker, "r1");
+    let (finish, after) = close(
+        &run,
+        Err(JobError::retryable("SES throttled")),
+        "2027-01-01T09:00:01Z",
+    );
+    // Attempt 1 failed: wait up to 5 s (jitter 0.5 → 3 s).
+    assert_eq!(
+        finish.next,
+        NextState::Retry {
+            due: due("2027-01-01T09:00:04Z")
+        }
+    );
+    assert_eq!(after.attempt, 1);
+    assert_eq!(after.retry_of, Some(due("2027-01-01T09:00:00Z")));
+    assert_eq!(after.last_run_succeeded, Some(false));
+    assert_eq!(after.last_run_message.as_deref(), Some("SES throttled"));
+
+    // The retry succeeds: the next due time follows the original one, not the retry's.
+    let retry = claimed(after, "r2");
+    assert_eq!(retry.attempt(), 2);
+    let (finish, after) = close(&retry, Ok("sent"), "2027-01-01T09:00:05Z");
+    assert_eq!(
+        finish.next,
+        NextState::Next {
+            due: due("2027-01-01T10:00:00Z")
+        }
+    );
+    assert_eq!((after.attempt, after.retry_of), (0, None));
+    assert_eq!(finish.record.attempt, 2);
+}
+
+#[test]
+fn attempts_run_out_at_max_attempts() {
+    let worker = Worker {
+        max_attempts: Some(2),
+        attempt: 1,
+        retry_of: Some(due("2027-01-01T09:00:00Z")),
+        ..ready("w1", "t1", "2027-01-01T09:00:04Z")
+    };
+    let run = claimed(worker, "r2");
+    let (finish, after) = close(
+        &run,
+        Err(JobError::retryable("still failing")),
+        "2027-01-01T09:00:05Z",
+    );
+    assert_eq!(finish.next, NextState::Stopped);
+    assert_eq!(after.status, Some(Status::Stopped));
+    assert_eq!(after.last_run_message.as_deref(), Some("still failing"));
+}
+
+#[test]
+fn permanent_failures_are_not_retried() {
+    let run = claimed(ready("w1", "t1", "2027-01-01T09:00:00Z"), "r1");
+    let (finish, _) = close(
+        &run,
+        Err(JobError::permanent("MessageRejected: address not verified")),
+        "2027-01-01T09:00:01Z",
+    );
+    assert_eq!(finish.next, NextState::Stopped);
+}
+
+#[test]
+fn a_late_finish_after_rescue_changes_nothing() {
+    let run = claimed(ready("w1", "t1", "2027-01-01T09:00:00Z"), "r1");
+    let rescued = Worker {
+        run_token: Some("r2".into()),
+        ..run.worker.clone()
+    };
+    let finish = finish(
+        &run,
+        &outcome(Ok("late"), "2027-01-01T09:30:00Z"),
+        0.5,
+        &Registry::builtin(),
+        &FinishPolicy::default(),
+    );
+    assert_eq!(finish.update.apply(Some(&rescued.to_item())), None);
+}
+
+#[test]
+fn long_messages_are_bounded() {
+    let run = claimed(ready("w1", "t1", "2027-01-01T09:00:00Z"), "r1");
+    let long = "é".repeat(5000);
+    let (_, after) = close(&run, Err(JobError::permanent(long)), "2027-01-01T09:00:01Z");
+    let message = after.last_run_message.unwrap();
+    assert!(message.len() <= MAX_MESSAGE_BYTES);
+    assert!(message.ends_with('…'));
+}
+
+#[test]
+fn an_item_broken_while_queued_becomes_invalid_after_its_claim() {
+    let error = ItemError::new("params.message", "missing");
+    let update = invalid_after_claim("w1", "r1", &error, at(NOW));
+    let run = claimed(ready("w1", "t1", "2027-01-01T09:00:00Z"), "r1");
+    let after = applied(&update, &run.worker);
+    assert_eq!(after.status, Some(Status::Invalid));
+    assert_eq!(
+        after.last_run_message.as_deref(),
+        Some("invalid: params.message: missing")
+    );
+    assert_eq!(after.run_token, None);
+}
+
+// ---- sweeper: rescue ----
+
+#[test]
+fn crash_after_claim_is_rescued_and_retried() {
+    let run = claimed(ready("w1", "t1", "2027-01-01T09:00:00Z"), "r1");
+    assert_eq!(
+        rescue(
+            &run.worker,
+            at("2027-01-01T09:14:59Z"),
+            0.5,
+            &Registry::builtin(),
+            &FinishPolicy::default()
+        ),
+        None
+    );
+    let finish = rescue(
+        &run.worker,
+        at("2027-01-01T09:16:00Z"),
+        0.5,
+        &Registry::builtin(),
+        &FinishPolicy::default(),
+    )
+    .unwrap();
+    assert!(matches!(finish.next, NextState::Retry { .. }));
+    let after = applied(&finish.update, &run.worker);
+    assert!(after.last_run_message.unwrap().starts_with(
+        "lost: the run did not finish before its lease expired at 2027-01-01T09:15:00.000Z"
+    ));
+}
+
+#[test]
+fn a_lost_run_is_skipped_when_on_lost_says_skip() {
+    let worker = Worker {
+        on_lost: Some(OnLost::Skip),
+        schedule: Some("rate(1 hour)".parse().unwrap()),
+        ..ready("w1", "t1", "2027-01-01T09:00:00Z")
+    };
+    let run = claimed(worker, "r1");
+    let finish = rescue(
+        &run.worker,
+        at("2027-01-01T09:16:00Z"),
+        0.5,
+        &Registry::builtin(),
+        &FinishPolicy::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        finish.next,
+        NextState::Next {
+            due: due("2027-01-01T10:00:00Z")
+        }
+    );
+    assert!(
+        finish
+            .record
+            .message
+            .unwrap()
+            .ends_with("skipped (onLost = skip)")
+    );
+}
+
+// ---- properties ----
+
+fn small_worker() -> impl Strategy<Value = Option<Worker>> {
+    let task = prop::sample::select(vec![None, Some("t1"), Some("t2")]);
+    let status = prop::sample::select(vec![
+        None,
+        Some(Status::Ready),
+        Some(Status::Running),
+        Some(Status::Stopped),
+        Some(Status::Invalid),
+    ]);
+    let next_due = prop::sample::select(vec![
+        None,
+        Some("2027-01-01T09:00:00Z"),
+        Some("2027-01-01T10:00:00Z"),
+    ]);
+    let worker =
+        (any::<bool>(), task, status, next_due).prop_map(|(enabled, task, status, next_due)| {
+            Worker {
+                enabled,
+                status,
+                task_id: task.map(str::to_owned),
+                next_due: next_due.map(due),
+                ..log_worker("w1")
+            }
+        });
+    prop::option::weighted(0.9, worker)
+}
+
+fn small_message() -> impl Strategy<Value = Message> {
+    (
+        prop::sample::select(vec!["t1", "t2"]),
+        prop::sample::select(vec!["2027-01-01T09:00:00Z", "2027-01-01T10:00:00Z"]),
+    )
+        .prop_map(|(task, due_at)| message(task, due_at))
+}
+
+proptest! {
+    #[test]
+    fn the_claim_condition_and_the_refusal_reasons_agree(worker in small_worker(), msg in small_message()) {
+        let item = worker.as_ref().map(Worker::to_item);
+        let holds = claim_condition(&msg).holds(item.as_ref());
+        let reason = refusal(&msg, item.as_ref().map(Image::decode).as_ref());
+        prop_assert_eq!(holds, reason.is_none(), "{:?}", reason);
+    }
+
+    #[test]
+    fn a_message_with_another_task_id_never_claims(worker in small_worker(), msg in small_message()) {
+        let item = worker.as_ref().map(Worker::to_item);
+        if worker.as_ref().and_then(|w| w.task_id.as_deref()) != Some(msg.task_id.as_str()) {
+            prop_assert_eq!(claim(&msg, at(NOW), at(NOW), "r").apply(item.as_ref()), None);
+            let is_stale = matches!(refusal(&msg, item.as_ref().map(Image::decode).as_ref()), Some(SkipReason::StaleTask { .. } | SkipReason::Gone));
+            prop_assert!(is_stale);
+        }
+    }
+
+    #[test]
+    fn a_claimed_run_ends_in_exactly_one_next_state(
+        succeeded in any::<bool>(),
+        retryable in any::<bool>(),
+        failures_before in 0u32..5,
+        max_attempts in 1u32..5,
+        schedule in prop::sample::select(vec![None, Some("rate(10 seconds)"), Some("cron(0 * * * ? *)"), Some("at(2027-01-01T08:00:00)")]),
+        run_seconds in 0i64..20_000,
+        jitter in 0.0f64..1.0,
+    ) {
+        let worker = Worker {
+            schedule: schedule.map(|s| s.parse().unwrap()),
+            max_attempts: Some(max_attempts),
+            attempt: failures_before,
+            retry_of: (failures_before > 0).then(|| due("2027-01-01T08:59:00Z")),
+            ..ready("w1", "t1", "2027-01-01T09:00:00Z")
+        };
+        let run = claimed(worker, "r1");
+        let result = if succeeded { Ok("ok".to_owned()) } else { Err(JobError { message: "no".into(), retryable }) };
+        let finished = at(NOW) + TimeDelta::seconds(run_seconds);
+        let finish = finish(&run, &Outcome { result, finished }, jitter, &Registry::builtin(), &FinishPolicy::default());
+        let after = applied(&finish.update, &run.worker);
+        prop_assert_eq!(after.run_token, None);
+        prop_assert_eq!(after.run_count, 1);
+        match finish.next {
+            NextState::Retry { due } => {
+                prop_assert!(!succeeded && retryable && run.attempt() < max_attempts);
+                prop_assert_eq!((after.status, after.next_due, after.attempt), (Some(Status::Ready), Some(due), run.attempt()));
+                prop_assert!(due > run.due);
+            }
+            NextState::Next { due } => {
+                prop_assert_eq!((after.status, after.next_due, after.attempt), (Some(Status::Ready), Some(due), 0));
+                prop_assert!(due > run.anchor());
+            }
+            NextState::Stopped => {
+                prop_assert_eq!((after.status, after.next_due), (Some(Status::Stopped), None));
+            }
+        }
+    }
+}
