@@ -17,3 +17,11 @@ pub mod jobs;
 pub mod lifecycle;
 pub mod schedule;
 pub mod timestamp;
+
+pub mod clients;
+pub mod config;
+pub mod delivery;
+pub mod dev;
+pub mod handlers;
+pub mod mail;
+pub mod store;

@@ -96,6 +96,39 @@ impl Mail {
     }
 }
 
+/// The bare address in `Display Name <name@domain>` (or `text` itself), lower-cased.
+pub fn bare_address(text: &str) -> String {
+    let address = match (text.find('<'), text.strip_suffix('>')) {
+        (Some(open), Some(inner)) => &inner[open + 1..],
+        _ => text,
+    };
+    address.trim().to_ascii_lowercase()
+}
+
+/// Whether `from` may send, given allowed addresses and domains (lower-case; empty: any).
+///
+/// ```
+/// use nextdue::jobs::email::sender_allowed;
+/// let allowed = vec!["example.com".to_owned(), "ops@example.org".to_owned()];
+/// assert!(sender_allowed("Anne <Anne@Example.com>", &allowed));
+/// assert!(sender_allowed("ops@example.org", &allowed));
+/// assert!(!sender_allowed("dev@example.org", &allowed));
+/// assert!(!sender_allowed("anne@evil-example.com", &allowed));
+/// assert!(sender_allowed("anyone@anywhere.test", &[]));
+/// ```
+pub fn sender_allowed(from: &str, allowed: &[String]) -> bool {
+    let address = bare_address(from);
+    let domain = address.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
+    allowed.is_empty()
+        || allowed.iter().any(|entry| {
+            if entry.contains('@') {
+                *entry == address
+            } else {
+                entry == domain
+            }
+        })
+}
+
 /// Whether `text` looks like an address SES would take: `name@domain`, optionally written
 /// `Display Name <name@domain>`.
 fn is_address(text: &str) -> bool {

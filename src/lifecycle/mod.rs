@@ -214,6 +214,13 @@ fn same_ready_state(old: &Worker, new: &Worker) -> bool {
     old.status == Some(Status::Ready) && old.task_id == new.task_id && old.next_due == new.next_due
 }
 
+/// Marks an enabled worker invalid because of `error` (once: an item already marked with this
+/// very message is left alone, so the mark's own stream record starts no loop).
+pub fn mark_invalid(new: &Image, error: &ItemError, now: DateTime<Utc>) -> ChangeAction {
+    let seen_task = Condition::equals_or_missing(attr::TASK_ID, new.task_id.clone().map(s));
+    invalid(new, error, seen_task, now)
+}
+
 fn invalid(
     new: &Image,
     error: &ItemError,

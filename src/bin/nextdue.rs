@@ -1,0 +1,198 @@
+//! `nextdue`: local development commands.
+//!
+//! * `nextdue dev`: creates the tables, queues and schedule group if absent, then plays AWS's
+//!   glue (stream → dispatcher, queues → executor, due schedules → queue) until Ctrl-C.
+//! * `nextdue demo`: the same, plus a demo email worker, and how it went: the item, its run
+//!   records, and the mail the emulator received.
+//!
+//! Both refuse to run without a loopback endpoint (`AWS_ENDPOINT_URL` or `--endpoint`), so they
+//! can never touch a real account.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use chrono::{TimeDelta, Utc};
+use clap::{Args, Parser, Subcommand};
+use nextdue::clients::{Clients, is_local_endpoint};
+use nextdue::config::Settings;
+use nextdue::dev::emulator::sent_mail;
+use nextdue::dev::provision::{QueueSettings, provision};
+use nextdue::dev::{DEFAULT_FUNCTION_TIMEOUT_SECONDS, Glue, GlueOptions};
+use nextdue::handlers::Stack;
+use nextdue::item::{Status, Worker};
+use nextdue::job::Registry;
+
+#[derive(Parser)]
+#[command(
+    name = "nextdue",
+    version,
+    about = "Persistent, observable background workers for AWS: local development"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the local glue with the real handlers against a local emulator, until Ctrl-C.
+    Dev(Local),
+    /// Run the glue, write a demo email worker, and show how it went.
+    Demo(Local),
+}
+
+#[derive(Args)]
+struct Local {
+    /// The emulator's endpoint; must be a loopback address.
+    #[arg(long, env = "AWS_ENDPOINT_URL")]
+    endpoint: Option<String>,
+    /// Where the stream reader keeps its checkpoints.
+    #[arg(long, default_value = ".nextdue")]
+    state_dir: PathBuf,
+    /// Extra worker queues to create and poll (`default` always is).
+    #[arg(long = "queue")]
+    queues: Vec<String>,
+    /// The executor's invocation time limit, in seconds (Lambda's function timeout).
+    #[arg(long, default_value_t = DEFAULT_FUNCTION_TIMEOUT_SECONDS)]
+    function_timeout: i64,
+}
+
+impl Local {
+    async fn start(&self) -> anyhow::Result<(Arc<Stack>, Glue, String)> {
+        let Some(endpoint) = self.endpoint.clone().filter(|e| is_local_endpoint(e)) else {
+            bail!(
+                "nextdue talks only to a local emulator: set AWS_ENDPOINT_URL or --endpoint to a loopback \
+                 address (infra/emulator.sh start prints one); got {:?}",
+                self.endpoint.as_deref().unwrap_or("nothing")
+            );
+        };
+        let clients = Clients::local(&endpoint).await;
+        let settings = Settings::from_env()?;
+        let queue_settings = QueueSettings {
+            visibility_timeout_seconds: (self.function_timeout + 30) as u32,
+        };
+        provision(&clients, &settings.names, &self.queues, queue_settings)
+            .await
+            .with_context(|| format!("provisioning on {endpoint}"))?;
+        let names = settings.names.clone();
+        let stack = Arc::new(Stack::new(clients, settings, Registry::builtin()));
+        let options = GlueOptions {
+            state_dir: self.state_dir.clone(),
+            queues: self.queues.clone(),
+            function_timeout: TimeDelta::seconds(self.function_timeout),
+        };
+        let glue = Glue::start(stack.clone(), options).await?;
+        tracing::info!(
+            endpoint = %endpoint,
+            workers = %names.workers_table,
+            runs = %names.runs_table,
+            queue = %names.queue_name("default"),
+            schedules = %names.schedule_group,
+            "nextdue dev is running"
+        );
+        Ok((stack, glue, endpoint))
+    }
+}
+
+async fn demo(local: &Local) -> anyhow::Result<()> {
+    let (stack, _glue, endpoint) = local.start().await?;
+    let store = &stack.executor.store;
+    let sender_domain = "example.com";
+    stack
+        .clients
+        .ses
+        .create_email_identity()
+        .email_identity(sender_domain)
+        .send()
+        .await
+        .ok();
+    let id = format!("demo-{}", Utc::now().format("%Y%m%dT%H%M%S"));
+    let recipient = format!("{id}@example.net");
+    let item: serde_json::Value = serde_json::json!({
+        "id": id,
+        "kind": "email",
+        "enabled": true,
+        "params": {
+            "from": format!("anne@{sender_domain}"),
+            "to": recipient,
+            "subject": "Hello from nextdue",
+            "text": "This message was sent by a worker: a DynamoDB item that is a background job.",
+        },
+    });
+    println!(
+        "\n== writing worker {id}:\n{}",
+        serde_json::to_string_pretty(&item)?
+    );
+    store.put_worker(serde_dynamo::to_item(&item)?).await?;
+
+    let started = Instant::now();
+    let worker = loop {
+        let stored = store
+            .get_worker(&id)
+            .await?
+            .context("the demo worker vanished")?;
+        let worker = Worker::from_item(&stored)?;
+        if matches!(worker.status, Some(Status::Stopped | Status::Invalid)) {
+            break worker;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            bail!(
+                "the demo worker did not finish within 60 s; it stands at {:?}",
+                worker.status
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    println!(
+        "\n== the item afterwards (workers table):\n{}",
+        serde_json::to_string_pretty(&worker)?
+    );
+    let runs = store.runs_of(&id).await?;
+    println!(
+        "\n== its runs (runs table):\n{}",
+        serde_json::to_string_pretty(&runs)?
+    );
+    let mail: Vec<_> = sent_mail(&endpoint)
+        .await?
+        .into_iter()
+        .filter(|m| m.is_to(&recipient))
+        .collect();
+    println!("\n== mail the emulator received:\n{}", serde_json::to_string_pretty(&serde_json::json!(mail
+        .iter()
+        .map(|m| serde_json::json!({"id": m.id, "from": m.source, "to": m.destinations, "subject": m.subject, "body": m.body}))
+        .collect::<Vec<_>>()))?);
+    let ok = worker.last_run_succeeded == Some(true) && runs.len() == 1 && mail.len() == 1;
+    println!(
+        "\n== {}: the worker ran {} time(s), lastRunSucceeded = {:?}, lastRunMessage = {:?}",
+        if ok { "demo succeeded" } else { "demo FAILED" },
+        runs.len(),
+        worker.last_run_succeeded,
+        worker.last_run_message.as_deref().unwrap_or_default()
+    );
+    if !ok {
+        bail!("the demo worker did not run as expected");
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "nextdue=info".into()),
+        )
+        .with_target(false)
+        .compact()
+        .init();
+    match Cli::parse().command {
+        Command::Dev(local) => {
+            let (_stack, _glue, _endpoint) = local.start().await?;
+            tokio::signal::ctrl_c().await?;
+            Ok(())
+        }
+        Command::Demo(local) => demo(&local).await,
+    }
+}

@@ -1,0 +1,88 @@
+//! The AWS clients, built once per process (per Lambda cold start) from one SDK config.
+
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_dynamodb::config::Credentials;
+
+/// The region used against a local emulator when none is configured.
+pub const LOCAL_REGION: &str = "us-east-1";
+
+/// One client per service nextdue talks to.
+#[derive(Clone, Debug)]
+pub struct Clients {
+    /// DynamoDB: the workers and runs tables.
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    /// DynamoDB Streams: read only by the local glue (Lambda reads the stream in production).
+    pub streams: aws_sdk_dynamodbstreams::Client,
+    /// SQS: delivery and the executor's queues.
+    pub sqs: aws_sdk_sqs::Client,
+    /// EventBridge Scheduler: one-time schedules for long waits.
+    pub scheduler: aws_sdk_scheduler::Client,
+    /// SES v2: the `email` job.
+    pub ses: aws_sdk_sesv2::Client,
+}
+
+impl Clients {
+    /// Clients from one shared SDK config.
+    pub fn from_config(config: &aws_config::SdkConfig) -> Self {
+        Clients {
+            dynamodb: aws_sdk_dynamodb::Client::new(config),
+            streams: aws_sdk_dynamodbstreams::Client::new(config),
+            sqs: aws_sdk_sqs::Client::new(config),
+            scheduler: aws_sdk_scheduler::Client::new(config),
+            ses: aws_sdk_sesv2::Client::new(config),
+        }
+    }
+
+    /// Clients configured the standard way (environment, role, `AWS_ENDPOINT_URL`, …).
+    pub async fn from_env() -> Self {
+        Self::from_config(&aws_config::load_defaults(BehaviorVersion::latest()).await)
+    }
+
+    /// Clients for a local emulator at `endpoint`, with throwaway credentials, so nothing can
+    /// reach a real account.
+    pub async fn local(endpoint: &str) -> Self {
+        let region = std::env::var("AWS_REGION").unwrap_or_else(|_| LOCAL_REGION.to_owned());
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .endpoint_url(endpoint)
+            .region(Region::new(region))
+            .credentials_provider(Credentials::new(
+                "testing",
+                "testing",
+                None,
+                None,
+                "nextdue-local",
+            ))
+            .load()
+            .await;
+        Self::from_config(&config)
+    }
+}
+
+/// Whether `endpoint` is on this machine (loopback), the only place `nextdue dev` will talk to.
+///
+/// ```
+/// use nextdue::clients::is_local_endpoint;
+/// assert!(is_local_endpoint("http://127.0.0.1:5000"));
+/// assert!(is_local_endpoint("http://localhost:4566/"));
+/// assert!(is_local_endpoint("http://[::1]:5000"));
+/// assert!(!is_local_endpoint("https://dynamodb.us-east-1.amazonaws.com"));
+/// assert!(!is_local_endpoint("http://127.0.0.1.example.com"));
+/// ```
+pub fn is_local_endpoint(endpoint: &str) -> bool {
+    let Some(rest) = endpoint
+        .strip_prefix("http://")
+        .or_else(|| endpoint.strip_prefix("https://"))
+    else {
+        return false;
+    };
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    host == "localhost"
+        || host == "::1"
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}

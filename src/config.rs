@@ -1,0 +1,181 @@
+//! Deployment settings, read once from the environment (`NEXTDUE_…`), with the defaults of the
+//! design: `nextdue-workers`, `nextdue-runs`, queues `nextdue-<name>`, schedule group `nextdue`.
+
+use std::env;
+
+use chrono::TimeDelta;
+
+use crate::job::{DEFAULT_MAX_SPAWN_DEPTH, JobLimits};
+use crate::lifecycle::{DEFAULT_RUN_RETENTION_DAYS, FinishPolicy};
+
+/// Default name of the workers table.
+pub const DEFAULT_WORKERS_TABLE: &str = "nextdue-workers";
+/// Default name of the runs table.
+pub const DEFAULT_RUNS_TABLE: &str = "nextdue-runs";
+/// Default prefix of queue names: a worker's `queue` `default` is the queue `nextdue-default`.
+pub const DEFAULT_QUEUE_PREFIX: &str = "nextdue-";
+/// Default EventBridge Scheduler group for one-time schedules.
+pub const DEFAULT_SCHEDULE_GROUP: &str = "nextdue";
+/// The role Scheduler assumes to send to the queue, when none is configured (the emulator
+/// accepts any; a real deployment sets `NEXTDUE_SCHEDULER_ROLE_ARN`).
+pub const PLACEHOLDER_SCHEDULER_ROLE_ARN: &str = "arn:aws:iam::123456789012:role/nextdue-scheduler";
+/// How long before the invocation's deadline a run is cut off, so its outcome can be recorded.
+pub const DEFAULT_SAFETY_MARGIN_SECONDS: i64 = 5;
+
+/// A setting that could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("{name}: {problem}")]
+pub struct ConfigError {
+    /// The environment variable.
+    pub name: &'static str,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+/// Where nextdue keeps its state and sends its messages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Names {
+    /// The workers table (`NEXTDUE_WORKERS_TABLE`).
+    pub workers_table: String,
+    /// The runs table (`NEXTDUE_RUNS_TABLE`).
+    pub runs_table: String,
+    /// The prefix of queue names (`NEXTDUE_QUEUE_PREFIX`).
+    pub queue_prefix: String,
+    /// The Scheduler group (`NEXTDUE_SCHEDULE_GROUP`).
+    pub schedule_group: String,
+    /// The role Scheduler assumes (`NEXTDUE_SCHEDULER_ROLE_ARN`).
+    pub scheduler_role_arn: String,
+}
+
+impl Default for Names {
+    fn default() -> Self {
+        Names {
+            workers_table: DEFAULT_WORKERS_TABLE.into(),
+            runs_table: DEFAULT_RUNS_TABLE.into(),
+            queue_prefix: DEFAULT_QUEUE_PREFIX.into(),
+            schedule_group: DEFAULT_SCHEDULE_GROUP.into(),
+            scheduler_role_arn: PLACEHOLDER_SCHEDULER_ROLE_ARN.into(),
+        }
+    }
+}
+
+impl Names {
+    /// Every name prefixed with `prefix` (tests use one prefix each, so they run in parallel).
+    pub fn prefixed(prefix: &str) -> Self {
+        Names {
+            workers_table: format!("{prefix}-workers"),
+            runs_table: format!("{prefix}-runs"),
+            queue_prefix: format!("{prefix}-"),
+            schedule_group: prefix.to_owned(),
+            scheduler_role_arn: PLACEHOLDER_SCHEDULER_ROLE_ARN.into(),
+        }
+    }
+
+    /// The queue a worker's `queue` attribute names.
+    pub fn queue_name(&self, queue: &str) -> String {
+        format!("{}{queue}", self.queue_prefix)
+    }
+
+    /// The dead-letter queue of a queue.
+    pub fn dead_letter_queue_name(&self, queue: &str) -> String {
+        format!("{}{queue}-dlq", self.queue_prefix)
+    }
+}
+
+/// Everything a handler needs to know besides its clients.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Resource names.
+    pub names: Names,
+    /// Addresses and domains the `email` job may send from (`NEXTDUE_ALLOWED_SENDERS`, comma
+    /// separated); empty: any identity SES has verified.
+    pub allowed_senders: Vec<String>,
+    /// Limits on jobs (`NEXTDUE_MAX_SPAWN_DEPTH`).
+    pub limits: JobLimits,
+    /// Retry and retention policy (`NEXTDUE_RUN_RETENTION_DAYS`).
+    pub finish: FinishPolicy,
+    /// How long before the invocation's deadline a run is cut off.
+    pub safety_margin: TimeDelta,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            names: Names::default(),
+            allowed_senders: Vec::new(),
+            limits: JobLimits::default(),
+            finish: FinishPolicy::default(),
+            safety_margin: TimeDelta::seconds(DEFAULT_SAFETY_MARGIN_SECONDS),
+        }
+    }
+}
+
+fn text(name: &'static str, default: &str) -> String {
+    env::var(name)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| default.to_owned())
+}
+
+fn number(
+    name: &'static str,
+    default: i64,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<i64, ConfigError> {
+    let Ok(value) = env::var(name) else {
+        return Ok(default);
+    };
+    value
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|n| range.contains(n))
+        .ok_or_else(|| ConfigError {
+            name,
+            problem: format!(
+                "expected a whole number from {} to {}, got {value:?}",
+                range.start(),
+                range.end()
+            ),
+        })
+}
+
+impl Settings {
+    /// Reads the settings from `NEXTDUE_…` environment variables.
+    pub fn from_env() -> Result<Settings, ConfigError> {
+        let names = Names {
+            workers_table: text("NEXTDUE_WORKERS_TABLE", DEFAULT_WORKERS_TABLE),
+            runs_table: text("NEXTDUE_RUNS_TABLE", DEFAULT_RUNS_TABLE),
+            queue_prefix: text("NEXTDUE_QUEUE_PREFIX", DEFAULT_QUEUE_PREFIX),
+            schedule_group: text("NEXTDUE_SCHEDULE_GROUP", DEFAULT_SCHEDULE_GROUP),
+            scheduler_role_arn: text("NEXTDUE_SCHEDULER_ROLE_ARN", PLACEHOLDER_SCHEDULER_ROLE_ARN),
+        };
+        let allowed_senders = text("NEXTDUE_ALLOWED_SENDERS", "")
+            .split(',')
+            .map(|s| s.trim().to_ascii_lowercase())
+            .filter(|s| !s.is_empty())
+            .collect();
+        let retention_days = number(
+            "NEXTDUE_RUN_RETENTION_DAYS",
+            DEFAULT_RUN_RETENTION_DAYS,
+            1..=3650,
+        )?;
+        let max_spawn_depth = number(
+            "NEXTDUE_MAX_SPAWN_DEPTH",
+            DEFAULT_MAX_SPAWN_DEPTH.into(),
+            0..=100,
+        )?;
+        Ok(Settings {
+            names,
+            allowed_senders,
+            limits: JobLimits {
+                max_spawn_depth: max_spawn_depth as u32,
+            },
+            finish: FinishPolicy {
+                retention: TimeDelta::days(retention_days),
+                ..FinishPolicy::default()
+            },
+            safety_margin: TimeDelta::seconds(DEFAULT_SAFETY_MARGIN_SECONDS),
+        })
+    }
+}

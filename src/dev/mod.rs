@@ -1,0 +1,119 @@
+//! `nextdue dev`: the local stand-in for AWS's glue. The emulator stores state but runs no
+//! Lambda functions, feeds no streams to them and fires no schedules; this module does, calling
+//! the very same handler functions as the Lambda binaries.
+//!
+//! Each duty has a `run_once` that tests call directly; [`Glue`] only loops over them.
+
+pub mod checkpoint;
+pub mod emulator;
+pub mod provision;
+pub mod queues;
+pub mod schedules;
+pub mod streams;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{TimeDelta, Utc};
+use tokio::task::JoinHandle;
+
+use self::checkpoint::Checkpoints;
+use self::queues::QueuePump;
+use self::schedules::SchedulePump;
+use self::streams::StreamPump;
+use crate::handlers::Stack;
+
+/// How long the loops rest when there was nothing to do.
+pub const IDLE: Duration = Duration::from_millis(200);
+/// How long the loops rest after an error.
+pub const BACKOFF: Duration = Duration::from_secs(1);
+/// The executor's invocation time limit in `nextdue dev` when none is given.
+pub const DEFAULT_FUNCTION_TIMEOUT_SECONDS: i64 = 60;
+
+/// Options of the local glue.
+#[derive(Clone, Debug)]
+pub struct GlueOptions {
+    /// Where stream checkpoints are kept.
+    pub state_dir: PathBuf,
+    /// Worker queue names to poll (`default` is always polled).
+    pub queues: Vec<String>,
+    /// The executor's invocation time limit (its deadline, and the lease of its claims).
+    pub function_timeout: TimeDelta,
+}
+
+/// The running glue: its loops stop when it is dropped.
+pub struct Glue {
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Glue {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl Glue {
+    /// Starts the loops: stream → dispatcher, each queue → executor, due schedules → queue.
+    pub async fn start(stack: Arc<Stack>, options: GlueOptions) -> anyhow::Result<Glue> {
+        let names = &stack.settings.names;
+        let checkpoints = Checkpoints::load(
+            options
+                .state_dir
+                .join(format!("{}.stream.json", names.workers_table)),
+        )?;
+        let mut stream = StreamPump::new(stack.clients.clone(), &names.workers_table, checkpoints);
+        let mut tasks = Vec::new();
+
+        let dispatching = stack.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                match stream.run_once(&dispatching.dispatcher).await {
+                    Ok(0) => tokio::time::sleep(IDLE).await,
+                    Ok(_) => {}
+                    Err(error) => {
+                        tracing::error!(error = %error, "stream reader");
+                        tokio::time::sleep(BACKOFF).await;
+                    }
+                }
+            }
+        }));
+
+        let mut queues = vec!["default".to_owned()];
+        queues.extend(
+            options
+                .queues
+                .iter()
+                .filter(|q| q.as_str() != "default")
+                .cloned(),
+        );
+        for queue in queues {
+            let queue = stack.executor.delivery.worker_queue(&queue).await?;
+            let pump = QueuePump::new(stack.clients.clone(), queue, options.function_timeout);
+            let executing = stack.clone();
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    if let Err(error) = pump.run_once(&executing.executor).await {
+                        tracing::error!(error = %error, "queue poller");
+                        tokio::time::sleep(BACKOFF).await;
+                    }
+                }
+            }));
+        }
+
+        let scheduling = stack.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                if let Err(error) =
+                    SchedulePump::run_once(&scheduling.dispatcher.delivery, Utc::now()).await
+                {
+                    tracing::error!(error = %error, "schedule firer");
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }));
+        Ok(Glue { tasks })
+    }
+}

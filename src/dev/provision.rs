@@ -1,0 +1,170 @@
+//! Creates the tables, queues and schedule group of [`Names`], if absent. Idempotent.
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    StreamSpecification, StreamViewType, TimeToLiveSpecification,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+
+use crate::clients::Clients;
+use crate::config::Names;
+use crate::delivery::describe;
+
+/// How many receives a message gets before SQS moves it to the dead-letter queue.
+pub const MAX_RECEIVE_COUNT: u32 = 5;
+
+/// Queue settings for provisioning.
+#[derive(Clone, Copy, Debug)]
+pub struct QueueSettings {
+    /// Seconds a received message stays hidden before SQS delivers it again.
+    pub visibility_timeout_seconds: u32,
+}
+
+fn key(name: &str, key_type: KeyType) -> KeySchemaElement {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(key_type)
+        .build()
+        .expect("name and type are set")
+}
+
+fn string_attribute(name: &str) -> AttributeDefinition {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .expect("name and type are set")
+}
+
+/// Creates everything `names` refers to, with `queues` (worker queue names, `default` always
+/// included) and their dead-letter queues.
+pub async fn provision(
+    clients: &Clients,
+    names: &Names,
+    queues: &[String],
+    settings: QueueSettings,
+) -> anyhow::Result<()> {
+    let db = &clients.dynamodb;
+    let workers = db
+        .create_table()
+        .table_name(&names.workers_table)
+        .attribute_definitions(string_attribute("id"))
+        .key_schema(key("id", KeyType::Hash))
+        .billing_mode(BillingMode::PayPerRequest)
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewAndOldImages)
+                .build()
+                .expect("enabled is set"),
+        )
+        .send()
+        .await;
+    if let Err(error) = workers
+        && !error
+            .as_service_error()
+            .is_some_and(|e| e.is_resource_in_use_exception())
+    {
+        anyhow::bail!("CreateTable {}: {}", names.workers_table, describe(error));
+    }
+    let runs = db
+        .create_table()
+        .table_name(&names.runs_table)
+        .attribute_definitions(string_attribute("workerId"))
+        .attribute_definitions(string_attribute("runId"))
+        .key_schema(key("workerId", KeyType::Hash))
+        .key_schema(key("runId", KeyType::Range))
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await;
+    match runs {
+        Ok(_) => {
+            db.update_time_to_live()
+                .table_name(&names.runs_table)
+                .time_to_live_specification(
+                    TimeToLiveSpecification::builder()
+                        .enabled(true)
+                        .attribute_name("expiresAt")
+                        .build()
+                        .expect("set"),
+                )
+                .send()
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!("UpdateTimeToLive {}: {}", names.runs_table, describe(e))
+                })?;
+        }
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_in_use_exception()) => {}
+        Err(error) => anyhow::bail!("CreateTable {}: {}", names.runs_table, describe(error)),
+    }
+
+    let mut all = vec!["default".to_owned()];
+    all.extend(queues.iter().filter(|q| q.as_str() != "default").cloned());
+    for queue in &all {
+        create_queue(clients, names, queue, settings).await?;
+    }
+
+    let group = clients
+        .scheduler
+        .create_schedule_group()
+        .name(&names.schedule_group)
+        .send()
+        .await;
+    if let Err(error) = group
+        && !error
+            .as_service_error()
+            .is_some_and(|e| e.is_conflict_exception())
+    {
+        anyhow::bail!(
+            "CreateScheduleGroup {}: {}",
+            names.schedule_group,
+            describe(error)
+        );
+    }
+    Ok(())
+}
+
+async fn create_queue(
+    clients: &Clients,
+    names: &Names,
+    queue: &str,
+    settings: QueueSettings,
+) -> anyhow::Result<()> {
+    let sqs = &clients.sqs;
+    let dlq_name = names.dead_letter_queue_name(queue);
+    let dlq_url = sqs
+        .create_queue()
+        .queue_name(&dlq_name)
+        .attributes(QueueAttributeName::MessageRetentionPeriod, "1209600")
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("CreateQueue {dlq_name}: {}", describe(e)))?
+        .queue_url
+        .unwrap_or_default();
+    let dlq_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&dlq_url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("GetQueueAttributes {dlq_name}: {}", describe(e)))?
+        .attributes
+        .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
+        .unwrap_or_default();
+    let redrive = serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT.to_string()});
+    let name = names.queue_name(queue);
+    sqs.create_queue()
+        .queue_name(&name)
+        .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
+        .attributes(
+            QueueAttributeName::VisibilityTimeout,
+            settings.visibility_timeout_seconds.to_string(),
+        )
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("CreateQueue {name}: {}", describe(e)))?;
+    Ok(())
+}

@@ -1,0 +1,106 @@
+//! Plays the queue's event source mapping: long-polls a queue, hands each batch to the executor,
+//! and deletes only what the executor did not report as failed. Failed messages come back after
+//! the visibility timeout, and SQS's redrive policy moves them to the dead-letter queue.
+
+use std::collections::HashSet;
+
+use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
+use chrono::{TimeDelta, Utc};
+
+use crate::clients::Clients;
+use crate::delivery::{QueueRef, describe};
+use crate::handlers::executor::{Executor, handle_queue};
+
+/// Messages received per poll (SQS's maximum).
+pub const BATCH_SIZE: i32 = 10;
+/// How long one receive waits for messages.
+pub const WAIT_SECONDS: i32 = 1;
+
+/// The poller of one queue.
+pub struct QueuePump {
+    clients: Clients,
+    queue: QueueRef,
+    function_timeout: TimeDelta,
+}
+
+impl QueuePump {
+    /// A poller of `queue` whose executor invocations may last `function_timeout`.
+    pub fn new(clients: Clients, queue: QueueRef, function_timeout: TimeDelta) -> Self {
+        QueuePump {
+            clients,
+            queue,
+            function_timeout,
+        }
+    }
+
+    /// Receives one batch and runs the executor on it; returns how many messages it received.
+    pub async fn run_once(&self, executor: &Executor) -> anyhow::Result<usize> {
+        let received = self
+            .clients
+            .sqs
+            .receive_message()
+            .queue_url(&self.queue.url)
+            .max_number_of_messages(BATCH_SIZE)
+            .wait_time_seconds(WAIT_SECONDS)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("ReceiveMessage {}: {}", self.queue.name, describe(e)))?
+            .messages
+            .unwrap_or_default();
+        if received.is_empty() {
+            return Ok(0);
+        }
+        let region = self.clients.sqs.config().region().map(|r| r.to_string());
+        let mut event = SqsEvent::default();
+        for message in &received {
+            let mut record = SqsMessage::default();
+            record.message_id = message.message_id.clone();
+            record.receipt_handle = message.receipt_handle.clone();
+            record.body = message.body.clone();
+            record.md5_of_body = message.md5_of_body.clone();
+            record.attributes = message
+                .attributes
+                .iter()
+                .flatten()
+                .map(|(k, v)| (k.as_str().to_owned(), v.clone()))
+                .collect();
+            record.event_source = Some("aws:sqs".into());
+            record.event_source_arn = Some(self.queue.arn.clone());
+            record.aws_region = region.clone();
+            event.records.push(record);
+        }
+        let response = handle_queue(&event, executor, Utc::now() + self.function_timeout).await;
+        let failed: HashSet<&str> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        let entries: Vec<DeleteMessageBatchRequestEntry> = received
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| !failed.contains(m.message_id.as_deref().unwrap_or_default()))
+            .filter_map(|(i, m)| {
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .set_receipt_handle(m.receipt_handle.clone())
+                    .build()
+                    .ok()
+            })
+            .collect();
+        if !entries.is_empty() {
+            self.clients
+                .sqs
+                .delete_message_batch()
+                .queue_url(&self.queue.url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!("DeleteMessageBatch {}: {}", self.queue.name, describe(e))
+                })?;
+        }
+        Ok(received.len())
+    }
+}

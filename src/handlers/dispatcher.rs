@@ -1,0 +1,139 @@
+//! The dispatcher: reacts to committed changes of worker items (the DynamoDB stream).
+//!
+//! Records are handled in order; at the first one that fails, the handler stops and reports it,
+//! so Lambda (or the local glue) retries from there and no record is skipped.
+
+use std::time::Instant;
+
+use aws_lambda_events::dynamodb::{Event, EventRecord};
+use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use chrono::Utc;
+
+use crate::delivery::Delivery;
+use crate::item::{Image, Item, ItemError, attr};
+use crate::job::Registry;
+use crate::lifecycle::{ChangeAction, mark_invalid, on_change, route};
+use crate::store::{Applied, Store};
+
+/// What the dispatcher needs: the table, delivery and the job registry.
+pub struct Dispatcher {
+    /// The workers table.
+    pub store: Store,
+    /// SQS and Scheduler.
+    pub delivery: Delivery,
+    /// The jobs this deployment knows.
+    pub registry: Registry,
+}
+
+/// Handles one batch of stream records.
+pub async fn handle_stream(event: &Event, dispatcher: &Dispatcher) -> DynamoDbEventResponse {
+    let mut response = DynamoDbEventResponse::default();
+    for record in &event.records {
+        if let Err(error) = handle_record(record, dispatcher).await {
+            tracing::error!(worker = %worker_id(record), error = %error, "dispatch failed; the batch resumes here");
+            let mut failure = DynamoDbBatchItemFailure::default();
+            failure.item_identifier = record.change.sequence_number.clone();
+            response.batch_item_failures.push(failure);
+            break;
+        }
+    }
+    response
+}
+
+fn image(item: &Item) -> Option<Image> {
+    (!item.is_empty()).then(|| Image::decode(item))
+}
+
+fn worker_id(record: &EventRecord) -> String {
+    match record.change.keys.get("id") {
+        Some(crate::item::AttributeValue::S(id)) => id.clone(),
+        _ => "?".into(),
+    }
+}
+
+/// The task id a record arms with: derived from the record itself, so a replayed record arms
+/// with the same id and its conditional write finds the work already done.
+pub fn task_id_for(record: &EventRecord) -> String {
+    match record.change.sequence_number.as_deref() {
+        Some(sequence) if record.event_id.is_empty() => sequence.to_owned(),
+        _ => record.event_id.clone(),
+    }
+}
+
+async fn handle_record(record: &EventRecord, dispatcher: &Dispatcher) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let now = Utc::now();
+    let old = image(&record.change.old_image);
+    let new = image(&record.change.new_image);
+    let action = on_change(
+        old.as_ref(),
+        new.as_ref(),
+        &task_id_for(record),
+        now,
+        &dispatcher.registry,
+    );
+    let worker = worker_id(record);
+    let action = match action {
+        ChangeAction::Ignore(reason) => {
+            tracing::debug!(worker = %worker, reason = %reason, "ignored");
+            return Ok(());
+        }
+        ChangeAction::Deliver { message, queue } => {
+            let queue = match dispatcher.delivery.worker_queue(&queue).await {
+                Ok(queue) => queue,
+                Err(error) if error.no_such_queue => {
+                    let problem = ItemError::new(
+                        attr::QUEUE,
+                        format!("no queue {} in this deployment", error.target),
+                    );
+                    let new = new.as_ref().expect("a delivered change has a new image");
+                    return apply(
+                        mark_invalid(new, &problem, now),
+                        &worker,
+                        dispatcher,
+                        started,
+                    )
+                    .await;
+                }
+                Err(error) => return Err(error.into()),
+            };
+            let sent = dispatcher
+                .delivery
+                .send(&message, &queue, route(message.due, now))
+                .await?;
+            tracing::info!(worker = %worker, due = %message.due, sent = ?sent, took_ms = started.elapsed().as_millis() as u64, "delivered");
+            return Ok(());
+        }
+        action => action,
+    };
+    apply(action, &worker, dispatcher, started).await
+}
+
+/// Applies an action's write, logging what became of it.
+async fn apply(
+    action: ChangeAction,
+    worker: &str,
+    dispatcher: &Dispatcher,
+    started: Instant,
+) -> anyhow::Result<()> {
+    let (what, update) = match action {
+        ChangeAction::Arm(update) => ("armed", update),
+        ChangeAction::Stop(update) => ("stopped", update),
+        ChangeAction::MarkInvalid(update) => ("marked invalid", update),
+        ChangeAction::Ignore(_) | ChangeAction::Deliver { .. } => return Ok(()),
+    };
+    match dispatcher.store.apply(&update).await? {
+        Applied::Written(_) => match update.value(attr::LAST_RUN_MESSAGE) {
+            Some(message) => {
+                tracing::info!(worker = %worker, message = ?message, took_ms = started.elapsed().as_millis() as u64, "{what}")
+            }
+            None => {
+                tracing::info!(worker = %worker, took_ms = started.elapsed().as_millis() as u64, "{what}")
+            }
+        },
+        Applied::Refused(_) => {
+            tracing::debug!(worker = %worker, "not {what}: the item has changed since (a later record decides)");
+        }
+    }
+    Ok(())
+}

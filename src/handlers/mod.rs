@@ -1,0 +1,72 @@
+//! The Lambda handlers, as plain async functions over typed events: the binaries in `src/bin`
+//! and the local glue (`nextdue dev`) call the very same functions.
+
+pub mod dispatcher;
+pub mod executor;
+
+use std::sync::Arc;
+
+pub use dispatcher::Dispatcher;
+pub use executor::Executor;
+
+use crate::clients::Clients;
+use crate::config::Settings;
+use crate::delivery::Delivery;
+use crate::job::{Registry, Services};
+use crate::mail::SesMailer;
+use crate::store::Store;
+
+/// The handlers and clients of one deployment (real or local).
+pub struct Stack {
+    /// The AWS clients.
+    pub clients: Clients,
+    /// The settings.
+    pub settings: Settings,
+    /// The stream handler's dependencies.
+    pub dispatcher: Dispatcher,
+    /// The queue handler's dependencies.
+    pub executor: Executor,
+}
+
+impl Stack {
+    /// Wires the handlers to `clients`.
+    pub fn new(clients: Clients, settings: Settings, registry: Registry) -> Self {
+        let names = &settings.names;
+        let store = Store::new(
+            clients.dynamodb.clone(),
+            &names.workers_table,
+            &names.runs_table,
+        );
+        let delivery = || {
+            Delivery::new(
+                clients.sqs.clone(),
+                clients.scheduler.clone(),
+                names.clone(),
+            )
+        };
+        let services = Services {
+            mailer: Arc::new(SesMailer::new(
+                clients.ses.clone(),
+                settings.allowed_senders.clone(),
+            )),
+            workers: Arc::new(store.clone()),
+            limits: settings.limits.clone(),
+        };
+        Stack {
+            dispatcher: Dispatcher {
+                store: store.clone(),
+                delivery: delivery(),
+                registry: registry.clone(),
+            },
+            executor: Executor {
+                store,
+                delivery: delivery(),
+                registry,
+                services,
+                settings: settings.clone(),
+            },
+            clients,
+            settings,
+        }
+    }
+}

@@ -1,0 +1,285 @@
+//! The DynamoDB seam: applies the lifecycle's conditional updates to worker items, writes run
+//! records, and creates workers for the `spawn` job.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue as SdkValue, ReturnValue, ReturnValuesOnConditionCheckFailure,
+};
+
+use crate::item::{AttributeValue, Item, RunRecord, Worker, attr};
+use crate::job::{JobError, WorkerWriter};
+use crate::lifecycle::{Change, Condition, Update};
+
+/// What became of a conditional update.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Applied {
+    /// The condition held; the item as it now stands.
+    Written(Item),
+    /// The condition failed; the item as it stood (`None`: there was no item).
+    Refused(Option<Item>),
+}
+
+/// A DynamoDB call that failed.
+#[derive(Debug, thiserror::Error)]
+#[error("DynamoDB {operation} on {table}: {message}")]
+pub struct StoreError {
+    /// The operation (`UpdateItem`, …).
+    pub operation: &'static str,
+    /// The table.
+    pub table: String,
+    /// What DynamoDB (or the network) said.
+    pub message: String,
+}
+
+/// The workers and runs tables.
+#[derive(Clone, Debug)]
+pub struct Store {
+    client: Client,
+    workers_table: String,
+    runs_table: String,
+}
+
+fn to_sdk(value: &AttributeValue) -> SdkValue {
+    SdkValue::from(value.clone())
+}
+
+/// An update rendered for `UpdateItem`: the expressions and their placeholders.
+struct Rendered {
+    update: String,
+    condition: String,
+    names: HashMap<String, String>,
+    values: HashMap<String, SdkValue>,
+}
+
+fn render(update: &Update) -> Rendered {
+    let mut names = HashMap::new();
+    let mut values = HashMap::new();
+    let mut sets = Vec::new();
+    let mut removes = Vec::new();
+    for (i, (name, change)) in update.changes.iter().enumerate() {
+        let placeholder = format!("#u{i}");
+        names.insert(placeholder.clone(), (*name).to_owned());
+        match change {
+            Change::Set(value) => {
+                values.insert(format!(":u{i}"), to_sdk(value));
+                sets.push(format!("{placeholder} = :u{i}"));
+            }
+            Change::SetIfMissing(value) => {
+                values.insert(format!(":u{i}"), to_sdk(value));
+                sets.push(format!(
+                    "{placeholder} = if_not_exists({placeholder}, :u{i})"
+                ));
+            }
+            Change::Remove => removes.push(placeholder),
+        }
+    }
+    let mut expression = Vec::new();
+    if !sets.is_empty() {
+        expression.push(format!("SET {}", sets.join(", ")));
+    }
+    if !removes.is_empty() {
+        expression.push(format!("REMOVE {}", removes.join(", ")));
+    }
+    let mut counter = 0;
+    let condition = render_condition(&update.condition, &mut names, &mut values, &mut counter);
+    Rendered {
+        update: expression.join(" "),
+        condition,
+        names,
+        values,
+    }
+}
+
+fn render_condition(
+    condition: &Condition,
+    names: &mut HashMap<String, String>,
+    values: &mut HashMap<String, SdkValue>,
+    counter: &mut usize,
+) -> String {
+    match condition {
+        Condition::Equals(name, value) => {
+            *counter += 1;
+            names.insert(format!("#c{counter}"), (*name).to_owned());
+            values.insert(format!(":c{counter}"), to_sdk(value));
+            format!("#c{counter} = :c{counter}")
+        }
+        Condition::Missing(name) => {
+            *counter += 1;
+            names.insert(format!("#c{counter}"), (*name).to_owned());
+            format!("attribute_not_exists(#c{counter})")
+        }
+        Condition::All(all) => {
+            let parts: Vec<String> = all
+                .iter()
+                .map(|c| render_condition(c, names, values, counter))
+                .collect();
+            format!("({})", parts.join(" AND "))
+        }
+    }
+}
+
+impl Store {
+    /// The store over these tables.
+    pub fn new(
+        client: Client,
+        workers_table: impl Into<String>,
+        runs_table: impl Into<String>,
+    ) -> Self {
+        Store {
+            client,
+            workers_table: workers_table.into(),
+            runs_table: runs_table.into(),
+        }
+    }
+
+    /// The workers table's name.
+    pub fn workers_table(&self) -> &str {
+        &self.workers_table
+    }
+
+    fn error<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
+        &self,
+        operation: &'static str,
+        table: &str,
+        error: SdkError<E, R>,
+    ) -> StoreError {
+        StoreError {
+            operation,
+            table: table.to_owned(),
+            message: DisplayErrorContext(&error).to_string(),
+        }
+    }
+
+    /// Applies one conditional update in one request; a failed condition returns the item as it
+    /// stood, so the caller learns why without a second read.
+    pub async fn apply(&self, update: &Update) -> Result<Applied, StoreError> {
+        let rendered = render(update);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.workers_table)
+            .key(attr::ID, SdkValue::S(update.id.clone()))
+            .update_expression(rendered.update)
+            .condition_expression(rendered.condition)
+            .set_expression_attribute_names(Some(rendered.names))
+            .set_expression_attribute_values(Some(rendered.values))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(Applied::Written(Item::from(
+                output.attributes.unwrap_or_default(),
+            ))),
+            Err(SdkError::ServiceError(service))
+                if service.err().is_conditional_check_failed_exception() =>
+            {
+                let UpdateItemError::ConditionalCheckFailedException(failure) = service.err()
+                else {
+                    unreachable!("checked above")
+                };
+                Ok(Applied::Refused(failure.item().cloned().map(Item::from)))
+            }
+            Err(error) => Err(self.error("UpdateItem", &self.workers_table, error)),
+        }
+    }
+
+    /// Writes (or overwrites) a run record.
+    pub async fn put_run(&self, record: &RunRecord) -> Result<(), StoreError> {
+        let item: HashMap<String, SdkValue> = record.to_item().into();
+        self.client
+            .put_item()
+            .table_name(&self.runs_table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| self.error("PutItem", &self.runs_table, e))
+    }
+
+    /// The worker item `id`, as stored (consistent read).
+    pub async fn get_worker(&self, id: &str) -> Result<Option<Item>, StoreError> {
+        self.client
+            .get_item()
+            .table_name(&self.workers_table)
+            .key(attr::ID, SdkValue::S(id.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map(|output| output.item.map(Item::from))
+            .map_err(|e| self.error("GetItem", &self.workers_table, e))
+    }
+
+    /// A worker's run records, oldest first.
+    pub async fn runs_of(&self, worker_id: &str) -> Result<Vec<RunRecord>, StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.runs_table)
+            .key_condition_expression("workerId = :w")
+            .expression_attribute_values(":w", SdkValue::S(worker_id.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.error("Query", &self.runs_table, e))?;
+        output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| {
+                RunRecord::from_item(&Item::from(item)).map_err(|e| StoreError {
+                    operation: "Query",
+                    table: self.runs_table.clone(),
+                    message: format!("a run record does not decode: {e}"),
+                })
+            })
+            .collect()
+    }
+
+    /// Writes a whole worker item (for users, tests and the demo: the way a console would).
+    pub async fn put_worker(&self, item: Item) -> Result<(), StoreError> {
+        let item: HashMap<String, SdkValue> = item.into();
+        self.client
+            .put_item()
+            .table_name(&self.workers_table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| self.error("PutItem", &self.workers_table, e))
+    }
+}
+
+#[async_trait]
+impl WorkerWriter for Store {
+    async fn create(&self, worker: &Worker) -> Result<bool, JobError> {
+        let item: HashMap<String, SdkValue> = worker.to_item().into();
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.workers_table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#id)")
+            .expression_attribute_names("#id", attr::ID)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(service))
+                if service.err().is_conditional_check_failed_exception() =>
+            {
+                Ok(false)
+            }
+            Err(error) => Err(JobError::retryable(format!(
+                "could not write worker {}: {}",
+                worker.id,
+                self.error("PutItem", &self.workers_table, error)
+            ))),
+        }
+    }
+}
