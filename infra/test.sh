@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as the README gives it and CI runs it: formatting, lints, then every
-# unit, property, doc and integration test. Installs nothing the machine lacks beyond what
-# cargo fetches from crates.io.
+# unit, property, doc and integration test. The integration tests talk to the local emulator
+# (moto), which this script installs into .venv from PyPI if needed, starts on a free loopback
+# port, and stops again if it started it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,5 +10,15 @@ echo "== cargo fmt --check"
 cargo fmt --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --locked -- -D warnings
+
+echo "== emulator"
+if infra/emulator.sh env > /dev/null 2>&1; then
+  echo "reusing the running emulator"
+else
+  infra/emulator.sh start
+  trap 'infra/emulator.sh stop' EXIT
+fi
+eval "$(infra/emulator.sh env)"
+
 echo "== cargo test"
 cargo test --locked

@@ -73,9 +73,33 @@ pub fn schedule_name(message: &Message) -> String {
     )
 }
 
-/// An SDK error with its causes, on one line.
-pub(crate) fn describe(error: impl std::error::Error + 'static) -> String {
-    aws_sdk_sqs::error::DisplayErrorContext(&error).to_string()
+/// Whether an SDK call failed with one of these error codes (checked on the code itself, since
+/// emulators and query-compatible services do not always map it to the typed variant).
+pub(crate) fn has_code<E, R>(error: &aws_sdk_sqs::error::SdkError<E, R>, codes: &[&str]) -> bool
+where
+    E: aws_sdk_sqs::error::ProvideErrorMetadata,
+{
+    error
+        .as_service_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| codes.contains(&code))
+}
+
+/// An SDK error in one short line: the service's code and message, or what went wrong on the
+/// way (timeout, connection, …).
+pub(crate) fn describe<E, R>(error: aws_sdk_sqs::error::SdkError<E, R>) -> String
+where
+    E: aws_sdk_sqs::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match error.as_service_error() {
+        Some(service) => format!(
+            "{}: {}",
+            service.code().unwrap_or("error"),
+            service.message().unwrap_or("no message")
+        ),
+        None => aws_sdk_sqs::error::DisplayErrorContext(&error).to_string(),
+    }
 }
 
 impl Delivery {
@@ -122,9 +146,13 @@ impl Delivery {
             .send()
             .await
             .map_err(|e| DeliveryError {
-                no_such_queue: e
-                    .as_service_error()
-                    .is_some_and(|s| s.is_queue_does_not_exist()),
+                no_such_queue: has_code(
+                    &e,
+                    &[
+                        "AWS.SimpleQueueService.NonExistentQueue",
+                        "QueueDoesNotExist",
+                    ],
+                ),
                 ..error("GetQueueUrl", describe(e))
             })?
             .queue_url
@@ -228,15 +256,10 @@ impl Delivery {
                         name,
                         already: false,
                     }),
-                    Err(e)
-                        if e.as_service_error()
-                            .is_some_and(|s| s.is_conflict_exception()) =>
-                    {
-                        Ok(Sent::Scheduled {
-                            name,
-                            already: true,
-                        })
-                    }
+                    Err(e) if has_code(&e, &["ConflictException"]) => Ok(Sent::Scheduled {
+                        name,
+                        already: true,
+                    }),
                     Err(e) => Err(DeliveryError {
                         operation: "CreateSchedule",
                         target: name,

@@ -8,7 +8,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 
 use crate::clients::Clients;
 use crate::config::Names;
-use crate::delivery::describe;
+use crate::delivery::{describe, has_code};
 
 /// How many receives a message gets before SQS moves it to the dead-letter queue.
 pub const MAX_RECEIVE_COUNT: u32 = 5;
@@ -61,9 +61,7 @@ pub async fn provision(
         .send()
         .await;
     if let Err(error) = workers
-        && !error
-            .as_service_error()
-            .is_some_and(|e| e.is_resource_in_use_exception())
+        && !has_code(&error, &["ResourceInUseException"])
     {
         anyhow::bail!("CreateTable {}: {}", names.workers_table, describe(error));
     }
@@ -94,10 +92,7 @@ pub async fn provision(
                     anyhow::anyhow!("UpdateTimeToLive {}: {}", names.runs_table, describe(e))
                 })?;
         }
-        Err(error)
-            if error
-                .as_service_error()
-                .is_some_and(|e| e.is_resource_in_use_exception()) => {}
+        Err(error) if has_code(&error, &["ResourceInUseException"]) => {}
         Err(error) => anyhow::bail!("CreateTable {}: {}", names.runs_table, describe(error)),
     }
 
@@ -114,9 +109,7 @@ pub async fn provision(
         .send()
         .await;
     if let Err(error) = group
-        && !error
-            .as_service_error()
-            .is_some_and(|e| e.is_conflict_exception())
+        && !has_code(&error, &["ConflictException"])
     {
         anyhow::bail!(
             "CreateScheduleGroup {}: {}",
@@ -156,15 +149,39 @@ async fn create_queue(
         .unwrap_or_default();
     let redrive = serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT.to_string()});
     let name = names.queue_name(queue);
-    sqs.create_queue()
-        .queue_name(&name)
-        .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
-        .attributes(
+    let attributes = std::collections::HashMap::from([
+        (QueueAttributeName::RedrivePolicy, redrive.to_string()),
+        (
             QueueAttributeName::VisibilityTimeout,
             settings.visibility_timeout_seconds.to_string(),
-        )
+        ),
+    ]);
+    let created = sqs
+        .create_queue()
+        .queue_name(&name)
+        .set_attributes(Some(attributes.clone()))
         .send()
-        .await
-        .map_err(|e| anyhow::anyhow!("CreateQueue {name}: {}", describe(e)))?;
-    Ok(())
+        .await;
+    match created {
+        Ok(_) => Ok(()),
+        // It exists with other settings: bring them in line.
+        Err(error) if has_code(&error, &["QueueAlreadyExists", "QueueNameExists"]) => {
+            let url = sqs
+                .get_queue_url()
+                .queue_name(&name)
+                .send()
+                .await
+                .map_err(|e| anyhow::anyhow!("GetQueueUrl {name}: {}", describe(e)))?
+                .queue_url
+                .unwrap_or_default();
+            sqs.set_queue_attributes()
+                .queue_url(url)
+                .set_attributes(Some(attributes))
+                .send()
+                .await
+                .map_err(|e| anyhow::anyhow!("SetQueueAttributes {name}: {}", describe(e)))?;
+            Ok(())
+        }
+        Err(error) => Err(anyhow::anyhow!("CreateQueue {name}: {}", describe(error))),
+    }
 }

@@ -67,7 +67,11 @@ async fn handle_message(
     let body = record.body.as_deref().unwrap_or_default();
     let message: Message = serde_json::from_str(body)
         .map_err(|e| anyhow::anyhow!("not a nextdue message ({e}): {:.200}", body))?;
-    let now = Utc::now();
+    let mut now = Utc::now();
+    if let MessageAction::WaitThenClaim(wait) = on_message(&message, now) {
+        tokio::time::sleep(wait.to_std().unwrap_or_default()).await;
+        now = Utc::now();
+    }
     match on_message(&message, now) {
         MessageAction::Redeliver(route) => {
             let arn = record
@@ -78,6 +82,9 @@ async fn handle_message(
             let sent = executor.delivery.send(&message, &queue, route).await?;
             tracing::debug!(worker = %message.id, due = %message.due, sent = ?sent, "early; sent on");
             Ok(())
+        }
+        MessageAction::WaitThenClaim(_) => {
+            anyhow::bail!("still early after waiting for the due time")
         }
         MessageAction::Claim => {
             let token = uuid::Uuid::new_v4().to_string();

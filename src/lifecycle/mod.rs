@@ -73,13 +73,13 @@ pub enum Route {
     },
 }
 
-/// The route that gets a message due at `due` to the executor when it is due, or just before.
+/// The route that gets a message due at `due` to the executor when it is due, or just before
+/// (the executor waits out the last fraction of a second itself, see [`on_message`]).
 pub fn route(due: Due, now: DateTime<Utc>) -> Route {
     let wait = due.instant() - now;
     if wait <= TimeDelta::seconds(MAX_QUEUE_DELAY_SECONDS) {
-        let millis = wait.num_milliseconds().max(0);
         Route::Queue {
-            delay_seconds: ((millis + 999) / 1000) as u32,
+            delay_seconds: wait.num_seconds().max(0) as u32,
         }
     } else {
         let seconds = due.instant().timestamp() - 60;
@@ -104,6 +104,8 @@ pub enum Ignored {
     Stopped,
     /// The item is already marked invalid with this very message.
     AlreadyInvalid,
+    /// The worker is marked invalid; editing the item re-arms it.
+    Invalid,
 }
 
 impl fmt::Display for Ignored {
@@ -115,6 +117,7 @@ impl fmt::Display for Ignored {
             Ignored::Running => "running",
             Ignored::Stopped => "stopped",
             Ignored::AlreadyInvalid => "already marked invalid",
+            Ignored::Invalid => "invalid until edited",
         })
     }
 }
@@ -163,7 +166,11 @@ pub fn on_change(
         Err(error) => return invalid(new, &error, seen_task, now),
     };
     let newly_enabled = old.is_none_or(|old| !old.enabled);
-    if worker.enabled && (newly_enabled || !is_armed(worker)) {
+    // An invalid worker that someone edited (it was invalid before this change too, and now
+    // passes its checks) starts again; the change that marked it invalid does not count.
+    let invalid_edited = worker.status == Some(Status::Invalid)
+        && old.is_some_and(|old| old.status.as_deref() == Some(Status::Invalid.as_str()));
+    if worker.enabled && (newly_enabled || invalid_edited || !is_armed(worker)) {
         return arm(worker, task_id, seen_task, now, planner);
     }
     match worker.status {
@@ -196,6 +203,7 @@ pub fn on_change(
         }
         Some(Status::Running) => ChangeAction::Ignore(Ignored::Running),
         Some(Status::Stopped) => ChangeAction::Ignore(Ignored::Stopped),
+        Some(Status::Invalid) if worker.enabled => ChangeAction::Ignore(Ignored::Invalid),
         _ => ChangeAction::Ignore(Ignored::Disabled),
     }
 }
@@ -203,7 +211,8 @@ pub fn on_change(
 /// Whether nextdue has armed this worker and it is still in a state it can move on from.
 fn is_armed(worker: &Worker) -> bool {
     match worker.status {
-        None | Some(Status::Invalid) => false,
+        None => false,
+        Some(Status::Invalid) => true,
         Some(Status::Ready) => worker.task_id.is_some() && worker.next_due.is_some(),
         Some(Status::Running) => worker.task_id.is_some() && worker.run_token.is_some(),
         Some(Status::Stopped) => true,
@@ -291,21 +300,31 @@ fn stopped(id: &str, condition: Condition, now: DateTime<Utc>) -> Update {
         .remove(attr::RETRY_OF)
 }
 
+/// The longest the executor waits in-process for a message that arrived just early.
+pub const MAX_EARLY_WAIT: TimeDelta = TimeDelta::seconds(1);
+
 /// What the executor does with a message before touching the item.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MessageAction {
-    /// Not due yet (delivery is early by design for long waits): send it on again.
+    /// Not due for a while (delivery is early by design): send it on again.
     Redeliver(Route),
+    /// Due within [`MAX_EARLY_WAIT`]: wait this long, then claim.
+    WaitThenClaim(TimeDelta),
     /// Due: try to claim the run.
     Claim,
 }
 
-/// Decides whether a message is due at `now`.
+/// Decides what to do with a message at `now`. Queue delays count whole seconds and Scheduler
+/// whole minutes, so messages arrive up to a second (or a minute) early, never late; the last
+/// second is waited out in-process so a run starts at its due time, not up to a second after.
 pub fn on_message(message: &Message, now: DateTime<Utc>) -> MessageAction {
-    if message.due.instant() > now {
-        MessageAction::Redeliver(route(message.due, now))
-    } else {
+    let wait = message.due.instant() - now;
+    if wait <= TimeDelta::zero() {
         MessageAction::Claim
+    } else if wait <= MAX_EARLY_WAIT {
+        MessageAction::WaitThenClaim(wait)
+    } else {
+        MessageAction::Redeliver(route(message.due, now))
     }
 }
 

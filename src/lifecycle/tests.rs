@@ -377,6 +377,22 @@ fn a_fixed_invalid_worker_is_armed_again() {
 }
 
 #[test]
+fn the_write_that_marks_a_worker_invalid_does_not_re_arm_it() {
+    // Invalid for a reason only the shell sees (a queue that does not exist): the mark's own
+    // stream record shows a decodable worker, which must not be armed again in a loop.
+    let armed = ready("w1", "t1", "2027-01-01T09:00:00Z");
+    let marked = Worker {
+        status: Some(Status::Invalid),
+        last_run_message: Some("invalid: queue: …".into()),
+        ..armed.clone()
+    };
+    assert_eq!(
+        change(Some(&armed), Some(&marked)),
+        ChangeAction::Ignore(Ignored::Invalid)
+    );
+}
+
+#[test]
 fn an_enabled_worker_that_lost_its_state_is_armed() {
     // A console "replace item" that kept enabled = true but dropped the system attributes.
     let old = ready("w1", "t1", "2027-01-01T09:00:00Z");
@@ -392,45 +408,45 @@ fn an_enabled_worker_that_lost_its_state_is_armed() {
 #[test]
 fn short_waits_use_the_queue_delay_and_long_ones_a_schedule() {
     let now = at("2027-01-01T09:00:00.400Z");
+    let queued = |delay_seconds| Route::Queue { delay_seconds };
+    // Whole seconds, rounded down: the message arrives at most a second early, never late.
+    assert_eq!(route(due("2027-01-01T08:00:00Z"), now), queued(0));
+    assert_eq!(route(due("2027-01-01T09:00:01Z"), now), queued(0));
+    assert_eq!(route(due("2027-01-01T09:00:08Z"), now), queued(7));
+    assert_eq!(route(due("2027-01-01T09:15:00Z"), now), queued(899));
     assert_eq!(
-        route(due("2027-01-01T08:00:00Z"), now),
-        Route::Queue { delay_seconds: 0 }
+        route(due("2027-01-01T09:15:00Z"), at("2027-01-01T09:00:00Z")),
+        queued(900)
     );
-    assert_eq!(
-        route(due("2027-01-01T09:00:08Z"), now),
-        Route::Queue { delay_seconds: 8 }
-    );
-    assert_eq!(
-        route(due("2027-01-01T09:15:00Z"), now),
-        Route::Queue { delay_seconds: 900 }
-    );
+    // Further out: a schedule for the minute before the due time.
+    let scheduled = |minute| Route::Schedule { at: at(minute) };
     assert_eq!(
         route(due("2027-01-01T09:15:01Z"), now),
-        Route::Schedule {
-            at: at("2027-01-01T09:14:00Z")
-        }
+        scheduled("2027-01-01T09:14:00Z")
     );
     assert_eq!(
         route(due("2027-01-01T11:00:30Z"), now),
-        Route::Schedule {
-            at: at("2027-01-01T10:59:00Z")
-        }
+        scheduled("2027-01-01T10:59:00Z")
     );
 }
 
 #[test]
 fn an_early_message_is_sent_on_and_a_due_one_claims() {
-    let message = Message {
-        id: "w1".into(),
-        task_id: "t1".into(),
-        due: due("2027-01-01T09:00:30Z"),
-    };
+    let message = message("t1", "2027-01-01T09:00:30Z");
     assert_eq!(
         on_message(&message, at(NOW)),
-        MessageAction::Redeliver(Route::Queue { delay_seconds: 30 })
+        MessageAction::Redeliver(Route::Queue { delay_seconds: 29 })
+    );
+    assert_eq!(
+        on_message(&message, at("2027-01-01T09:00:29.250Z")),
+        MessageAction::WaitThenClaim(TimeDelta::milliseconds(750))
     );
     assert_eq!(
         on_message(&message, at("2027-01-01T09:00:30Z")),
+        MessageAction::Claim
+    );
+    assert_eq!(
+        on_message(&message, at("2027-01-01T10:00:00Z")),
         MessageAction::Claim
     );
 }

@@ -1,0 +1,88 @@
+//! Bad items end as `status = invalid` with a message naming the attribute, and never hold up
+//! the good items written beside them.
+
+use nextdue::item::Status;
+use serde_json::json;
+
+use crate::support::TestStack;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_items_are_marked_invalid_while_a_good_one_runs() {
+    let stack = TestStack::provisioned("bad").await;
+    let bad = [
+        (
+            json!({"id": "bad-due", "kind": "log", "enabled": true, "nextDue": "yesterday", "params": {"message": "x"}}),
+            "invalid: nextDue: expected an RFC 3339 UTC time",
+        ),
+        (
+            json!({"id": "bad-kind", "kind": "teleport", "enabled": true}),
+            "invalid: kind: unknown kind \"teleport\"",
+        ),
+        (
+            json!({"id": "bad-params", "kind": "email", "enabled": true, "params": {"from": "anne@example.com", "to": 5, "text": "x"}}),
+            "invalid: params.to: invalid type: integer `5`",
+        ),
+        (
+            json!({"id": "bad-schedule", "kind": "log", "enabled": true, "schedule": "cron(0 9 * * * *)", "params": {"message": "x"}}),
+            "invalid: schedule: cron: exactly one of day-of-month and day-of-week must be ?",
+        ),
+        (
+            json!({"id": "bad-attempts", "kind": "log", "enabled": true, "maxAttempts": "three", "params": {"message": "x"}}),
+            "invalid: maxAttempts: expected a number (N), got a string (S) \"three\"",
+        ),
+        (
+            json!({"id": "bad-queue", "kind": "log", "enabled": true, "queue": "nowhere", "params": {"message": "x"}}),
+            "invalid: queue: no queue",
+        ),
+    ];
+    // Written before the glue starts, so they reach the dispatcher in one batch with the good one.
+    for (item, _) in &bad {
+        stack.put(item.clone()).await;
+    }
+    stack
+        .put(json!({"id": "good", "kind": "log", "enabled": true, "params": {"message": "fine"}}))
+        .await;
+    let mut stack = stack;
+    stack.start_glue().await;
+
+    let good = stack
+        .wait_for("good", "stopped", |w| w.status == Some(Status::Stopped))
+        .await;
+    assert_eq!(good.last_run_succeeded, Some(true));
+    for (item, expected) in &bad {
+        let id = item["id"].as_str().unwrap();
+        let item = stack
+            .stack
+            .executor
+            .store
+            .get_worker(id)
+            .await
+            .unwrap()
+            .unwrap();
+        let started = std::time::Instant::now();
+        let mut item = item;
+        while item.get("status") != Some(&nextdue::item::AttributeValue::S("invalid".into())) {
+            assert!(
+                started.elapsed() < crate::support::PATIENCE,
+                "{id} never became invalid: {item:#?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            item = stack
+                .stack
+                .executor
+                .store
+                .get_worker(id)
+                .await
+                .unwrap()
+                .unwrap();
+        }
+        let Some(nextdue::item::AttributeValue::S(message)) = item.get("lastRunMessage") else {
+            panic!("{id}: no message")
+        };
+        assert!(
+            message.starts_with(expected),
+            "{id}: {message:?} should start with {expected:?}"
+        );
+        assert!(stack.runs(id).await.is_empty(), "{id} ran");
+    }
+}

@@ -1,0 +1,109 @@
+//! `nextdue dev` killed with SIGKILL and restarted: nothing lost, nothing repeated.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use chrono::{TimeDelta, Utc};
+use nextdue::item::Status;
+use nextdue::timestamp::Due;
+use serde_json::json;
+use tokio::process::{Child, Command};
+
+use crate::support::TestStack;
+
+fn start_dev(stack: &TestStack, log: &std::path::Path) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    Command::new(env!("CARGO_BIN_EXE_nextdue"))
+        .args(["dev", "--function-timeout", "10", "--state-dir"])
+        .arg(&stack.state_dir)
+        .env("AWS_ENDPOINT_URL", &stack.endpoint)
+        .env("NEXTDUE_WORKERS_TABLE", &stack.names.workers_table)
+        .env("NEXTDUE_RUNS_TABLE", &stack.names.runs_table)
+        .env("NEXTDUE_QUEUE_PREFIX", &stack.names.queue_prefix)
+        .env("NEXTDUE_SCHEDULE_GROUP", &stack.names.schedule_group)
+        .env("RUST_LOG", "nextdue=debug")
+        .stdout(Stdio::from(log.try_clone().unwrap()))
+        .stderr(Stdio::from(log))
+        .kill_on_drop(true)
+        .spawn()
+        .expect("nextdue dev starts")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_killed_and_restarted_loses_nothing_and_repeats_nothing() {
+    let stack = TestStack::provisioned("restart").await;
+    std::fs::create_dir_all(&stack.state_dir).unwrap();
+    let log = stack.state_dir.join("dev.log");
+    let mut dev = start_dev(&stack, &log);
+
+    let worker = |id: String, due: Option<Due>| {
+        let mut item =
+            json!({"id": id, "kind": "log", "enabled": true, "params": {"message": "once"}});
+        if let Some(due) = due {
+            item["nextDue"] = json!(due);
+        }
+        item
+    };
+    let now_ids: Vec<String> = (0..4).map(|i| format!("now-{i}")).collect();
+    let later_ids: Vec<String> = (0..4).map(|i| format!("later-{i}")).collect();
+    let down_ids: Vec<String> = (0..4).map(|i| format!("down-{i}")).collect();
+    for id in &now_ids {
+        stack.put(worker(id.clone(), None)).await;
+    }
+    let later = Due::ceil(Utc::now() + TimeDelta::seconds(6));
+    for id in &later_ids {
+        stack.put(worker(id.clone(), Some(later))).await;
+    }
+    for id in &now_ids {
+        stack
+            .wait_for(id, "stopped", |w| w.status == Some(Status::Stopped))
+            .await;
+    }
+    for id in &later_ids {
+        stack
+            .wait_for(id, "armed", |w| w.status == Some(Status::Ready))
+            .await;
+    }
+    // Give the dispatcher time to checkpoint past the delivered records, then kill it hard.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    dev.kill().await.expect("SIGKILL");
+
+    for id in &down_ids {
+        stack.put(worker(id.clone(), None)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    for id in &down_ids {
+        assert_eq!(
+            stack.worker(id).await.status,
+            None,
+            "{id} was handled while nextdue dev was down"
+        );
+    }
+
+    let _dev = start_dev(&stack, &log);
+    for id in now_ids.iter().chain(&later_ids).chain(&down_ids) {
+        let done = stack
+            .wait_for(id, "stopped", |w| w.status == Some(Status::Stopped))
+            .await;
+        assert_eq!(done.run_count, 1, "{id}: {done:#?}");
+        let runs = stack.runs(id).await;
+        assert_eq!(
+            runs.len(),
+            1,
+            "{id} ran {} times: {runs:#?}\n{}",
+            runs.len(),
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+    }
+    for id in &later_ids {
+        let runs = stack.runs(id).await;
+        assert!(
+            runs[0].start_time >= later.instant(),
+            "{id} started before its due time"
+        );
+    }
+}

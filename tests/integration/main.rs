@@ -1,0 +1,9 @@
+//! Integration tests: the real handlers and glue, through the real AWS SDK clients, against the
+//! emulator that `infra/test.sh` starts. Each test has resources of its own.
+
+mod bad_input;
+mod dev_restart;
+mod failures;
+mod runs;
+mod spawn;
+mod support;

@@ -1,0 +1,33 @@
+//! A spawning worker writes one child worker per run, and each child runs and keeps its record.
+
+use nextdue::item::Status;
+use serde_json::json;
+
+use crate::support::TestStack;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spawned_children_carry_their_parent_and_run() {
+    let stack = TestStack::start("spawn").await;
+    let domain = stack.verified_domain().await;
+    let to = format!("betty@{domain}");
+    stack
+        .put(json!({"id": "parent", "kind": "spawn", "enabled": true, "schedule": "rate(2 seconds)",
+                    "params": {"worker": {"kind": "email",
+                        "params": {"from": format!("anne@{domain}"), "to": to, "subject": "one of many", "text": "hi"}}}}))
+        .await;
+    stack
+        .wait_for("parent", "two runs old", |w| w.run_count >= 2)
+        .await;
+    let runs = stack.runs("parent").await;
+    for run in runs.iter().take(2) {
+        let child_id = format!("parent#{}", run.due);
+        let child = stack
+            .wait_for(&child_id, "stopped", |w| w.status == Some(Status::Stopped))
+            .await;
+        assert_eq!(child.parent_id.as_deref(), Some("parent"));
+        assert_eq!(child.spawn_depth, 1);
+        assert_eq!(child.last_run_succeeded, Some(true), "{child:#?}");
+        assert_eq!(stack.runs(&child_id).await.len(), 1);
+    }
+    assert!(stack.mail_to(&to).await.len() >= 2);
+}

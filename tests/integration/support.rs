@@ -1,0 +1,239 @@
+//! A stack of its own for each test: its own tables, queues and schedule group on the shared
+//! emulator (so tests run in parallel), the real handlers, and the local glue.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use chrono::TimeDelta;
+use nextdue::clients::Clients;
+use nextdue::config::{Names, Settings};
+use nextdue::dev::emulator::{SentMail, sent_mail};
+use nextdue::dev::provision::{QueueSettings, provision};
+use nextdue::dev::{Glue, GlueOptions};
+use nextdue::handlers::Stack;
+use nextdue::item::{Params, RunRecord, Worker};
+use nextdue::job::{Job, JobContext, JobError, Registry};
+use nextdue::lifecycle::Message;
+
+/// How long a test waits for the system to reach a state before it fails.
+pub const PATIENCE: Duration = Duration::from_secs(45);
+/// The executor's invocation limit in tests (and so the queues' visibility timeout).
+pub const FUNCTION_TIMEOUT_SECONDS: i64 = 20;
+
+/// The emulator's endpoint, or a failure that says how to get one.
+pub fn endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
+        panic!(
+            "AWS_ENDPOINT_URL is not set, so there is no emulator to test against. Run the suite with \
+             infra/test.sh, which installs moto into .venv, starts it and sets AWS_ENDPOINT_URL."
+        )
+    })
+}
+
+/// A job that always fails with a retryable error (for retry tests).
+pub struct AlwaysFails;
+
+#[async_trait]
+impl Job for AlwaysFails {
+    fn validate(&self, _params: &Params) -> Result<(), nextdue::item::ItemError> {
+        Ok(())
+    }
+
+    async fn execute(&self, ctx: &JobContext<'_>) -> Result<String, JobError> {
+        Err(JobError::retryable(format!(
+            "attempt {} failed on purpose",
+            ctx.attempt
+        )))
+    }
+}
+
+/// One test's stack.
+pub struct TestStack {
+    pub stack: Arc<Stack>,
+    pub names: Names,
+    pub endpoint: String,
+    pub prefix: String,
+    pub state_dir: PathBuf,
+    glue: Option<Glue>,
+}
+
+impl TestStack {
+    /// Provisions resources named after `test` and starts the glue.
+    pub async fn start(test: &str) -> TestStack {
+        let mut stack = Self::provisioned(test).await;
+        stack.start_glue().await;
+        stack
+    }
+
+    /// Provisions resources named after `test`, without starting the glue.
+    pub async fn provisioned(test: &str) -> TestStack {
+        let endpoint = endpoint();
+        let prefix = format!(
+            "nd-{test}-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        let names = Names::prefixed(&prefix);
+        let clients = Clients::local(&endpoint).await;
+        let queue_settings = QueueSettings {
+            visibility_timeout_seconds: FUNCTION_TIMEOUT_SECONDS as u32 + 10,
+        };
+        provision(&clients, &names, &[], queue_settings)
+            .await
+            .expect("provisioning on the emulator");
+        let settings = Settings {
+            names: names.clone(),
+            ..Settings::default()
+        };
+        let registry = Registry::builtin().with("always-fails", AlwaysFails);
+        let state_dir = std::env::temp_dir().join(&prefix);
+        TestStack {
+            stack: Arc::new(Stack::new(clients, settings, registry)),
+            names,
+            endpoint,
+            prefix,
+            state_dir,
+            glue: None,
+        }
+    }
+
+    /// Starts (or restarts) the glue.
+    pub async fn start_glue(&mut self) {
+        let options = GlueOptions {
+            state_dir: self.state_dir.clone(),
+            queues: Vec::new(),
+            function_timeout: TimeDelta::seconds(FUNCTION_TIMEOUT_SECONDS),
+        };
+        self.glue = Some(
+            Glue::start(self.stack.clone(), options)
+                .await
+                .expect("the glue starts"),
+        );
+    }
+
+    /// A sender domain verified in SES for this test.
+    pub async fn verified_domain(&self) -> String {
+        let domain = format!("{}.example.com", self.prefix);
+        self.stack
+            .clients
+            .ses
+            .create_email_identity()
+            .email_identity(&domain)
+            .send()
+            .await
+            .expect("verify domain");
+        domain
+    }
+
+    /// Writes an item the way a console user would (a whole item, JSON attributes).
+    pub async fn put(&self, item: serde_json::Value) {
+        let item = serde_dynamo::to_item(&item).expect("a JSON object");
+        self.stack
+            .executor
+            .store
+            .put_worker(item)
+            .await
+            .expect("PutItem");
+    }
+
+    /// The worker as stored.
+    pub async fn worker(&self, id: &str) -> Worker {
+        let item = self
+            .stack
+            .executor
+            .store
+            .get_worker(id)
+            .await
+            .expect("GetItem")
+            .expect("the worker exists");
+        Worker::from_item(&item).unwrap_or_else(|e| panic!("worker {id} does not decode: {e}"))
+    }
+
+    /// Waits until the worker satisfies `done`, and returns it; fails after [`PATIENCE`].
+    pub async fn wait_for(&self, id: &str, what: &str, done: impl Fn(&Worker) -> bool) -> Worker {
+        let started = Instant::now();
+        loop {
+            if let Some(item) = self
+                .stack
+                .executor
+                .store
+                .get_worker(id)
+                .await
+                .expect("GetItem")
+                && let Ok(worker) = Worker::from_item(&item)
+                && done(&worker)
+            {
+                return worker;
+            }
+            if started.elapsed() > PATIENCE {
+                let item = self
+                    .stack
+                    .executor
+                    .store
+                    .get_worker(id)
+                    .await
+                    .expect("GetItem");
+                panic!(
+                    "worker {id} never became {what} within {PATIENCE:?}; it stands as {item:#?}"
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The worker's run records, oldest first.
+    pub async fn runs(&self, id: &str) -> Vec<RunRecord> {
+        self.stack
+            .executor
+            .store
+            .runs_of(id)
+            .await
+            .expect("Query runs")
+    }
+
+    /// Mail the emulator received for `address`.
+    pub async fn mail_to(&self, address: &str) -> Vec<SentMail> {
+        sent_mail(&self.endpoint)
+            .await
+            .expect("moto data")
+            .into_iter()
+            .filter(|m| m.is_to(address))
+            .collect()
+    }
+
+    /// Sends a message straight to the default queue, as a stale or duplicate delivery would.
+    pub async fn send_message(&self, message: &Message) {
+        let queue = self
+            .stack
+            .executor
+            .delivery
+            .worker_queue("default")
+            .await
+            .expect("queue");
+        self.stack
+            .executor
+            .delivery
+            .forward(&queue, &serde_json::to_string(message).unwrap())
+            .await
+            .expect("SendMessage");
+    }
+
+    /// Names of the one-time schedules in this test's group.
+    pub async fn schedules(&self) -> Vec<String> {
+        let listed = self
+            .stack
+            .clients
+            .scheduler
+            .list_schedules()
+            .group_name(&self.names.schedule_group)
+            .send()
+            .await
+            .expect("ListSchedules");
+        listed
+            .schedules
+            .into_iter()
+            .filter_map(|s| s.name)
+            .collect()
+    }
+}
