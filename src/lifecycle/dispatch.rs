@@ -1,0 +1,215 @@
+//! The dispatcher's decisions: what a committed change of a worker item means.
+
+use super::*;
+
+/// Why the dispatcher leaves a change alone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ignored {
+    /// The item was deleted.
+    Removed,
+    /// The worker is disabled and has nothing to stop.
+    Disabled,
+    /// The worker's ready state did not change, so its delivery is already on its way.
+    Unchanged,
+    /// A run holds the claim; its finish decides what comes next.
+    Running,
+    /// The worker has finished; set `enabled` to false and back to true to run it again.
+    Stopped,
+    /// The item is already marked invalid with this very message.
+    AlreadyInvalid,
+    /// The worker is marked invalid; editing the item re-arms it.
+    Invalid,
+}
+
+impl fmt::Display for Ignored {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Ignored::Removed => "removed",
+            Ignored::Disabled => "disabled",
+            Ignored::Unchanged => "unchanged",
+            Ignored::Running => "running",
+            Ignored::Stopped => "stopped",
+            Ignored::AlreadyInvalid => "already marked invalid",
+            Ignored::Invalid => "invalid until edited",
+        })
+    }
+}
+
+/// What the dispatcher does with one committed change of a worker item.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChangeAction {
+    /// Nothing.
+    Ignore(Ignored),
+    /// Start a new activation: a fresh task id, `status = ready`, the first due time.
+    Arm(Update),
+    /// Hand the ready state to delivery.
+    Deliver {
+        /// What the executor will receive.
+        message: Message,
+        /// The worker's queue name.
+        queue: String,
+    },
+    /// Mark the worker stopped (disabled while ready, or nothing to run).
+    Stop(Update),
+    /// Mark the worker invalid, saying why.
+    MarkInvalid(Update),
+}
+
+/// Decides what a committed change of a worker item means. `old` and `new` are the stream
+/// record's images; `task_id` is the fresh id to use if the change arms the worker (derived
+/// from the stream record, so a replayed record arms with the same id).
+pub fn on_change(
+    old: Option<&Image>,
+    new: Option<&Image>,
+    task_id: &str,
+    now: DateTime<Utc>,
+    planner: &dyn Planner,
+) -> ChangeAction {
+    let Some(new) = new else {
+        return ChangeAction::Ignore(Ignored::Removed);
+    };
+    let seen_task = Condition::equals_or_missing(attr::TASK_ID, new.task_id.clone().map(s));
+    let worker = match new
+        .worker
+        .as_ref()
+        .map_err(Clone::clone)
+        .and_then(|w| planner.check(w).map(|()| w))
+    {
+        Ok(worker) => worker,
+        Err(error) => return invalid(new, &error, seen_task, now),
+    };
+    let newly_enabled = old.is_none_or(|old| !old.enabled);
+    // An invalid worker that someone edited (it was invalid before this change too, and now
+    // passes its checks) starts again; the change that marked it invalid does not count.
+    let invalid_edited = worker.status == Some(Status::Invalid)
+        && old.is_some_and(|old| old.status.as_deref() == Some(Status::Invalid.as_str()));
+    if worker.enabled && (newly_enabled || invalid_edited || !is_armed(worker)) {
+        return arm(worker, task_id, seen_task, now, planner);
+    }
+    match worker.status {
+        Some(Status::Ready) if worker.enabled => {
+            let unchanged = old
+                .and_then(|old| old.worker.as_ref().ok())
+                .is_some_and(|old| old.enabled && same_ready_state(old, worker));
+            if unchanged {
+                return ChangeAction::Ignore(Ignored::Unchanged);
+            }
+            let (Some(task_id), Some(due)) = (&worker.task_id, worker.next_due) else {
+                unreachable!("an armed ready worker has a task id and a due time")
+            };
+            ChangeAction::Deliver {
+                message: Message {
+                    id: worker.id.clone(),
+                    task_id: task_id.clone(),
+                    due,
+                },
+                queue: worker.queue().to_owned(),
+            }
+        }
+        Some(Status::Ready) => {
+            let condition = Condition::All(vec![
+                Condition::Equals(attr::ENABLED, b(false)),
+                Condition::Equals(attr::STATUS, s(Status::Ready.as_str())),
+                seen_task,
+            ]);
+            ChangeAction::Stop(stopped(&worker.id, condition, now))
+        }
+        Some(Status::Running) => ChangeAction::Ignore(Ignored::Running),
+        Some(Status::Stopped) => ChangeAction::Ignore(Ignored::Stopped),
+        Some(Status::Invalid) if worker.enabled => ChangeAction::Ignore(Ignored::Invalid),
+        _ => ChangeAction::Ignore(Ignored::Disabled),
+    }
+}
+
+/// Whether nextdue has armed this worker and it is still in a state it can move on from.
+fn is_armed(worker: &Worker) -> bool {
+    match worker.status {
+        None => false,
+        Some(Status::Invalid) => true,
+        Some(Status::Ready) => worker.task_id.is_some() && worker.next_due.is_some(),
+        Some(Status::Running) => worker.task_id.is_some() && worker.run_token.is_some(),
+        Some(Status::Stopped) => true,
+    }
+}
+
+fn same_ready_state(old: &Worker, new: &Worker) -> bool {
+    old.status == Some(Status::Ready) && old.task_id == new.task_id && old.next_due == new.next_due
+}
+
+/// Marks an enabled worker invalid because of `error` (once: an item already marked with this
+/// very message is left alone, so the mark's own stream record starts no loop).
+pub fn mark_invalid(new: &Image, error: &ItemError, now: DateTime<Utc>) -> ChangeAction {
+    let seen_task = Condition::equals_or_missing(attr::TASK_ID, new.task_id.clone().map(s));
+    invalid(new, error, seen_task, now)
+}
+
+fn invalid(
+    new: &Image,
+    error: &ItemError,
+    seen_task: Condition,
+    now: DateTime<Utc>,
+) -> ChangeAction {
+    if !new.enabled {
+        return ChangeAction::Ignore(Ignored::Disabled);
+    }
+    let message = bounded(&format!("invalid: {error}"));
+    if new.status.as_deref() == Some(Status::Invalid.as_str())
+        && new.last_run_message.as_ref() == Some(&message)
+    {
+        return ChangeAction::Ignore(Ignored::AlreadyInvalid);
+    }
+    let condition = Condition::All(vec![Condition::Equals(attr::ENABLED, b(true)), seen_task]);
+    ChangeAction::MarkInvalid(
+        Update::new(&new.id, condition)
+            .set(attr::STATUS, s(Status::Invalid.as_str()))
+            .set(attr::LAST_RUN_MESSAGE, s(message))
+            .set(attr::UPDATE_TIME, s(format_stamp(now)))
+            .remove(attr::RUN_TOKEN)
+            .remove(attr::LEASE_UNTIL),
+    )
+}
+
+fn arm(
+    worker: &Worker,
+    task_id: &str,
+    seen_task: Condition,
+    now: DateTime<Utc>,
+    planner: &dyn Planner,
+) -> ChangeAction {
+    let condition = Condition::All(vec![Condition::Equals(attr::ENABLED, b(true)), seen_task]);
+    let first_due = match worker.next_due {
+        Some(due) => Some(due),
+        None if worker.runs_immediately() => Some(Due::floor(now)),
+        None => planner.next_due(worker, None, Due::floor(now)),
+    };
+    let Some(due) = first_due else {
+        let update = stopped(&worker.id, condition, now).set(
+            attr::LAST_RUN_MESSAGE,
+            s("nothing to run: executeImmediately is false and the schedule names no future time"),
+        );
+        return ChangeAction::Stop(update);
+    };
+    let mut update = Update::new(&worker.id, condition)
+        .set(attr::TASK_ID, s(task_id))
+        .set(attr::STATUS, s(Status::Ready.as_str()))
+        .set(attr::NEXT_DUE, s(due))
+        .set(attr::ATTEMPT, n(0))
+        .set(attr::UPDATE_TIME, s(format_stamp(now)))
+        .set_if_missing(attr::CREATE_TIME, s(format_stamp(now)))
+        .remove(attr::RETRY_OF)
+        .remove(attr::RUN_TOKEN)
+        .remove(attr::LEASE_UNTIL);
+    if worker.status == Some(Status::Invalid) {
+        update = update.remove(attr::LAST_RUN_MESSAGE);
+    }
+    ChangeAction::Arm(update)
+}
+
+fn stopped(id: &str, condition: Condition, now: DateTime<Utc>) -> Update {
+    Update::new(id, condition)
+        .set(attr::STATUS, s(Status::Stopped.as_str()))
+        .set(attr::UPDATE_TIME, s(format_stamp(now)))
+        .remove(attr::NEXT_DUE)
+        .remove(attr::RETRY_OF)
+}
+

@@ -1,0 +1,257 @@
+//! Closing a run: its outcome on the worker and in a run record, and exactly one next state.
+
+use super::*;
+
+/// A claimed run: the worker as the claim returned it, with the claim's facts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Claimed {
+    /// The worker as stored right after the claim.
+    pub worker: Worker,
+    /// The activation.
+    pub task_id: String,
+    /// The due time this run is for.
+    pub due: Due,
+    /// The claim's token.
+    pub run_token: String,
+    /// When the claim was made.
+    pub started: DateTime<Utc>,
+}
+
+impl Claimed {
+    /// Reads the claim's facts off a running worker; `None` if it is not a claimed worker.
+    pub fn from_worker(worker: Worker) -> Option<Claimed> {
+        if worker.status != Some(Status::Running) {
+            return None;
+        }
+        Some(Claimed {
+            task_id: worker.task_id.clone()?,
+            due: worker.next_due?,
+            run_token: worker.run_token.clone()?,
+            started: worker.last_run_start_time?,
+            worker,
+        })
+    }
+
+    /// 1 for the first attempt at this due time, 2 for the first retry, …
+    pub fn attempt(&self) -> u32 {
+        self.worker.attempt + 1
+    }
+
+    /// The scheduled due time this run belongs to (during retries, the one being retried).
+    pub fn anchor(&self) -> Due {
+        self.worker.retry_of.unwrap_or(self.due)
+    }
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// The job's summary, or its failure.
+    pub result: Result<String, JobError>,
+    /// When the job finished.
+    pub finished: DateTime<Utc>,
+}
+
+/// Where a worker goes after a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NextState {
+    /// Try this due time again (failure, attempts left), at `due`.
+    Retry {
+        /// When the retry is due.
+        due: Due,
+    },
+    /// Run again at the schedule's next due time.
+    Next {
+        /// The next due time.
+        due: Due,
+    },
+    /// No further run.
+    Stopped,
+}
+
+/// The writes that close a run: the worker's update and the run's record.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Finish {
+    /// The worker's update, conditional on the run still holding its claim.
+    pub update: Update,
+    /// The run item.
+    pub record: RunRecord,
+    /// Where the worker goes next.
+    pub next: NextState,
+}
+
+/// Settings for closing runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FinishPolicy {
+    /// Backoff between attempts.
+    pub retry: RetryPolicy,
+    /// How long run records are kept.
+    pub retention: TimeDelta,
+}
+
+/// How long run records are kept by default: 30 days.
+pub const DEFAULT_RUN_RETENTION_DAYS: i64 = 30;
+
+impl Default for FinishPolicy {
+    fn default() -> Self {
+        FinishPolicy {
+            retry: retry::DEFAULT_RETRY_POLICY,
+            retention: TimeDelta::days(DEFAULT_RUN_RETENTION_DAYS),
+        }
+    }
+}
+
+/// Closes a claimed run with its outcome. `jitter` in `[0, 1)` spreads retries.
+pub fn finish(
+    claimed: &Claimed,
+    outcome: &Outcome,
+    jitter: f64,
+    planner: &dyn Planner,
+    policy: &FinishPolicy,
+) -> Finish {
+    let condition = Condition::All(vec![
+        Condition::Equals(attr::STATUS, s(Status::Running.as_str())),
+        Condition::Equals(attr::RUN_TOKEN, s(&claimed.run_token)),
+    ]);
+    settle(claimed, outcome, condition, true, jitter, planner, policy)
+}
+
+/// Gives up a run whose lease expired (its executor died or timed out), as the worker's
+/// `onLost` says: `retry` counts it as a failed attempt, `skip` moves on to the next due time.
+/// `None` if the worker is not a running worker whose lease has expired at `now`.
+pub fn rescue(
+    worker: &Worker,
+    now: DateTime<Utc>,
+    jitter: f64,
+    planner: &dyn Planner,
+    policy: &FinishPolicy,
+) -> Option<Finish> {
+    let lease = worker.lease_until?;
+    if lease >= now {
+        return None;
+    }
+    let claimed = Claimed::from_worker(worker.clone())?;
+    let retry = worker.on_lost() == OnLost::Retry;
+    let what = format!(
+        "lost: the run did not finish before its lease expired at {}",
+        format_stamp(lease)
+    );
+    let outcome = Outcome {
+        result: Err(JobError {
+            message: if retry {
+                what
+            } else {
+                format!("{what}; skipped (onLost = skip)")
+            },
+            retryable: retry,
+        }),
+        finished: now,
+    };
+    let condition = Condition::All(vec![
+        Condition::Equals(attr::STATUS, s(Status::Running.as_str())),
+        Condition::Equals(attr::RUN_TOKEN, s(&claimed.run_token)),
+        Condition::Equals(attr::LEASE_UNTIL, s(format_stamp(lease))),
+    ]);
+    Some(settle(
+        &claimed, &outcome, condition, retry, jitter, planner, policy,
+    ))
+}
+
+fn settle(
+    claimed: &Claimed,
+    outcome: &Outcome,
+    condition: Condition,
+    may_retry: bool,
+    jitter: f64,
+    planner: &dyn Planner,
+    policy: &FinishPolicy,
+) -> Finish {
+    let worker = &claimed.worker;
+    let now = outcome.finished;
+    let attempt = claimed.attempt();
+    let (succeeded, message) = match &outcome.result {
+        Ok(summary) => (true, bounded(summary)),
+        Err(error) => (false, bounded(&error.message)),
+    };
+    let retryable = matches!(&outcome.result, Err(e) if e.retryable) && may_retry;
+    let next = if retryable && attempt < worker.max_attempts() {
+        let delay = policy.retry.delay_seconds(attempt, jitter);
+        let due = Due::floor(now)
+            .plus_seconds(delay)
+            .filter(|d| *d > claimed.due);
+        match due {
+            Some(due) => NextState::Retry { due },
+            None => NextState::Stopped,
+        }
+    } else {
+        match planner.next_due(worker, Some(claimed.anchor()), Due::floor(now)) {
+            Some(due) => NextState::Next { due },
+            None => NextState::Stopped,
+        }
+    };
+    let mut update = Update::new(&worker.id, condition)
+        .set(attr::LAST_RUN_SUCCEEDED, b(succeeded))
+        .set(attr::LAST_RUN_MESSAGE, s(&message))
+        .set(attr::LAST_RUN_FINISH_TIME, s(format_stamp(now)))
+        .set(attr::RUN_COUNT, n(worker.run_count + 1))
+        .set(attr::UPDATE_TIME, s(format_stamp(now)))
+        .remove(attr::RUN_TOKEN)
+        .remove(attr::LEASE_UNTIL);
+    update = match next {
+        NextState::Retry { due } => update
+            .set(attr::STATUS, s(Status::Ready.as_str()))
+            .set(attr::NEXT_DUE, s(due))
+            .set(attr::ATTEMPT, n(attempt))
+            .set(attr::RETRY_OF, s(claimed.anchor())),
+        NextState::Next { due } => update
+            .set(attr::STATUS, s(Status::Ready.as_str()))
+            .set(attr::NEXT_DUE, s(due))
+            .set(attr::ATTEMPT, n(0))
+            .remove(attr::RETRY_OF),
+        NextState::Stopped => update
+            .set(attr::STATUS, s(Status::Stopped.as_str()))
+            .set(attr::ATTEMPT, n(0))
+            .remove(attr::NEXT_DUE)
+            .remove(attr::RETRY_OF),
+    };
+    let record = RunRecord {
+        worker_id: worker.id.clone(),
+        run_id: format!("{}#{}", format_stamp(claimed.started), claimed.task_id),
+        task_id: claimed.task_id.clone(),
+        due: claimed.due,
+        attempt,
+        start_time: claimed.started,
+        finish_time: Some(now),
+        succeeded: Some(succeeded),
+        message: Some(message),
+        duration_ms: Some((now - claimed.started).num_milliseconds().max(0) as u64),
+        superseded: false,
+        expires_at: (now + policy.retention).timestamp(),
+    };
+    Finish {
+        update,
+        record,
+        next,
+    }
+}
+
+/// The update that closes a claim on an item that no longer decodes (someone broke it while
+/// it was queued): the worker becomes invalid, saying why.
+pub fn invalid_after_claim(
+    id: &str,
+    run_token: &str,
+    error: &ItemError,
+    now: DateTime<Utc>,
+) -> Update {
+    let condition = Condition::Equals(attr::RUN_TOKEN, s(run_token));
+    Update::new(id, condition)
+        .set(attr::STATUS, s(Status::Invalid.as_str()))
+        .set(
+            attr::LAST_RUN_MESSAGE,
+            s(bounded(&format!("invalid: {error}"))),
+        )
+        .set(attr::UPDATE_TIME, s(format_stamp(now)))
+        .remove(attr::RUN_TOKEN)
+        .remove(attr::LEASE_UNTIL)
+}
+
