@@ -6,7 +6,7 @@ use std::env;
 use chrono::TimeDelta;
 
 use crate::job::{DEFAULT_MAX_SPAWN_DEPTH, JobLimits};
-use crate::lifecycle::{DEFAULT_RUN_RETENTION_DAYS, FinishPolicy};
+use crate::lifecycle::{DEFAULT_RUN_RETENTION_DAYS, DEFAULT_SWEEP_GRACE_SECONDS, Policy};
 
 /// Default name of the workers table.
 pub const DEFAULT_WORKERS_TABLE: &str = "nextdue-workers";
@@ -92,8 +92,9 @@ pub struct Settings {
     pub allowed_senders: Vec<String>,
     /// Limits on jobs (`NEXTDUE_MAX_SPAWN_DEPTH`).
     pub limits: JobLimits,
-    /// Retry and retention policy (`NEXTDUE_RUN_RETENTION_DAYS`).
-    pub finish: FinishPolicy,
+    /// Retry, retention and sweep policy (`NEXTDUE_RUN_RETENTION_DAYS`,
+    /// `NEXTDUE_SWEEP_GRACE_SECONDS`).
+    pub policy: Policy,
     /// How long before the invocation's deadline a run is cut off.
     pub safety_margin: TimeDelta,
 }
@@ -104,7 +105,7 @@ impl Default for Settings {
             names: Names::default(),
             allowed_senders: Vec::new(),
             limits: JobLimits::default(),
-            finish: FinishPolicy::default(),
+            policy: Policy::default(),
             safety_margin: TimeDelta::seconds(DEFAULT_SAFETY_MARGIN_SECONDS),
         }
     }
@@ -160,6 +161,11 @@ impl Settings {
             DEFAULT_RUN_RETENTION_DAYS,
             1..=3650,
         )?;
+        let sweep_grace = number(
+            "NEXTDUE_SWEEP_GRACE_SECONDS",
+            DEFAULT_SWEEP_GRACE_SECONDS,
+            1..=86_400,
+        )?;
         let max_spawn_depth = number(
             "NEXTDUE_MAX_SPAWN_DEPTH",
             DEFAULT_MAX_SPAWN_DEPTH.into(),
@@ -171,9 +177,10 @@ impl Settings {
             limits: JobLimits {
                 max_spawn_depth: max_spawn_depth as u32,
             },
-            finish: FinishPolicy {
+            policy: Policy {
                 retention: TimeDelta::days(retention_days),
-                ..FinishPolicy::default()
+                sweep_grace: TimeDelta::seconds(sweep_grace),
+                ..Policy::default()
             },
             safety_margin: TimeDelta::seconds(DEFAULT_SAFETY_MARGIN_SECONDS),
         })

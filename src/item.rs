@@ -68,6 +68,10 @@ pub mod attr {
     pub const PARENT_ID: &str = "parentId";
     /// How many `spawn` generations lie above this worker.
     pub const SPAWN_DEPTH: &str = "spawnDepth";
+    /// The sweeper index's partition key: present only on live (ready or running) workers.
+    pub const SWEEP_SHARD: &str = "sweepShard";
+    /// The sweeper index's sort key: when the sweeper should look at the worker.
+    pub const SWEEP_AT: &str = "sweepAt";
 }
 
 /// Attempts per due time when `maxAttempts` is absent.
@@ -206,6 +210,12 @@ pub struct Worker {
     /// How many `spawn` generations lie above this worker.
     #[serde(default)]
     pub spawn_depth: u32,
+    /// The sweeper index's partition (live workers only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep_shard: Option<u32>,
+    /// When the sweeper should look at the worker (live workers only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep_at: Option<Due>,
 }
 
 impl Worker {
@@ -239,6 +249,8 @@ impl Worker {
             update_time: None,
             parent_id: None,
             spawn_depth: 0,
+            sweep_shard: None,
+            sweep_at: None,
         }
     }
 

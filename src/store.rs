@@ -14,6 +14,13 @@ use aws_sdk_dynamodb::types::{
 use crate::item::{AttributeValue, Item, RunRecord, Worker, attr};
 use crate::job::{JobError, WorkerWriter};
 use crate::lifecycle::{Change, Condition, Update};
+use crate::timestamp::Due;
+
+/// The workers table's sparse index of live workers, read by the sweeper.
+pub const SWEEP_INDEX: &str = "sweep";
+
+/// A page of the sweeper's index, and where the next one starts.
+pub type Page = (Vec<Item>, Option<HashMap<String, SdkValue>>);
 
 /// What became of a conditional update.
 #[derive(Clone, Debug, PartialEq)]
@@ -202,6 +209,29 @@ impl Store {
             .map_err(|e| self.error("PutItem", &self.runs_table, e))
     }
 
+    /// Writes a run record unless one with its key exists (the sweeper's record of a lost run
+    /// must not overwrite the run's own, written just before its executor died).
+    pub async fn put_run_if_absent(&self, record: &RunRecord) -> Result<bool, StoreError> {
+        let item: HashMap<String, SdkValue> = record.to_item().into();
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.runs_table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(runId)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(service))
+                if service.err().is_conditional_check_failed_exception() =>
+            {
+                Ok(false)
+            }
+            Err(error) => Err(self.error("PutItem", &self.runs_table, error)),
+        }
+    }
+
     /// The worker item `id`, as stored (consistent read).
     pub async fn get_worker(&self, id: &str) -> Result<Option<Item>, StoreError> {
         self.client
@@ -239,6 +269,39 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// One page of live workers in `shard` that the sweeper should look at before `now`
+    /// (eventually consistent, like every index read; the sweeper's writes are conditional).
+    pub async fn overdue(
+        &self,
+        shard: u32,
+        now: Due,
+        limit: i32,
+        start: Option<HashMap<String, SdkValue>>,
+    ) -> Result<Page, StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.workers_table)
+            .index_name(SWEEP_INDEX)
+            .key_condition_expression("#shard = :shard AND #at < :now")
+            .expression_attribute_names("#shard", attr::SWEEP_SHARD)
+            .expression_attribute_names("#at", attr::SWEEP_AT)
+            .expression_attribute_values(":shard", SdkValue::N(shard.to_string()))
+            .expression_attribute_values(":now", SdkValue::S(now.to_string()))
+            .limit(limit)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| self.error("Query", &self.workers_table, e))?;
+        let items = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(Item::from)
+            .collect();
+        Ok((items, output.last_evaluated_key))
     }
 
     /// Writes a whole worker item (for users, tests and the demo: the way a console would).

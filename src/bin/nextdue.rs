@@ -19,7 +19,9 @@ use nextdue::clients::{Clients, is_local_endpoint};
 use nextdue::config::Settings;
 use nextdue::dev::emulator::sent_mail;
 use nextdue::dev::provision::{QueueSettings, provision};
-use nextdue::dev::{DEFAULT_FUNCTION_TIMEOUT_SECONDS, Glue, GlueOptions};
+use nextdue::dev::{
+    DEFAULT_FUNCTION_TIMEOUT_SECONDS, DEFAULT_SWEEP_EVERY_SECONDS, Glue, GlueOptions,
+};
 use nextdue::handlers::Stack;
 use nextdue::item::{Status, Worker};
 use nextdue::job::Registry;
@@ -57,6 +59,9 @@ struct Local {
     /// The executor's invocation time limit, in seconds (Lambda's function timeout).
     #[arg(long, default_value_t = DEFAULT_FUNCTION_TIMEOUT_SECONDS)]
     function_timeout: i64,
+    /// How often the sweeper runs, in seconds.
+    #[arg(long, default_value_t = DEFAULT_SWEEP_EVERY_SECONDS)]
+    sweep_every: u64,
 }
 
 impl Local {
@@ -82,6 +87,7 @@ impl Local {
             state_dir: self.state_dir.clone(),
             queues: self.queues.clone(),
             function_timeout: TimeDelta::seconds(self.function_timeout),
+            sweep_every: Duration::from_secs(self.sweep_every.max(1)),
         };
         let glue = Glue::start(stack.clone(), options).await?;
         tracing::info!(

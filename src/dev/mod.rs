@@ -2,7 +2,8 @@
 //! Lambda functions, feeds no streams to them and fires no schedules; this module does, calling
 //! the very same handler functions as the Lambda binaries.
 //!
-//! Each duty has a `run_once` that tests call directly; [`Glue`] only loops over them.
+//! Each duty has a `run_once` that tests call directly; [`Glue`] only loops over them, and
+//! ticks the sweeper ([`sweep_once`]).
 
 pub mod checkpoint;
 pub mod emulator;
@@ -23,6 +24,7 @@ use self::queues::QueuePump;
 use self::schedules::SchedulePump;
 use self::streams::StreamPump;
 use crate::handlers::Stack;
+use crate::handlers::sweeper::sweep_once;
 
 /// How long the loops rest when there was nothing to do.
 pub const IDLE: Duration = Duration::from_millis(200);
@@ -30,6 +32,8 @@ pub const IDLE: Duration = Duration::from_millis(200);
 pub const BACKOFF: Duration = Duration::from_secs(1);
 /// The executor's invocation time limit in `nextdue dev` when none is given.
 pub const DEFAULT_FUNCTION_TIMEOUT_SECONDS: i64 = 60;
+/// How often `nextdue dev` runs the sweeper when not told otherwise.
+pub const DEFAULT_SWEEP_EVERY_SECONDS: u64 = 10;
 
 /// Options of the local glue.
 #[derive(Clone, Debug)]
@@ -40,6 +44,8 @@ pub struct GlueOptions {
     pub queues: Vec<String>,
     /// The executor's invocation time limit (its deadline, and the lease of its claims).
     pub function_timeout: TimeDelta,
+    /// How often the sweeper runs (`rate(1 minute)` in production).
+    pub sweep_every: Duration,
 }
 
 /// The running glue: its loops stop when it is dropped.
@@ -112,6 +118,16 @@ impl Glue {
                     tracing::error!(error = %error, "schedule firer");
                 }
                 tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }));
+        let sweeping = stack.clone();
+        let every = options.sweep_every;
+        tasks.push(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                if let Err(error) = sweep_once(&sweeping.executor, Utc::now()).await {
+                    tracing::error!(error = %error, "sweeper");
+                }
             }
         }));
         Ok(Glue { tasks })

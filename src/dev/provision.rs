@@ -1,14 +1,17 @@
 //! Creates the tables, queues and schedule group of [`Names`], if absent. Idempotent.
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    StreamSpecification, StreamViewType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
+    TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 
 use crate::clients::Clients;
 use crate::config::Names;
 use crate::delivery::{describe, has_code};
+use crate::item::attr;
+use crate::store::SWEEP_INDEX;
 
 /// How many receives a message gets before SQS moves it to the dead-letter queue.
 pub const MAX_RECEIVE_COUNT: u32 = 5;
@@ -48,8 +51,29 @@ pub async fn provision(
     let workers = db
         .create_table()
         .table_name(&names.workers_table)
-        .attribute_definitions(string_attribute("id"))
-        .key_schema(key("id", KeyType::Hash))
+        .attribute_definitions(string_attribute(attr::ID))
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(attr::SWEEP_SHARD)
+                .attribute_type(ScalarAttributeType::N)
+                .build()
+                .expect("name and type are set"),
+        )
+        .attribute_definitions(string_attribute(attr::SWEEP_AT))
+        .key_schema(key(attr::ID, KeyType::Hash))
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(SWEEP_INDEX)
+                .key_schema(key(attr::SWEEP_SHARD, KeyType::Hash))
+                .key_schema(key(attr::SWEEP_AT, KeyType::Range))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()
+                .expect("name and keys are set"),
+        )
         .billing_mode(BillingMode::PayPerRequest)
         .stream_specification(
             StreamSpecification::builder()

@@ -12,7 +12,7 @@ use chrono::Utc;
 use crate::delivery::Delivery;
 use crate::item::{Image, Item, ItemError, attr};
 use crate::job::Registry;
-use crate::lifecycle::{ChangeAction, mark_invalid, on_change, route};
+use crate::lifecycle::{ChangeAction, Policy, mark_invalid, on_change, route};
 use crate::store::{Applied, Store};
 
 /// What the dispatcher needs: the table, delivery and the job registry.
@@ -23,6 +23,8 @@ pub struct Dispatcher {
     pub delivery: Delivery,
     /// The jobs this deployment knows.
     pub registry: Registry,
+    /// Retry, retention and sweep settings.
+    pub policy: Policy,
 }
 
 /// Handles one batch of stream records.
@@ -71,6 +73,7 @@ async fn handle_record(record: &EventRecord, dispatcher: &Dispatcher) -> anyhow:
         &task_id_for(record),
         now,
         &dispatcher.registry,
+        &dispatcher.policy,
     );
     let worker = worker_id(record);
     let action = match action {

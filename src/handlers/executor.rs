@@ -173,7 +173,7 @@ async fn run(
         &outcome,
         rand::random::<f64>(),
         &executor.registry,
-        &executor.settings.finish,
+        &executor.settings.policy,
     );
     // The run record first: a crash after it leaves a record and a running worker for the
     // sweeper, never a finished worker without its record.

@@ -3,6 +3,7 @@
 
 pub mod dispatcher;
 pub mod executor;
+pub mod sweeper;
 
 use std::sync::Arc;
 
@@ -57,6 +58,7 @@ impl Stack {
                 store: store.clone(),
                 delivery: delivery(),
                 registry: registry.clone(),
+                policy: settings.policy,
             },
             executor: Executor {
                 store,

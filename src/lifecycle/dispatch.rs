@@ -64,6 +64,7 @@ pub fn on_change(
     task_id: &str,
     now: DateTime<Utc>,
     planner: &dyn Planner,
+    policy: &Policy,
 ) -> ChangeAction {
     let Some(new) = new else {
         return ChangeAction::Ignore(Ignored::Removed);
@@ -84,7 +85,7 @@ pub fn on_change(
     let invalid_edited = worker.status == Some(Status::Invalid)
         && old.is_some_and(|old| old.status.as_deref() == Some(Status::Invalid.as_str()));
     if worker.enabled && (newly_enabled || invalid_edited || !is_armed(worker)) {
-        return arm(worker, task_id, seen_task, now, planner);
+        return arm(worker, task_id, seen_task, now, planner, policy);
     }
     match worker.status {
         Some(Status::Ready) if worker.enabled => {
@@ -160,7 +161,7 @@ fn invalid(
     }
     let condition = Condition::All(vec![Condition::Equals(attr::ENABLED, b(true)), seen_task]);
     ChangeAction::MarkInvalid(
-        Update::new(&new.id, condition)
+        unwatch(Update::new(&new.id, condition))
             .set(attr::STATUS, s(Status::Invalid.as_str()))
             .set(attr::LAST_RUN_MESSAGE, s(message))
             .set(attr::UPDATE_TIME, s(format_stamp(now)))
@@ -175,6 +176,7 @@ fn arm(
     seen_task: Condition,
     now: DateTime<Utc>,
     planner: &dyn Planner,
+    policy: &Policy,
 ) -> ChangeAction {
     let condition = Condition::All(vec![Condition::Equals(attr::ENABLED, b(true)), seen_task]);
     let first_due = match worker.next_due {
@@ -202,14 +204,13 @@ fn arm(
     if worker.status == Some(Status::Invalid) {
         update = update.remove(attr::LAST_RUN_MESSAGE);
     }
-    ChangeAction::Arm(update)
+    ChangeAction::Arm(watch(update, &worker.id, overdue_at(due, policy)))
 }
 
 fn stopped(id: &str, condition: Condition, now: DateTime<Utc>) -> Update {
-    Update::new(id, condition)
+    unwatch(Update::new(id, condition))
         .set(attr::STATUS, s(Status::Stopped.as_str()))
         .set(attr::UPDATE_TIME, s(format_stamp(now)))
         .remove(attr::NEXT_DUE)
         .remove(attr::RETRY_OF)
 }
-

@@ -49,12 +49,14 @@ pub fn claim(
     lease_until: DateTime<Utc>,
     run_token: &str,
 ) -> Update {
-    Update::new(&message.id, claim_condition(message))
+    let update = Update::new(&message.id, claim_condition(message))
         .set(attr::STATUS, s(Status::Running.as_str()))
         .set(attr::RUN_TOKEN, s(run_token))
         .set(attr::LEASE_UNTIL, s(format_stamp(lease_until)))
         .set(attr::LAST_RUN_START_TIME, s(format_stamp(now)))
-        .set(attr::UPDATE_TIME, s(format_stamp(now)))
+        .set(attr::UPDATE_TIME, s(format_stamp(now)));
+    // Once the lease has passed, the sweeper looks at the run.
+    watch(update, &message.id, Due::ceil(lease_until))
 }
 
 /// Why a message does not start a run.
@@ -122,4 +124,3 @@ pub fn refusal(message: &Message, stored: Option<&Image>) -> Option<SkipReason> 
         None
     }
 }
-

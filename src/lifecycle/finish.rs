@@ -80,34 +80,13 @@ pub struct Finish {
     pub next: NextState,
 }
 
-/// Settings for closing runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FinishPolicy {
-    /// Backoff between attempts.
-    pub retry: RetryPolicy,
-    /// How long run records are kept.
-    pub retention: TimeDelta,
-}
-
-/// How long run records are kept by default: 30 days.
-pub const DEFAULT_RUN_RETENTION_DAYS: i64 = 30;
-
-impl Default for FinishPolicy {
-    fn default() -> Self {
-        FinishPolicy {
-            retry: retry::DEFAULT_RETRY_POLICY,
-            retention: TimeDelta::days(DEFAULT_RUN_RETENTION_DAYS),
-        }
-    }
-}
-
 /// Closes a claimed run with its outcome. `jitter` in `[0, 1)` spreads retries.
 pub fn finish(
     claimed: &Claimed,
     outcome: &Outcome,
     jitter: f64,
     planner: &dyn Planner,
-    policy: &FinishPolicy,
+    policy: &Policy,
 ) -> Finish {
     let condition = Condition::All(vec![
         Condition::Equals(attr::STATUS, s(Status::Running.as_str())),
@@ -124,7 +103,7 @@ pub fn rescue(
     now: DateTime<Utc>,
     jitter: f64,
     planner: &dyn Planner,
-    policy: &FinishPolicy,
+    policy: &Policy,
 ) -> Option<Finish> {
     let lease = worker.lease_until?;
     if lease >= now {
@@ -164,7 +143,7 @@ fn settle(
     may_retry: bool,
     jitter: f64,
     planner: &dyn Planner,
-    policy: &FinishPolicy,
+    policy: &Policy,
 ) -> Finish {
     let worker = &claimed.worker;
     let now = outcome.finished;
@@ -176,10 +155,8 @@ fn settle(
     let retryable = matches!(&outcome.result, Err(e) if e.retryable) && may_retry;
     let next = if retryable && attempt < worker.max_attempts() {
         let delay = policy.retry.delay_seconds(attempt, jitter);
-        let due = Due::floor(now)
-            .plus_seconds(delay)
-            .filter(|d| *d > claimed.due);
-        match due {
+        // Counted from now, or from the due time if the run started early: later either way.
+        match Due::floor(now).max(claimed.due).plus_seconds(delay) {
             Some(due) => NextState::Retry { due },
             None => NextState::Stopped,
         }
@@ -198,17 +175,17 @@ fn settle(
         .remove(attr::RUN_TOKEN)
         .remove(attr::LEASE_UNTIL);
     update = match next {
-        NextState::Retry { due } => update
+        NextState::Retry { due } => watch(update, &worker.id, overdue_at(due, policy))
             .set(attr::STATUS, s(Status::Ready.as_str()))
             .set(attr::NEXT_DUE, s(due))
             .set(attr::ATTEMPT, n(attempt))
             .set(attr::RETRY_OF, s(claimed.anchor())),
-        NextState::Next { due } => update
+        NextState::Next { due } => watch(update, &worker.id, overdue_at(due, policy))
             .set(attr::STATUS, s(Status::Ready.as_str()))
             .set(attr::NEXT_DUE, s(due))
             .set(attr::ATTEMPT, n(0))
             .remove(attr::RETRY_OF),
-        NextState::Stopped => update
+        NextState::Stopped => unwatch(update)
             .set(attr::STATUS, s(Status::Stopped.as_str()))
             .set(attr::ATTEMPT, n(0))
             .remove(attr::NEXT_DUE)
@@ -244,7 +221,7 @@ pub fn invalid_after_claim(
     now: DateTime<Utc>,
 ) -> Update {
     let condition = Condition::Equals(attr::RUN_TOKEN, s(run_token));
-    Update::new(id, condition)
+    unwatch(Update::new(id, condition))
         .set(attr::STATUS, s(Status::Invalid.as_str()))
         .set(
             attr::LAST_RUN_MESSAGE,
@@ -254,4 +231,3 @@ pub fn invalid_after_claim(
         .remove(attr::RUN_TOKEN)
         .remove(attr::LEASE_UNTIL)
 }
-

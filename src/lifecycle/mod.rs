@@ -18,11 +18,13 @@ mod dispatch;
 mod execute;
 mod finish;
 pub mod retry;
+mod sweep;
 pub mod update;
 
 pub use self::dispatch::*;
 pub use self::execute::*;
 pub use self::finish::*;
+pub use self::sweep::*;
 
 use std::fmt;
 
@@ -40,6 +42,65 @@ use crate::timestamp::{Due, format_stamp};
 pub const MAX_MESSAGE_BYTES: usize = 1024;
 /// The longest delay SQS can give a message, in seconds.
 pub const MAX_QUEUE_DELAY_SECONDS: i64 = 900;
+
+/// The lifecycle's tunables: retries, how long run records are kept, and when the sweeper
+/// steps in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Policy {
+    /// Backoff between attempts.
+    pub retry: RetryPolicy,
+    /// How long run records are kept.
+    pub retention: TimeDelta,
+    /// How long past its due time a ready worker may wait for its message before the sweeper
+    /// sends it again.
+    pub sweep_grace: TimeDelta,
+}
+
+/// How long run records are kept by default: 30 days.
+pub const DEFAULT_RUN_RETENTION_DAYS: i64 = 30;
+/// How long past its due time a ready worker waits before the sweeper re-delivers it: 2 minutes
+/// (Scheduler fires within the minute before the due time, so this leaves a minute to spare).
+pub const DEFAULT_SWEEP_GRACE_SECONDS: i64 = 120;
+/// How many partitions the sweeper's index spreads live workers over, so that many workers do
+/// not make one hot partition.
+pub const SWEEP_SHARDS: u32 = 16;
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            retry: retry::DEFAULT_RETRY_POLICY,
+            retention: TimeDelta::days(DEFAULT_RUN_RETENTION_DAYS),
+            sweep_grace: TimeDelta::seconds(DEFAULT_SWEEP_GRACE_SECONDS),
+        }
+    }
+}
+
+/// The sweeper-index partition of a worker: a stable hash of its id (FNV-1a), modulo
+/// [`SWEEP_SHARDS`].
+pub fn sweep_shard(id: &str) -> u32 {
+    let hash = id.bytes().fold(0x811c_9dc5u32, |hash, byte| {
+        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
+    });
+    hash % SWEEP_SHARDS
+}
+
+/// Puts the worker in the sweeper's index, to be looked at from `at` on.
+fn watch(update: Update, id: &str, at: Due) -> Update {
+    update
+        .set(attr::SWEEP_SHARD, n(sweep_shard(id)))
+        .set(attr::SWEEP_AT, s(at))
+}
+
+/// Takes the worker out of the sweeper's index (it is stopped or invalid: nothing to rescue).
+fn unwatch(update: Update) -> Update {
+    update.remove(attr::SWEEP_SHARD).remove(attr::SWEEP_AT)
+}
+
+/// When the sweeper should look at a worker that is ready and due at `due`.
+fn overdue_at(due: Due, policy: &Policy) -> Due {
+    due.plus_seconds(policy.sweep_grace.num_seconds())
+        .unwrap_or(due)
+}
 
 /// What the lifecycle needs to know about jobs: whether a worker's job accepts it, and the
 /// job's next due time. The job [`Registry`](crate::job::Registry) is the real one.

@@ -49,6 +49,7 @@ fn change(old: Option<&Worker>, new: Option<&Worker>) -> ChangeAction {
         "task-new",
         at(NOW),
         &Registry::builtin(),
+        &Policy::default(),
     )
 }
 
@@ -60,6 +61,7 @@ fn change_items(old: Option<&Item>, new: &Item) -> ChangeAction {
         "task-new",
         at(NOW),
         &Registry::builtin(),
+        &Policy::default(),
     )
 }
 
@@ -589,7 +591,7 @@ fn close(run: &Claimed, result: Result<&str, JobError>, finished: &str) -> (Fini
         &outcome(result, finished),
         0.5,
         &Registry::builtin(),
-        &FinishPolicy::default(),
+        &Policy::default(),
     );
     let after = applied(&finish.update, &run.worker);
     (finish, after)
@@ -678,6 +680,23 @@ fn a_failed_attempt_is_retried_with_backoff() {
 }
 
 #[test]
+fn a_retry_is_always_due_after_the_attempt_it_retries() {
+    // Claimed before its due time (a rescued early claim): the retry still comes after it.
+    let run = claimed(ready("w1", "t1", "2027-01-01T10:00:00Z"), "r1");
+    let (finish, _) = close(
+        &run,
+        Err(JobError::retryable("lost")),
+        "2027-01-01T09:00:01Z",
+    );
+    assert_eq!(
+        finish.next,
+        NextState::Retry {
+            due: due("2027-01-01T10:00:03Z")
+        }
+    );
+}
+
+#[test]
 fn attempts_run_out_at_max_attempts() {
     let worker = Worker {
         max_attempts: Some(2),
@@ -719,7 +738,7 @@ fn a_late_finish_after_rescue_changes_nothing() {
         &outcome(Ok("late"), "2027-01-01T09:30:00Z"),
         0.5,
         &Registry::builtin(),
-        &FinishPolicy::default(),
+        &Policy::default(),
     );
     assert_eq!(finish.update.apply(Some(&rescued.to_item())), None);
 }
@@ -759,7 +778,7 @@ fn crash_after_claim_is_rescued_and_retried() {
             at("2027-01-01T09:14:59Z"),
             0.5,
             &Registry::builtin(),
-            &FinishPolicy::default()
+            &Policy::default()
         ),
         None
     );
@@ -768,7 +787,7 @@ fn crash_after_claim_is_rescued_and_retried() {
         at("2027-01-01T09:16:00Z"),
         0.5,
         &Registry::builtin(),
-        &FinishPolicy::default(),
+        &Policy::default(),
     )
     .unwrap();
     assert!(matches!(finish.next, NextState::Retry { .. }));
@@ -791,7 +810,7 @@ fn a_lost_run_is_skipped_when_on_lost_says_skip() {
         at("2027-01-01T09:16:00Z"),
         0.5,
         &Registry::builtin(),
-        &FinishPolicy::default(),
+        &Policy::default(),
     )
     .unwrap();
     assert_eq!(
@@ -807,6 +826,130 @@ fn a_lost_run_is_skipped_when_on_lost_says_skip() {
             .unwrap()
             .ends_with("skipped (onLost = skip)")
     );
+}
+
+// ---- sweeper ----
+
+#[test]
+fn live_workers_are_in_the_sweepers_index_and_finished_ones_leave_it() {
+    let worker = log_worker("w1");
+    let ChangeAction::Arm(update) = change(None, Some(&worker)) else {
+        panic!()
+    };
+    let armed = applied(&update, &worker);
+    assert_eq!(armed.sweep_shard, Some(sweep_shard("w1")));
+    assert_eq!(
+        armed.sweep_at,
+        Some(due("2027-01-01T09:02:00Z")),
+        "due time + 2 minutes of grace"
+    );
+
+    let msg = message("task-new", "2027-01-01T09:00:00Z");
+    let running = applied(
+        &claim(&msg, at(NOW), at("2027-01-01T09:14:59.500Z"), "r1"),
+        &armed,
+    );
+    assert_eq!(
+        running.sweep_at,
+        Some(due("2027-01-01T09:15:00Z")),
+        "the lease, rounded up"
+    );
+
+    let (_, after) = close(
+        &Claimed::from_worker(running).unwrap(),
+        Ok("done"),
+        "2027-01-01T09:00:01Z",
+    );
+    assert_eq!((after.sweep_shard, after.sweep_at), (None, None));
+}
+
+#[test]
+fn sweep_shards_spread_ids_and_never_change() {
+    assert_eq!(sweep_shard("w1"), sweep_shard("w1"));
+    let shards: std::collections::BTreeSet<u32> = (0..200)
+        .map(|i| sweep_shard(&format!("worker-{i}")))
+        .collect();
+    assert_eq!(shards.len(), SWEEP_SHARDS as usize);
+}
+
+#[test]
+fn the_sweeper_rescues_expired_leases_only() {
+    let run = claimed(ready("w1", "t1", "2027-01-01T09:00:00Z"), "r1");
+    let sweep_at = |now: &str| {
+        sweep(
+            &run.worker,
+            at(now),
+            0.5,
+            &Registry::builtin(),
+            &Policy::default(),
+        )
+    };
+    assert_eq!(sweep_at("2027-01-01T09:10:00Z"), SweepAction::Ignore);
+    assert!(matches!(
+        sweep_at("2027-01-01T09:15:01Z"),
+        SweepAction::Rescue(_)
+    ));
+}
+
+#[test]
+fn the_sweeper_redelivers_an_overdue_ready_worker_once_per_grace_period() {
+    let worker = ready("w1", "t1", "2027-01-01T09:00:00Z");
+    let policy = Policy::default();
+    let on_time = sweep(
+        &worker,
+        at("2027-01-01T09:01:59Z"),
+        0.5,
+        &Registry::builtin(),
+        &policy,
+    );
+    assert_eq!(on_time, SweepAction::Ignore);
+    let SweepAction::Redeliver {
+        message,
+        queue,
+        update,
+    } = sweep(
+        &worker,
+        at("2027-01-01T09:02:01Z"),
+        0.5,
+        &Registry::builtin(),
+        &policy,
+    )
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (message.task_id.as_str(), message.due, queue.as_str()),
+        ("t1", due("2027-01-01T09:00:00Z"), "default")
+    );
+    let bumped = applied(&update, &worker);
+    assert_eq!(bumped.sweep_at, Some(due("2027-01-01T09:04:01Z")));
+    // Claimed in the meantime: the bump must not apply.
+    let running = Worker {
+        status: Some(Status::Running),
+        ..worker.clone()
+    };
+    assert_eq!(update.apply(Some(&running.to_item())), None);
+}
+
+#[test]
+fn the_sweeper_forgets_workers_that_are_not_live() {
+    let stopped = Worker {
+        status: Some(Status::Stopped),
+        sweep_shard: Some(3),
+        sweep_at: Some(due("2027-01-01T09:00:00Z")),
+        ..log_worker("w1")
+    };
+    let SweepAction::Forget(update) = sweep(
+        &stopped,
+        at(NOW),
+        0.5,
+        &Registry::builtin(),
+        &Policy::default(),
+    ) else {
+        panic!()
+    };
+    let forgotten = applied(&update, &stopped);
+    assert_eq!((forgotten.sweep_shard, forgotten.sweep_at), (None, None));
 }
 
 // ---- properties ----
@@ -885,9 +1028,11 @@ proptest! {
         let run = claimed(worker, "r1");
         let result = if succeeded { Ok("ok".to_owned()) } else { Err(JobError { message: "no".into(), retryable }) };
         let finished = at(NOW) + TimeDelta::seconds(run_seconds);
-        let finish = finish(&run, &Outcome { result, finished }, jitter, &Registry::builtin(), &FinishPolicy::default());
+        let finish = finish(&run, &Outcome { result, finished }, jitter, &Registry::builtin(), &Policy::default());
         let after = applied(&finish.update, &run.worker);
         prop_assert_eq!(after.run_token, None);
+        // Only live workers stay in the sweeper's index.
+        prop_assert_eq!(after.sweep_at.is_some(), after.status == Some(Status::Ready));
         prop_assert_eq!(after.run_count, 1);
         match finish.next {
             NextState::Retry { due } => {

@@ -7,3 +7,4 @@ mod failures;
 mod runs;
 mod spawn;
 mod support;
+mod sweeper;

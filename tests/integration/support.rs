@@ -15,10 +15,12 @@ use nextdue::dev::{Glue, GlueOptions};
 use nextdue::handlers::Stack;
 use nextdue::item::{Params, RunRecord, Worker};
 use nextdue::job::{Job, JobContext, JobError, Registry};
-use nextdue::lifecycle::Message;
+use nextdue::lifecycle::{Message, Policy};
 
 /// How long a test waits for the system to reach a state before it fails.
 pub const PATIENCE: Duration = Duration::from_secs(45);
+/// How long past its due time a ready worker waits before the sweeper re-delivers it, in tests.
+pub const SWEEP_GRACE_SECONDS: i64 = 2;
 /// The executor's invocation limit in tests (and so the queues' visibility timeout).
 pub const FUNCTION_TIMEOUT_SECONDS: i64 = 20;
 
@@ -82,8 +84,13 @@ impl TestStack {
         provision(&clients, &names, &[], queue_settings)
             .await
             .expect("provisioning on the emulator");
+        let policy = Policy {
+            sweep_grace: TimeDelta::seconds(SWEEP_GRACE_SECONDS),
+            ..Policy::default()
+        };
         let settings = Settings {
             names: names.clone(),
+            policy,
             ..Settings::default()
         };
         let registry = Registry::builtin().with("always-fails", AlwaysFails);
@@ -104,6 +111,7 @@ impl TestStack {
             state_dir: self.state_dir.clone(),
             queues: Vec::new(),
             function_timeout: TimeDelta::seconds(FUNCTION_TIMEOUT_SECONDS),
+            sweep_every: Duration::from_secs(1),
         };
         self.glue = Some(
             Glue::start(self.stack.clone(), options)

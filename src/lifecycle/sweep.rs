@@ -1,0 +1,71 @@
+//! The sweeper's decisions: the second net under invariant 1. A run whose lease expired is
+//! closed as its worker's `onLost` says; a ready worker whose due time passed long ago without
+//! a claim has its message sent again (duplicates are harmless: one claim wins).
+
+use super::*;
+
+/// What the sweeper does with one worker from its index.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SweepAction {
+    /// Nothing (the index lagged behind the item, or the worker is on time).
+    Ignore,
+    /// The run's executor vanished: close the run as `onLost` says.
+    Rescue(Finish),
+    /// The worker is overdue and its message seems lost: send it again, and look again after
+    /// the grace period.
+    Redeliver {
+        /// The message to send.
+        message: Message,
+        /// The worker's queue name.
+        queue: String,
+        /// Moves the worker's next look forward, if it is still in the same state.
+        update: Update,
+    },
+    /// The worker is in the index but not live (someone edited it): take it out.
+    Forget(Update),
+}
+
+/// Decides what the sweeper does with `worker` at `now`.
+pub fn sweep(
+    worker: &Worker,
+    now: DateTime<Utc>,
+    jitter: f64,
+    planner: &dyn Planner,
+    policy: &Policy,
+) -> SweepAction {
+    let overdue = |at: Option<Due>| at.is_some_and(|at| at.instant() < now);
+    match worker.status {
+        Some(Status::Running) => match rescue(worker, now, jitter, planner, policy) {
+            Some(finish) => SweepAction::Rescue(finish),
+            None => SweepAction::Ignore,
+        },
+        Some(Status::Ready)
+            if worker.enabled && overdue(worker.next_due.map(|due| overdue_at(due, policy))) =>
+        {
+            let (Some(task_id), Some(due)) = (&worker.task_id, worker.next_due) else {
+                return SweepAction::Ignore;
+            };
+            let message = Message {
+                id: worker.id.clone(),
+                task_id: task_id.clone(),
+                due,
+            };
+            let update = watch(
+                Update::new(&worker.id, claim_condition(&message)),
+                &worker.id,
+                overdue_at(Due::floor(now), policy),
+            );
+            SweepAction::Redeliver {
+                message,
+                queue: worker.queue().to_owned(),
+                update,
+            }
+        }
+        Some(Status::Ready) => SweepAction::Ignore,
+        status => {
+            let condition =
+                Condition::equals_or_missing(attr::STATUS, status.map(|s| update::s(s.as_str())));
+            SweepAction::Forget(unwatch(Update::new(&worker.id, condition)))
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! The sweeper is the second net under invariant 1: runs whose executor died, and ready workers
+//! whose message went missing, still run.
+
+use std::time::Duration;
+
+use chrono::{TimeDelta, Utc};
+use nextdue::item::Status;
+use nextdue::lifecycle::{Message, claim};
+use nextdue::store::Applied;
+use nextdue::timestamp::Due;
+use serde_json::json;
+
+use crate::support::TestStack;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_after_claim_is_rescued_and_retried() {
+    let stack = TestStack::start("rescue").await;
+    let soon = Due::ceil(Utc::now() + TimeDelta::seconds(3));
+    stack.put(json!({"id": "w", "kind": "log", "enabled": true, "nextDue": soon, "params": {"message": "hi"}})).await;
+    let armed = stack
+        .wait_for("w", "armed", |w| w.status == Some(Status::Ready))
+        .await;
+
+    // An executor claims the run and dies before it can finish: its lease runs out in 2 s.
+    let message = Message {
+        id: "w".into(),
+        task_id: armed.task_id.clone().unwrap(),
+        due: soon,
+    };
+    let now = Utc::now();
+    let written = stack
+        .stack
+        .executor
+        .store
+        .apply(&claim(
+            &message,
+            now,
+            now + TimeDelta::seconds(2),
+            "dead-run",
+        ))
+        .await
+        .unwrap();
+    assert!(matches!(written, Applied::Written(_)));
+
+    let done = stack
+        .wait_for("w", "stopped", |w| w.status == Some(Status::Stopped))
+        .await;
+    assert_eq!(done.last_run_succeeded, Some(true), "{done:#?}");
+    let runs = stack.runs("w").await;
+    assert_eq!(runs.len(), 2, "{runs:#?}");
+    assert_eq!((runs[0].attempt, runs[0].succeeded), (1, Some(false)));
+    assert!(
+        runs[0]
+            .message
+            .as_deref()
+            .unwrap()
+            .starts_with("lost: the run did not finish before its lease expired")
+    );
+    assert_eq!((runs[1].attempt, runs[1].succeeded), (2, Some(true)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_delivery_is_sent_again() {
+    let stack = TestStack::start("lost").await;
+    let due = Due::ceil(Utc::now() + TimeDelta::seconds(4));
+    stack.put(json!({"id": "w", "kind": "log", "enabled": true, "nextDue": due, "params": {"message": "hi"}})).await;
+    stack
+        .wait_for("w", "armed", |w| w.status == Some(Status::Ready))
+        .await;
+    // The delayed message is lost with everything else in the queue.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let queue = stack
+        .stack
+        .executor
+        .delivery
+        .worker_queue("default")
+        .await
+        .unwrap();
+    stack
+        .stack
+        .clients
+        .sqs
+        .purge_queue()
+        .queue_url(&queue.url)
+        .send()
+        .await
+        .unwrap();
+
+    let done = stack
+        .wait_for("w", "stopped", |w| w.status == Some(Status::Stopped))
+        .await;
+    let runs = stack.runs("w").await;
+    assert_eq!(runs.len(), 1, "{runs:#?}");
+    assert!(
+        runs[0].start_time
+            >= due.instant() + TimeDelta::seconds(crate::support::SWEEP_GRACE_SECONDS)
+    );
+    assert_eq!(done.last_run_succeeded, Some(true));
+}
