@@ -1,7 +1,7 @@
 //! The AWS clients, built once per process (per Lambda cold start) from one SDK config.
 
 use aws_config::{BehaviorVersion, Region};
-use aws_sdk_dynamodb::config::Credentials;
+use aws_sdk_dynamodb::config::{Credentials, SharedInterceptor};
 
 /// The region used against a local emulator when none is configured.
 pub const LOCAL_REGION: &str = "us-east-1";
@@ -24,12 +24,28 @@ pub struct Clients {
 impl Clients {
     /// Clients from one shared SDK config.
     pub fn from_config(config: &aws_config::SdkConfig) -> Self {
+        Self::with_interceptors(config, &[])
+    }
+
+    /// Clients from one shared SDK config, every call passing through `interceptors` (fault
+    /// injection in tests).
+    pub fn with_interceptors(
+        config: &aws_config::SdkConfig,
+        interceptors: &[SharedInterceptor],
+    ) -> Self {
+        macro_rules! client {
+            ($sdk:ident) => {{
+                let mut builder = $sdk::config::Builder::from(config);
+                builder.set_interceptors(interceptors.iter().cloned());
+                $sdk::Client::from_conf(builder.build())
+            }};
+        }
         Clients {
-            dynamodb: aws_sdk_dynamodb::Client::new(config),
-            streams: aws_sdk_dynamodbstreams::Client::new(config),
-            sqs: aws_sdk_sqs::Client::new(config),
-            scheduler: aws_sdk_scheduler::Client::new(config),
-            ses: aws_sdk_sesv2::Client::new(config),
+            dynamodb: client!(aws_sdk_dynamodb),
+            streams: client!(aws_sdk_dynamodbstreams),
+            sqs: client!(aws_sdk_sqs),
+            scheduler: client!(aws_sdk_scheduler),
+            ses: client!(aws_sdk_sesv2),
         }
     }
 
@@ -41,6 +57,11 @@ impl Clients {
     /// Clients for a local emulator at `endpoint`, with throwaway credentials, so nothing can
     /// reach a real account.
     pub async fn local(endpoint: &str) -> Self {
+        Self::local_with(endpoint, &[]).await
+    }
+
+    /// [`Clients::local`], every call passing through `interceptors`.
+    pub async fn local_with(endpoint: &str, interceptors: &[SharedInterceptor]) -> Self {
         let region = std::env::var("AWS_REGION").unwrap_or_else(|_| LOCAL_REGION.to_owned());
         let config = aws_config::defaults(BehaviorVersion::latest())
             .endpoint_url(endpoint)
@@ -54,7 +75,7 @@ impl Clients {
             ))
             .load()
             .await;
-        Self::from_config(&config)
+        Self::with_interceptors(&config, interceptors)
     }
 }
 

@@ -22,6 +22,7 @@ pub mod clients;
 pub mod config;
 pub mod delivery;
 pub mod dev;
+pub mod faults;
 pub mod handlers;
 pub mod mail;
 pub mod store;

@@ -2,6 +2,7 @@
 //! emulator that `infra/test.sh` starts. Each test has resources of its own.
 
 mod bad_input;
+mod crashes;
 mod dev_restart;
 mod failures;
 mod runs;

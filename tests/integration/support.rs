@@ -9,9 +9,12 @@ use async_trait::async_trait;
 use chrono::TimeDelta;
 use nextdue::clients::Clients;
 use nextdue::config::{Names, Settings};
+use nextdue::dev::checkpoint::Checkpoints;
 use nextdue::dev::emulator::{SentMail, sent_mail};
 use nextdue::dev::provision::{QueueSettings, provision};
+use nextdue::dev::streams::StreamPump;
 use nextdue::dev::{Glue, GlueOptions};
+use nextdue::faults::Faults;
 use nextdue::handlers::Stack;
 use nextdue::item::{Params, RunRecord, Worker};
 use nextdue::job::{Job, JobContext, JobError, Registry};
@@ -71,6 +74,20 @@ impl TestStack {
 
     /// Provisions resources named after `test`, without starting the glue.
     pub async fn provisioned(test: &str) -> TestStack {
+        Self::provisioned_with(test, FUNCTION_TIMEOUT_SECONDS as u32 + 10).await
+    }
+
+    /// A second stack of handlers on this test's resources, whose every AWS call passes through
+    /// `faults` (a second executor, or one that dies between two calls).
+    pub async fn sibling(&self, faults: &Faults) -> Arc<Stack> {
+        let clients = Clients::local_with(&self.endpoint, &[faults.interceptor()]).await;
+        let registry = Registry::builtin().with("always-fails", AlwaysFails);
+        Arc::new(Stack::new(clients, self.stack.settings.clone(), registry))
+    }
+
+    /// Provisions resources named after `test` whose queues redeliver after `visibility`
+    /// seconds, without starting the glue.
+    pub async fn provisioned_with(test: &str, visibility: u32) -> TestStack {
         let endpoint = endpoint();
         let prefix = format!(
             "nd-{test}-{}",
@@ -79,7 +96,7 @@ impl TestStack {
         let names = Names::prefixed(&prefix);
         let clients = Clients::local(&endpoint).await;
         let queue_settings = QueueSettings {
-            visibility_timeout_seconds: FUNCTION_TIMEOUT_SECONDS as u32 + 10,
+            visibility_timeout_seconds: visibility,
         };
         provision(&clients, &names, &[], queue_settings)
             .await
@@ -107,10 +124,16 @@ impl TestStack {
 
     /// Starts (or restarts) the glue.
     pub async fn start_glue(&mut self) {
+        self.start_glue_with(FUNCTION_TIMEOUT_SECONDS).await;
+    }
+
+    /// Starts (or restarts) the glue, its executor invocations limited to `function_timeout`
+    /// seconds (and so the leases of its claims).
+    pub async fn start_glue_with(&mut self, function_timeout: i64) {
         let options = GlueOptions {
             state_dir: self.state_dir.clone(),
             queues: Vec::new(),
-            function_timeout: TimeDelta::seconds(FUNCTION_TIMEOUT_SECONDS),
+            function_timeout: TimeDelta::seconds(function_timeout),
             sweep_every: Duration::from_secs(1),
         };
         self.glue = Some(
@@ -225,6 +248,45 @@ impl TestStack {
             .forward(&queue, &serde_json::to_string(message).unwrap())
             .await
             .expect("SendMessage");
+    }
+
+    /// How many messages wait in the default queue (visible ones only).
+    pub async fn queued(&self) -> usize {
+        let queue = self
+            .stack
+            .executor
+            .delivery
+            .worker_queue("default")
+            .await
+            .expect("queue");
+        let attributes = self
+            .stack
+            .clients
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&queue.url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+            .send()
+            .await
+            .expect("GetQueueAttributes")
+            .attributes
+            .unwrap_or_default();
+        attributes
+            .get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Runs the stream through the dispatcher (with this stack's clean clients) until it has
+    /// nothing left to hand over.
+    pub async fn drain_stream(&self) {
+        let checkpoints = Checkpoints::load(self.state_dir.join("drain.stream.json")).unwrap();
+        let mut pump = StreamPump::new(
+            self.stack.clients.clone(),
+            &self.names.workers_table,
+            checkpoints,
+        );
+        while pump.run_once(&self.stack.dispatcher).await.expect("stream") > 0 {}
     }
 
     /// Names of the one-time schedules in this test's group.

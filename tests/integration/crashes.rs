@@ -1,0 +1,160 @@
+//! Invariants 1 and 2 under fire: a handler that dies between any two of its AWS calls loses
+//! nothing (the worker still runs) and starts nothing twice for one due time.
+
+use std::collections::BTreeSet;
+
+use chrono::TimeDelta;
+use nextdue::dev::checkpoint::Checkpoints;
+use nextdue::dev::queues::QueuePump;
+use nextdue::dev::streams::StreamPump;
+use nextdue::faults::{Faults, Plan};
+use nextdue::item::Status;
+use serde_json::json;
+
+use crate::support::TestStack;
+
+/// The executor's invocation limit (and so the lease of a claim) in these tests.
+const FUNCTION_TIMEOUT: i64 = 2;
+
+/// Asserts the worker finished well, with exactly one start per due time.
+async fn assert_ran_once_per_due_time(stack: &TestStack, case: &str) {
+    let done = stack
+        .wait_for("w", "stopped", |w| w.status == Some(Status::Stopped))
+        .await;
+    assert_eq!(done.last_run_succeeded, Some(true), "{case}: {done:#?}");
+    let runs = stack.runs("w").await;
+    let dues: BTreeSet<_> = runs.iter().map(|r| r.due).collect();
+    assert_eq!(
+        dues.len(),
+        runs.len(),
+        "{case}: two starts for one due time: {runs:#?}"
+    );
+    assert_eq!(
+        runs.last().and_then(|r| r.succeeded),
+        Some(true),
+        "{case}: {runs:#?}"
+    );
+}
+
+/// The executor takes the worker's message and dies after `crash_after` AWS calls (`None`: it
+/// does not die); then a healthy stack takes over. Returns the calls the first executor made.
+async fn executor_dies(crash_after: Option<usize>) -> Vec<String> {
+    let mut stack = TestStack::provisioned_with("exec-crash", FUNCTION_TIMEOUT as u32).await;
+    stack
+        .put(json!({"id": "w", "kind": "log", "enabled": true, "params": {"message": "once"}}))
+        .await;
+    stack.drain_stream().await;
+    while stack.queued().await == 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let faults = Faults::new(crash_after.map_or(Plan::Record, Plan::CrashAfter));
+    let dying = stack.sibling(&faults).await;
+    let queue = dying.executor.delivery.worker_queue("default").await.ok();
+    if let Some(queue) = queue.or(stack
+        .stack
+        .executor
+        .delivery
+        .worker_queue("default")
+        .await
+        .ok())
+    {
+        let pump = QueuePump::new(
+            dying.clients.clone(),
+            queue,
+            TimeDelta::seconds(FUNCTION_TIMEOUT),
+        );
+        let _ = pump.run_once(&dying.executor).await;
+    }
+    stack.start_glue_with(FUNCTION_TIMEOUT).await;
+    assert_ran_once_per_due_time(&stack, &format!("executor dead after call {crash_after:?}"))
+        .await;
+    faults.calls()
+}
+
+/// The dispatcher reads the stream and dies after `crash_after` AWS calls; then a healthy stack
+/// takes over from the same checkpoint. Returns the calls the first dispatcher made.
+async fn dispatcher_dies(crash_after: Option<usize>) -> Vec<String> {
+    let mut stack = TestStack::provisioned_with("disp-crash", FUNCTION_TIMEOUT as u32).await;
+    stack
+        .put(json!({"id": "w", "kind": "log", "enabled": true, "params": {"message": "once"}}))
+        .await;
+    let faults = Faults::new(crash_after.map_or(Plan::Record, Plan::CrashAfter));
+    let dying = stack.sibling(&faults).await;
+    let checkpoints = Checkpoints::load(
+        stack
+            .state_dir
+            .join(format!("{}.stream.json", stack.names.workers_table)),
+    )
+    .unwrap();
+    let mut pump = StreamPump::new(
+        dying.clients.clone(),
+        &stack.names.workers_table,
+        checkpoints,
+    );
+    // Two passes: the first arms the worker, the second hands the armed state to delivery.
+    for _ in 0..2 {
+        let _ = pump.run_once(&dying.dispatcher).await;
+    }
+    stack.start_glue_with(FUNCTION_TIMEOUT).await;
+    assert_ran_once_per_due_time(
+        &stack,
+        &format!("dispatcher dead after call {crash_after:?}"),
+    )
+    .await;
+    assert_eq!(
+        stack.runs("w").await.len(),
+        1,
+        "the dispatcher's crash must not cause a second run"
+    );
+    faults.calls()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_is_lost_when_the_executor_dies_between_any_two_calls() {
+    let calls = executor_dies(None).await;
+    assert!(
+        calls.iter().any(|c| c.contains("UpdateItem")),
+        "a clean pass claims and finishes: {calls:?}"
+    );
+    let cases = (0..=calls.len()).map(|k| executor_dies(Some(k)));
+    futures::future::join_all(cases).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_is_lost_when_the_dispatcher_dies_between_any_two_calls() {
+    let calls = dispatcher_dies(None).await;
+    assert!(
+        calls.iter().any(|c| c.contains("SendMessage")),
+        "a clean pass delivers: {calls:?}"
+    );
+    let cases = (0..=calls.len()).map(|k| dispatcher_dies(Some(k)));
+    futures::future::join_all(cases).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_that_fails_once_anywhere_loses_nothing() {
+    let calls = executor_dies(None).await;
+    let cases = (1..=calls.len()).map(|k| async move {
+        let stack = TestStack::provisioned_with("fail-once", FUNCTION_TIMEOUT as u32).await;
+        let faults = Faults::new(Plan::FailCall(k));
+        let flaky = stack.sibling(&faults).await;
+        stack
+            .put(json!({"id": "w", "kind": "log", "enabled": true, "params": {"message": "once"}}))
+            .await;
+        // The flaky stack runs the whole flow; every handler failure is retried by the glue.
+        let options = nextdue::dev::GlueOptions {
+            state_dir: stack.state_dir.clone(),
+            queues: Vec::new(),
+            function_timeout: TimeDelta::seconds(FUNCTION_TIMEOUT),
+            sweep_every: std::time::Duration::from_secs(1),
+        };
+        // Starting may itself hit the failing call; start again, as a person would.
+        let _glue = loop {
+            if let Ok(glue) = nextdue::dev::Glue::start(flaky.clone(), options.clone()).await {
+                break glue;
+            }
+        };
+        assert_ran_once_per_due_time(&stack, &format!("call {k} failed once")).await;
+    });
+    futures::future::join_all(cases).await;
+}
