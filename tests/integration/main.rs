@@ -4,6 +4,7 @@
 mod bad_input;
 mod crashes;
 mod dev_restart;
+mod duplicates;
 mod failures;
 mod runs;
 mod spawn;
