@@ -4,7 +4,7 @@
 //! Items come from people typing in a console, so decoding never panics: every problem is an
 //! [`ItemError`] naming the attribute, what was expected and what was found.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub use serde_dynamo::{AttributeValue, Item};
@@ -82,6 +82,8 @@ pub const MAX_MAX_ATTEMPTS: u32 = 100;
 pub const DEFAULT_TIMEOUT_SECONDS: u32 = 60;
 /// The largest `timeoutSeconds` accepted: a Lambda invocation's limit.
 pub const MAX_TIMEOUT_SECONDS: u32 = 900;
+/// The last year a due time may fall in (EventBridge Scheduler's horizon).
+pub const LATEST_YEAR: i32 = 2199;
 /// The queue a worker uses when `queue` is absent.
 pub const DEFAULT_QUEUE: &str = "default";
 /// The longest queue name (SQS allows 80 characters, less the `nextdue-` prefix).
@@ -275,6 +277,17 @@ impl Worker {
         }
         if self.kind.is_empty() {
             return Err(ItemError::new(attr::KIND, "must not be empty"));
+        }
+        if let Some(due) = self
+            .next_due
+            .filter(|due| due.instant().year() > LATEST_YEAR)
+        {
+            return Err(ItemError::new(
+                attr::NEXT_DUE,
+                format!(
+                    "{due} is after {LATEST_YEAR}, the last year EventBridge Scheduler can name"
+                ),
+            ));
         }
         if let Some(n) = self
             .max_attempts

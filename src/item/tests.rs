@@ -173,6 +173,11 @@ fn each_attribute_reports_its_own_decoding_error() {
             "nextDue: expected a string (S), got a number (N) \"1767258000\"",
         ),
         (
+            "nextDue",
+            s("9999-12-31T23:59:59Z"),
+            "nextDue: 9999-12-31T23:59:59Z is after 2199, the last year EventBridge Scheduler can name",
+        ),
+        (
             "executeImmediately",
             s("no"),
             "executeImmediately: expected a boolean (BOOL), got a string (S) \"no\"",

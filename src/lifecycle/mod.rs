@@ -170,4 +170,6 @@ pub fn bounded(text: &str) -> String {
 }
 
 #[cfg(test)]
+mod corpus;
+#[cfg(test)]
 mod tests;

@@ -1,0 +1,173 @@
+//! A corpus of malformed items, as console users and buggy scripts write them. Each must end as
+//! `status = invalid` with a message naming the attribute: never a panic, never a loop.
+
+use serde_dynamo::AttributeValue;
+use serde_json::json;
+
+use super::*;
+use crate::item::Item;
+use crate::job::Registry;
+
+/// A minimal valid `log` worker with `changes` applied (`null` removes an attribute).
+fn item(changes: serde_json::Value) -> Item {
+    let mut base = json!({"id": "w", "kind": "log", "enabled": true, "params": {"message": "hi"}});
+    for (name, value) in changes.as_object().unwrap() {
+        if value.is_null() {
+            base.as_object_mut().unwrap().remove(name);
+        } else {
+            base[name] = value.clone();
+        }
+    }
+    serde_dynamo::to_item(base).unwrap()
+}
+
+fn nested(depth: usize) -> serde_json::Value {
+    (0..depth).fold(json!("bottom"), |inner, _| json!({ "deeper": inner }))
+}
+
+fn corpus() -> Vec<(Item, &'static str)> {
+    let email = |params: serde_json::Value| item(json!({"kind": "email", "params": params}));
+    let many: Vec<String> = (0..51).map(|i| format!("r{i}@example.com")).collect();
+    let mut cases = vec![
+        (item(json!({"kind": null})), "kind"),
+        (item(json!({"kind": 7})), "kind"),
+        (item(json!({"kind": ""})), "kind"),
+        (item(json!({"kind": ["log"]})), "kind"),
+        (item(json!({"kind": "teleport"})), "kind"),
+        (item(json!({"kind": "x".repeat(20_000)})), "kind"),
+        (item(json!({"params": "message=hi"})), "params"),
+        (item(json!({"params": ["hi"]})), "params"),
+        (item(json!({"params": 42})), "params"),
+        (item(json!({"params": {}})), "params"),
+        (item(json!({"params": {"message": 42}})), "params.message"),
+        (
+            item(json!({"params": {"message": "hi", "extra": nested(50)}})),
+            "params.extra",
+        ),
+        (
+            item(json!({"params": {"message": "hi", "blob": "x".repeat(200_000)}})),
+            "params.blob",
+        ),
+        (email(json!({"to": "b@example.com", "text": "t"})), "params"),
+        (
+            email(json!({"from": "a@example.com", "to": 5, "text": "t"})),
+            "params.to",
+        ),
+        (
+            email(json!({"from": "a@example.com", "to": ["b@example.com", 5], "text": "t"})),
+            "params.to[1]",
+        ),
+        (
+            email(json!({"from": "a@example.com", "to": "bob", "text": "t"})),
+            "params.to[0]",
+        ),
+        (
+            email(json!({"from": "a@example.com", "to": "b@example.com"})),
+            "params",
+        ),
+        (
+            email(json!({"from": "a@example.com", "to": many, "text": "t"})),
+            "params",
+        ),
+        (
+            email(
+                json!({"from": "a@example.com", "to": "b@example.com", "text": "t", "subjet": "s"}),
+            ),
+            "params.subjet",
+        ),
+        (item(json!({"kind": "spawn", "params": {}})), "params"),
+        (
+            item(json!({"kind": "spawn", "params": {"worker": {"id": "x", "kind": "log"}}})),
+            "params.worker.id",
+        ),
+        (
+            item(
+                json!({"kind": "spawn", "params": {"worker": {"kind": "log", "schedule": "often"}}}),
+            ),
+            "params.worker.schedule",
+        ),
+        (
+            item(json!({"enabled": true, "schedule": "rate(0 minutes)"})),
+            "schedule",
+        ),
+        (item(json!({"schedule": "cron(0 9 * * ? * *)"})), "schedule"),
+        (item(json!({"schedule": "every day"})), "schedule"),
+        (item(json!({"schedule": "rate(100000 days)"})), "schedule"),
+        (item(json!({"schedule": 5})), "schedule"),
+        (item(json!({"timezone": "Mars/Olympus"})), "timezone"),
+        (item(json!({"timezone": 1})), "timezone"),
+        (item(json!({"nextDue": "yesterday"})), "nextDue"),
+        (item(json!({"nextDue": 1767258000})), "nextDue"),
+        (item(json!({"nextDue": "9999-12-31T23:59:59Z"})), "nextDue"),
+        (
+            item(json!({"executeImmediately": "no"})),
+            "executeImmediately",
+        ),
+        (item(json!({"queue": "has space"})), "queue"),
+        (item(json!({"queue": "q".repeat(100)})), "queue"),
+        (item(json!({"queue": 3})), "queue"),
+        (item(json!({"maxAttempts": 0})), "maxAttempts"),
+        (item(json!({"maxAttempts": 1000})), "maxAttempts"),
+        (item(json!({"maxAttempts": "three"})), "maxAttempts"),
+        (item(json!({"maxAttempts": -1})), "maxAttempts"),
+        (item(json!({"maxAttempts": 2.5})), "maxAttempts"),
+        (item(json!({"timeoutSeconds": 0})), "timeoutSeconds"),
+        (item(json!({"timeoutSeconds": 901})), "timeoutSeconds"),
+        (item(json!({"onLost": "panic"})), "onLost"),
+        (item(json!({"status": "done"})), "status"),
+        (item(json!({"spawnDepth": "deep"})), "spawnDepth"),
+    ];
+    let mut binary = item(json!({}));
+    binary.insert("params".into(), AttributeValue::B(vec![1, 2, 3]));
+    cases.push((binary, "params"));
+    let mut set = item(json!({}));
+    set.insert("kind".into(), AttributeValue::Ss(vec!["log".into()]));
+    cases.push((set, "kind"));
+    cases
+}
+
+#[test]
+fn every_malformed_item_becomes_invalid_naming_its_attribute() {
+    let cases = corpus();
+    assert!(cases.len() >= 30);
+    for (item, attribute) in cases {
+        let image = Image::decode(&item);
+        let action = on_change(
+            None,
+            Some(&image),
+            "t",
+            chrono::Utc::now(),
+            &Registry::builtin(),
+            &Policy::default(),
+        );
+        let ChangeAction::MarkInvalid(update) = action else {
+            panic!("{attribute}: expected the item to be marked invalid, got {action:?}");
+        };
+        let Some(AttributeValue::S(message)) = update.value(attr::LAST_RUN_MESSAGE) else {
+            panic!("{attribute}: no message")
+        };
+        assert!(
+            message.starts_with(&format!("invalid: {attribute}")),
+            "{attribute}: {message:?}"
+        );
+        assert!(
+            message.len() <= MAX_MESSAGE_BYTES,
+            "{attribute}: message of {} bytes",
+            message.len()
+        );
+        // The mark's own stream record changes nothing further.
+        let marked = update.apply(Some(&item)).unwrap();
+        let again = on_change(
+            Some(&image),
+            Some(&Image::decode(&marked)),
+            "t2",
+            chrono::Utc::now(),
+            &Registry::builtin(),
+            &Policy::default(),
+        );
+        assert!(
+            matches!(again, ChangeAction::Ignore(_)),
+            "{attribute}: the mark's own record led to {again:?}"
+        );
+    }
+}
