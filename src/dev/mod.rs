@@ -6,6 +6,7 @@
 //! ticks the sweeper ([`sweep_once`]).
 
 pub mod checkpoint;
+pub mod dead_letters;
 pub mod emulator;
 pub mod provision;
 pub mod queues;
@@ -20,6 +21,7 @@ use chrono::{TimeDelta, Utc};
 use tokio::task::JoinHandle;
 
 use self::checkpoint::Checkpoints;
+use self::dead_letters::DeadLetters;
 use self::queues::QueuePump;
 use self::schedules::SchedulePump;
 use self::streams::StreamPump;
@@ -95,6 +97,7 @@ impl Glue {
                 .filter(|q| q.as_str() != "default")
                 .cloned(),
         );
+        let polled = queues.clone();
         for queue in queues {
             let queue = stack.executor.delivery.worker_queue(&queue).await?;
             let pump = QueuePump::new(stack.clients.clone(), queue, options.function_timeout);
@@ -122,11 +125,15 @@ impl Glue {
         }));
         let sweeping = stack.clone();
         let every = options.sweep_every;
+        let mut dead_letters = DeadLetters::new(stack.clients.clone(), names, &polled);
         tasks.push(tokio::spawn(async move {
             loop {
                 tokio::time::sleep(every).await;
                 if let Err(error) = sweep_once(&sweeping.executor, Utc::now()).await {
                     tracing::error!(error = %error, "sweeper");
+                }
+                if let Err(error) = dead_letters.report().await {
+                    tracing::error!(error = %error, "dead-letter watch");
                 }
             }
         }));

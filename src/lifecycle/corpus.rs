@@ -127,7 +127,7 @@ fn corpus() -> Vec<(Item, &'static str)> {
 }
 
 #[test]
-fn every_malformed_item_becomes_invalid_naming_its_attribute() {
+fn bad_input_never_poisons_every_malformed_item_becomes_invalid_naming_its_attribute() {
     let cases = corpus();
     assert!(cases.len() >= 30);
     for (item, attribute) in cases {

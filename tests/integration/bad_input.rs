@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::support::TestStack;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_items_are_marked_invalid_while_a_good_one_runs() {
+async fn bad_input_never_poisons_bad_items_become_invalid_while_a_good_one_runs() {
     let stack = TestStack::provisioned("bad").await;
     let bad = [
         (
@@ -84,5 +84,59 @@ async fn bad_items_are_marked_invalid_while_a_good_one_runs() {
             "{id}: {message:?} should start with {expected:?}"
         );
         assert!(stack.runs(id).await.is_empty(), "{id} ran");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_never_poisons_malformed_messages_end_in_the_dead_letter_queue() {
+    let mut stack = TestStack::provisioned_with("dead-letters", 1).await;
+    let queue = stack
+        .stack
+        .executor
+        .delivery
+        .worker_queue("default")
+        .await
+        .unwrap();
+    let bodies = [
+        "not json",
+        "{}",
+        r#"{"id": "w"}"#,
+        r#"{"id": "w", "taskId": "t", "due": "soon"}"#,
+        r#"{"id": "w", "taskId": "t", "due": "2027-01-01T09:00:00Z", "extra": 1}"#,
+    ];
+    for body in bodies {
+        stack
+            .stack
+            .executor
+            .delivery
+            .forward(&queue, body)
+            .await
+            .unwrap();
+    }
+    stack
+        .put(json!({"id": "good", "kind": "log", "enabled": true, "params": {"message": "fine"}}))
+        .await;
+    stack.start_glue().await;
+
+    let good = stack
+        .wait_for("good", "stopped", |w| w.status == Some(Status::Stopped))
+        .await;
+    assert_eq!(good.last_run_succeeded, Some(true));
+    let watch = nextdue::dev::dead_letters::DeadLetters::new(
+        stack.stack.clients.clone(),
+        &stack.names,
+        &["default".to_owned()],
+    );
+    let started = std::time::Instant::now();
+    loop {
+        let counts = watch.counts().await.unwrap();
+        if counts[0].1 == bodies.len() {
+            break;
+        }
+        assert!(
+            started.elapsed() < crate::support::PATIENCE,
+            "dead letters: {counts:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
 }

@@ -26,7 +26,7 @@ async fn armed_message(stack: &TestStack, id: &str) -> Message {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_same_message_delivered_ten_times_starts_the_job_once() {
+async fn at_most_one_start_when_the_same_message_comes_ten_times() {
     let mut stack = TestStack::provisioned("dup-message").await;
     stack
         .put(json!({"id": "w", "kind": "log", "enabled": true, "params": {"message": "once"}}))
@@ -46,7 +46,7 @@ async fn the_same_message_delivered_ten_times_starts_the_job_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_executors_on_one_message_at_once_start_the_job_once() {
+async fn at_most_one_start_when_two_executors_race_on_one_message() {
     let stack = TestStack::provisioned("dup-executors").await;
     stack
         .put(json!({"id": "w", "kind": "log", "enabled": true, "params": {"message": "once"}}))
@@ -79,7 +79,7 @@ async fn two_executors_on_one_message_at_once_start_the_job_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_replayed_stream_batch_arms_and_runs_once() {
+async fn at_most_one_start_when_the_stream_batch_is_replayed() {
     let mut stack = TestStack::provisioned("replay").await;
     stack.put(json!({"id": "w", "kind": "log", "enabled": true, "schedule": "rate(1 hour)", "params": {"message": "once"}})).await;
     stack.drain_stream().await;
@@ -98,7 +98,7 @@ async fn a_replayed_stream_batch_arms_and_runs_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_dev_processes_on_the_same_resources_start_each_job_once() {
+async fn at_most_one_start_when_two_dev_processes_share_the_resources() {
     let stack = TestStack::provisioned("two-devs").await;
     let mut devs = Vec::new();
     for n in 0..2 {

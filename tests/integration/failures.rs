@@ -58,3 +58,22 @@ async fn retryable_failures_are_retried_up_to_max_attempts() {
     }
     assert_eq!(worker.run_count, 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_past_its_time_limit_is_cut_off_and_recorded_as_failed() {
+    let stack = TestStack::start("timeout").await;
+    stack
+        .put(json!({"id": "slow", "kind": "sleeps", "enabled": true, "timeoutSeconds": 1, "maxAttempts": 1, "params": {"seconds": 30}}))
+        .await;
+    let worker = stack
+        .wait_for("slow", "stopped", |w| w.status == Some(Status::Stopped))
+        .await;
+    assert_eq!(worker.last_run_succeeded, Some(false));
+    assert_eq!(
+        worker.last_run_message.as_deref(),
+        Some("timed out after 1 s")
+    );
+    let runs = stack.runs("slow").await;
+    assert_eq!(runs.len(), 1);
+    assert!(runs[0].duration_ms.unwrap() < 5_000, "{runs:#?}");
+}

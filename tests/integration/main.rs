@@ -7,6 +7,7 @@ mod dev_restart;
 mod duplicates;
 mod failures;
 mod runs;
+mod senders;
 mod spawn;
 mod support;
 mod sweeper;

@@ -48,7 +48,7 @@ async fn one_shot_email_is_sent_once_and_recorded() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rate_schedule_runs_on_an_anchored_grid() {
+async fn no_drift_rate_schedule_runs_on_an_anchored_grid() {
     let stack = TestStack::start("rate").await;
     stack.put(json!({"id": "tick", "kind": "log", "enabled": true, "schedule": "rate(3 seconds)", "params": {"message": "tick"}})).await;
     let worker = stack
@@ -81,7 +81,7 @@ async fn rate_schedule_runs_on_an_anchored_grid() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn disable_then_re_enable_fences_the_old_task() {
+async fn fencing_disable_then_re_enable_never_runs_the_old_task() {
     let stack = TestStack::start("fence").await;
     let item = json!({"id": "w", "kind": "log", "enabled": true, "schedule": "rate(2 seconds)", "params": {"message": "hi"}});
     stack.put(item.clone()).await;

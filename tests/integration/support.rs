@@ -54,6 +54,34 @@ impl Job for AlwaysFails {
     }
 }
 
+/// A job that sleeps for `params.seconds` (for timeout tests).
+pub struct Sleeps;
+
+#[async_trait]
+impl Job for Sleeps {
+    fn validate(&self, _params: &Params) -> Result<(), nextdue::item::ItemError> {
+        Ok(())
+    }
+
+    async fn execute(&self, ctx: &JobContext<'_>) -> Result<String, JobError> {
+        let seconds = ctx
+            .worker
+            .params
+            .get("seconds")
+            .and_then(|s| s.as_u64())
+            .unwrap_or(60);
+        tokio::time::sleep(Duration::from_secs(seconds)).await;
+        Ok(format!("slept {seconds} s"))
+    }
+}
+
+/// The registry of the tests: the built-in jobs and the test jobs.
+pub fn registry() -> Registry {
+    Registry::builtin()
+        .with("always-fails", AlwaysFails)
+        .with("sleeps", Sleeps)
+}
+
 /// One test's stack.
 pub struct TestStack {
     pub stack: Arc<Stack>,
@@ -81,7 +109,7 @@ impl TestStack {
     /// `faults` (a second executor, or one that dies between two calls).
     pub async fn sibling(&self, faults: &Faults) -> Arc<Stack> {
         let clients = Clients::local_with(&self.endpoint, &[faults.interceptor()]).await;
-        let registry = Registry::builtin().with("always-fails", AlwaysFails);
+        let registry = registry();
         Arc::new(Stack::new(clients, self.stack.settings.clone(), registry))
     }
 
@@ -110,7 +138,7 @@ impl TestStack {
             policy,
             ..Settings::default()
         };
-        let registry = Registry::builtin().with("always-fails", AlwaysFails);
+        let registry = registry();
         let state_dir = std::env::temp_dir().join(&prefix);
         TestStack {
             stack: Arc::new(Stack::new(clients, settings, registry)),

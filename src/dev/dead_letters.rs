@@ -1,0 +1,79 @@
+//! Watches the dead-letter queues, so messages nextdue gave up on are reported, not silent.
+
+use aws_sdk_sqs::types::QueueAttributeName;
+
+use crate::clients::Clients;
+use crate::config::Names;
+use crate::delivery::describe;
+
+/// The dead-letter queues of a set of worker queues.
+pub struct DeadLetters {
+    clients: Clients,
+    queues: Vec<String>,
+    reported: Vec<usize>,
+}
+
+impl DeadLetters {
+    /// Watches the dead-letter queues of these worker queues.
+    pub fn new(clients: Clients, names: &Names, queues: &[String]) -> Self {
+        let queues: Vec<String> = queues
+            .iter()
+            .map(|q| names.dead_letter_queue_name(q))
+            .collect();
+        DeadLetters {
+            clients,
+            reported: vec![0; queues.len()],
+            queues,
+        }
+    }
+
+    /// How many messages wait in each dead-letter queue, by name.
+    pub async fn counts(&self) -> anyhow::Result<Vec<(String, usize)>> {
+        let mut counts = Vec::new();
+        for name in &self.queues {
+            let url = self
+                .clients
+                .sqs
+                .get_queue_url()
+                .queue_name(name)
+                .send()
+                .await
+                .map_err(|e| anyhow::anyhow!("GetQueueUrl {name}: {}", describe(e)))?
+                .queue_url
+                .unwrap_or_default();
+            let count = self
+                .clients
+                .sqs
+                .get_queue_attributes()
+                .queue_url(&url)
+                .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+                .send()
+                .await
+                .map_err(|e| anyhow::anyhow!("GetQueueAttributes {name}: {}", describe(e)))?
+                .attributes
+                .and_then(|a| {
+                    a.get(&QueueAttributeName::ApproximateNumberOfMessages)
+                        .and_then(|n| n.parse().ok())
+                })
+                .unwrap_or(0);
+            counts.push((name.clone(), count));
+        }
+        Ok(counts)
+    }
+
+    /// Logs each dead-letter queue whose count grew since the last report.
+    pub async fn report(&mut self) -> anyhow::Result<()> {
+        for (i, (name, count)) in self.counts().await?.into_iter().enumerate() {
+            if count > self.reported[i] {
+                tracing::warn!(
+                    queue = %name,
+                    messages = count,
+                    "dead letters: messages nextdue gave up on after repeated failures; read them with \
+                     `aws sqs receive-message --queue-url <url of {name}>`"
+                );
+            }
+            self.reported[i] = count;
+        }
+        Ok(())
+    }
+}
