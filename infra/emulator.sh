@@ -38,7 +38,8 @@ start() {
   fi
   ensure_moto
   port=$("$VENV/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  nohup "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" > "$STATE/emulator.log" 2>&1 &
+  # moto's server, with its DynamoDB writes made atomic as DynamoDB's are (see the launcher).
+  nohup "$VENV/bin/python" infra/moto_server.py -H 127.0.0.1 -p "$port" > "$STATE/emulator.log" 2>&1 &
   echo $! > "$STATE/emulator.pid"
   echo "$port" > "$STATE/emulator.port"
   for _ in $(seq 1 150); do
@@ -47,13 +48,13 @@ start() {
       return
     fi
     if ! running; then
-      echo "emulator: moto_server exited; its log follows" >&2
+      echo "emulator: the moto server exited; its log follows" >&2
       cat "$STATE/emulator.log" >&2
       exit 1
     fi
     sleep 0.2
   done
-  echo "emulator: moto_server did not answer within 30 s; see $STATE/emulator.log" >&2
+  echo "emulator: the moto server did not answer within 30 s; see $STATE/emulator.log" >&2
   exit 1
 }
 

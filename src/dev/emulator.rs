@@ -34,7 +34,13 @@ impl SentMail {
 pub async fn sent_mail(endpoint: &str) -> anyhow::Result<Vec<SentMail>> {
     let url = format!("{}/moto-api/data.json", endpoint.trim_end_matches('/'));
     let text = tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
-        Ok(ureq::get(&url).call()?.body_mut().read_to_string()?)
+        // The dump holds every service's state, which grows with every test on the emulator.
+        Ok(ureq::get(&url)
+            .call()?
+            .body_mut()
+            .with_config()
+            .limit(1 << 30)
+            .read_to_string()?)
     })
     .await??;
     let data: serde_json::Value = serde_json::from_str(&text)?;

@@ -136,7 +136,7 @@ fn bad_input_never_poisons_every_malformed_item_becomes_invalid_naming_its_attri
             None,
             Some(&image),
             "t",
-            chrono::Utc::now(),
+            chrono::DateTime::UNIX_EPOCH + chrono::TimeDelta::days(20_000),
             &Registry::builtin(),
             &Policy::default(),
         );
@@ -161,7 +161,7 @@ fn bad_input_never_poisons_every_malformed_item_becomes_invalid_naming_its_attri
             Some(&image),
             Some(&Image::decode(&marked)),
             "t2",
-            chrono::Utc::now(),
+            chrono::DateTime::UNIX_EPOCH + chrono::TimeDelta::days(20_000),
             &Registry::builtin(),
             &Policy::default(),
         );

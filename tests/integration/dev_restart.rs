@@ -18,7 +18,7 @@ fn start_dev(stack: &TestStack, log: &std::path::Path) -> Child {
         .open(log)
         .unwrap();
     Command::new(env!("CARGO_BIN_EXE_nextdue"))
-        .args(["dev", "--function-timeout", "10", "--state-dir"])
+        .args(["dev", "--function-timeout", "30", "--state-dir"])
         .arg(&stack.state_dir)
         .env("AWS_ENDPOINT_URL", &stack.endpoint)
         .env("NEXTDUE_WORKERS_TABLE", &stack.names.workers_table)
