@@ -5,22 +5,13 @@
 #   infra/emulator.sh stop    stop the server this script started
 #   infra/emulator.sh env     print `export AWS_…` lines for the running server
 #
-# Everything comes from PyPI; nothing is fetched from anywhere else. State lives in .nextdue/.
+# moto comes from PyPI (infra/venv.sh installs it); nothing is fetched from anywhere else.
+# State lives in .nextdue/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-MOTO_VERSION="5.2.5"
 STATE=.nextdue
 VENV=.venv
-
-ensure_moto() {
-  if [ -x "$VENV/bin/moto_server" ] && "$VENV/bin/python" -c "import moto, sys; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null; then
-    return
-  fi
-  echo "emulator: installing moto[server]==$MOTO_VERSION into $VENV (from PyPI, about 30 s)" >&2
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
-}
 
 running() {
   [ -f "$STATE/emulator.pid" ] && kill -0 "$(cat "$STATE/emulator.pid")" 2>/dev/null
@@ -36,7 +27,7 @@ start() {
     endpoint
     return
   fi
-  ensure_moto
+  infra/venv.sh
   port=$("$VENV/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   # moto's server, with its DynamoDB writes made atomic as DynamoDB's are (see the launcher).
   nohup "$VENV/bin/python" infra/moto_server.py -H 127.0.0.1 -p "$port" > "$STATE/emulator.log" 2>&1 &

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite, as the README gives it and CI runs it: formatting, lints, then every
-# unit, property, doc and integration test. The integration tests talk to the local emulator
+# The whole test suite, as the README gives it and CI runs it: formatting, lints, the template
+# check, then every unit, property, doc and integration test. The integration tests talk to the local emulator
 # (moto), which this script installs into .venv from PyPI if needed, starts on a free loopback
 # port, and stops again if it started it.
 set -euo pipefail
@@ -10,6 +10,10 @@ echo "== cargo fmt --check"
 cargo fmt --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --locked -- -D warnings
+
+echo "== template.yaml (cfn-lint, then the SAM transform and cfn-lint again)"
+infra/venv.sh
+.venv/bin/python infra/check_template.py template.yaml
 
 echo "== emulator"
 if infra/emulator.sh env > /dev/null 2>&1; then

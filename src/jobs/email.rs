@@ -105,12 +105,15 @@ pub fn bare_address(text: &str) -> String {
     address.trim().to_ascii_lowercase()
 }
 
-/// Whether `from` may send, given allowed addresses and domains (lower-case; empty: any).
+/// Whether `from` may send, given allowed addresses and domains (lower-case; empty: any). A
+/// domain may be written `example.com` or `*@example.com` (the form IAM's `ses:FromAddress`
+/// condition takes, so one list serves both).
 ///
 /// ```
 /// use nextdue::jobs::email::sender_allowed;
-/// let allowed = vec!["example.com".to_owned(), "ops@example.org".to_owned()];
+/// let allowed = vec!["example.com".to_owned(), "ops@example.org".to_owned(), "*@example.net".to_owned()];
 /// assert!(sender_allowed("Anne <Anne@Example.com>", &allowed));
+/// assert!(sender_allowed("bob@example.net", &allowed));
 /// assert!(sender_allowed("ops@example.org", &allowed));
 /// assert!(!sender_allowed("dev@example.org", &allowed));
 /// assert!(!sender_allowed("anne@evil-example.com", &allowed));
@@ -120,12 +123,10 @@ pub fn sender_allowed(from: &str, allowed: &[String]) -> bool {
     let address = bare_address(from);
     let domain = address.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
     allowed.is_empty()
-        || allowed.iter().any(|entry| {
-            if entry.contains('@') {
-                *entry == address
-            } else {
-                entry == domain
-            }
+        || allowed.iter().any(|entry| match entry.strip_prefix("*@") {
+            Some(pattern) => pattern == domain,
+            None if entry.contains('@') => *entry == address,
+            None => entry == domain,
         })
 }
 
