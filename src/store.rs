@@ -196,40 +196,48 @@ impl Store {
         }
     }
 
-    /// Writes (or overwrites) a run record.
-    pub async fn put_run(&self, record: &RunRecord) -> Result<(), StoreError> {
-        let item: HashMap<String, SdkValue> = record.to_item().into();
-        self.client
-            .put_item()
-            .table_name(&self.runs_table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| self.error("PutItem", &self.runs_table, e))
-    }
-
-    /// Writes a run record unless one with its key exists (the sweeper's record of a lost run
-    /// must not overwrite the run's own, written just before its executor died).
-    pub async fn put_run_if_absent(&self, record: &RunRecord) -> Result<bool, StoreError> {
-        let item: HashMap<String, SdkValue> = record.to_item().into();
-        let result = self
+    /// Writes `item` to `table`; with `only_new`, only if no item has its key. Returns whether
+    /// it was written.
+    async fn put(
+        &self,
+        table: &str,
+        item: Item,
+        only_new: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let item: HashMap<String, SdkValue> = item.into();
+        let mut request = self
             .client
             .put_item()
-            .table_name(&self.runs_table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(runId)")
-            .send()
-            .await;
-        match result {
+            .table_name(table)
+            .set_item(Some(item));
+        if let Some(key) = only_new {
+            request = request
+                .condition_expression("attribute_not_exists(#key)")
+                .expression_attribute_names("#key", key);
+        }
+        match request.send().await {
             Ok(_) => Ok(true),
             Err(SdkError::ServiceError(service))
                 if service.err().is_conditional_check_failed_exception() =>
             {
                 Ok(false)
             }
-            Err(error) => Err(self.error("PutItem", &self.runs_table, error)),
+            Err(error) => Err(self.error("PutItem", table, error)),
         }
+    }
+
+    /// Writes (or overwrites) a run record.
+    pub async fn put_run(&self, record: &RunRecord) -> Result<(), StoreError> {
+        self.put(&self.runs_table, record.to_item(), None)
+            .await
+            .map(|_| ())
+    }
+
+    /// Writes a run record unless one with its key exists (the sweeper's record of a lost run
+    /// must not overwrite the run's own, written just before its executor died).
+    pub async fn put_run_if_absent(&self, record: &RunRecord) -> Result<bool, StoreError> {
+        self.put(&self.runs_table, record.to_item(), Some("runId"))
+            .await
     }
 
     /// The worker item `id`, as stored (consistent read).
@@ -306,43 +314,15 @@ impl Store {
 
     /// Writes a whole worker item (for users, tests and the demo: the way a console would).
     pub async fn put_worker(&self, item: Item) -> Result<(), StoreError> {
-        let item: HashMap<String, SdkValue> = item.into();
-        self.client
-            .put_item()
-            .table_name(&self.workers_table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| self.error("PutItem", &self.workers_table, e))
+        self.put(&self.workers_table, item, None).await.map(|_| ())
     }
 }
 
 #[async_trait]
 impl WorkerWriter for Store {
     async fn create(&self, worker: &Worker) -> Result<bool, JobError> {
-        let item: HashMap<String, SdkValue> = worker.to_item().into();
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.workers_table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#id)")
-            .expression_attribute_names("#id", attr::ID)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(service))
-                if service.err().is_conditional_check_failed_exception() =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(JobError::retryable(format!(
-                "could not write worker {}: {}",
-                worker.id,
-                self.error("PutItem", &self.workers_table, error)
-            ))),
-        }
+        self.put(&self.workers_table, worker.to_item(), Some(attr::ID))
+            .await
+            .map_err(|e| JobError::retryable(format!("could not write worker {}: {e}", worker.id)))
     }
 }

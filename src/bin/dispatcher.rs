@@ -2,20 +2,13 @@
 
 use aws_lambda_events::dynamodb::Event;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-use nextdue::clients::Clients;
-use nextdue::config::Settings;
 use nextdue::handlers::Stack;
 use nextdue::handlers::dispatcher::handle_stream;
-use nextdue::job::Registry;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let stack = Stack::new(
-        Clients::from_env().await,
-        Settings::from_env()?,
-        Registry::builtin(),
-    );
+    let stack = Stack::from_env().await?;
     let stack = &stack;
     run(service_fn(move |event: LambdaEvent<Event>| async move {
         Ok::<_, Error>(handle_stream(&event.payload, &stack.dispatcher).await)

@@ -4,20 +4,13 @@
 use aws_lambda_events::sqs::SqsEvent;
 use chrono::{DateTime, Utc};
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-use nextdue::clients::Clients;
-use nextdue::config::Settings;
 use nextdue::handlers::Stack;
 use nextdue::handlers::executor::handle_queue;
-use nextdue::job::Registry;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let stack = Stack::new(
-        Clients::from_env().await,
-        Settings::from_env()?,
-        Registry::builtin(),
-    );
+    let stack = Stack::from_env().await?;
     let stack = &stack;
     run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         let deadline = DateTime::<Utc>::from_timestamp_millis(event.context.deadline as i64)

@@ -30,6 +30,16 @@ pub struct Stack {
 }
 
 impl Stack {
+    /// The stack of a Lambda function: clients and settings from the environment, the
+    /// built-in jobs.
+    pub async fn from_env() -> Result<Self, crate::config::ConfigError> {
+        Ok(Stack::new(
+            Clients::from_env().await,
+            Settings::from_env()?,
+            Registry::builtin(),
+        ))
+    }
+
     /// Wires the handlers to `clients`.
     pub fn new(clients: Clients, settings: Settings, registry: Registry) -> Self {
         let names = &settings.names;
