@@ -90,7 +90,7 @@ impl ValueSet {
         i < 256 && self.bits[i / 64] & (1 << (i % 64)) != 0
     }
 
-    fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+    fn iter(&self) -> impl DoubleEndedIterator<Item = u32> + '_ {
         (0..256u32)
             .filter(|i| self.bits[*i as usize / 64] & (1 << (i % 64)) != 0)
             .map(|i| i + self.min)
@@ -311,6 +311,45 @@ impl Cron {
                 }
             }
             date = date.succ_opt()?;
+        }
+    }
+
+    /// The last matching instant at or before `at`, reading the fields in `tz` (the mirror of
+    /// [`Cron::next_after`], with the same daylight-saving rules). `None` when nothing matches
+    /// since the start of the year range.
+    pub fn last_at_or_before(&self, at: DateTime<Utc>, tz: Tz) -> Option<DateTime<Utc>> {
+        let local = at.with_timezone(&tz).naive_local();
+        // Local times more than a few hours after `at` map to instants after it.
+        let skip_after = local + TimeDelta::hours(4);
+        let mut date = skip_after.date();
+        loop {
+            if (date.year() as u32) < YEARS.0 {
+                return None;
+            }
+            if !self.years.contains(date.year() as u32) {
+                date = NaiveDate::from_ymd_opt(date.year() - 1, 12, 31)?;
+                continue;
+            }
+            if !self.months.contains(date.month()) {
+                date = date.with_day(1)?.pred_opt()?;
+                continue;
+            }
+            if self.matches_day(date) {
+                for hour in self.hours.iter().rev() {
+                    for minute in self.minutes.iter().rev() {
+                        let naive =
+                            NaiveDateTime::new(date, NaiveTime::from_hms_opt(hour, minute, 0)?);
+                        if naive > skip_after {
+                            continue;
+                        }
+                        match resolve_local(tz, naive) {
+                            Some(instant) if instant <= at => return Some(instant),
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            date = date.pred_opt()?;
         }
     }
 }

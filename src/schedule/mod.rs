@@ -193,25 +193,10 @@ impl Schedule {
 }
 
 /// The latest match of `cron` at or before `now`, given that `first` is a match at or before it.
-///
-/// Looks back over a window that doubles until it holds a match, so a long downtime costs a
-/// few searches rather than one per missed time.
 fn latest_passed(cron: &Cron, tz: Tz, first: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
-    let floor = first - TimeDelta::seconds(1);
-    let mut window = TimeDelta::minutes(1);
-    loop {
-        let start = (now - window).max(floor);
-        if let Some(mut latest) = cron.next_after(start, tz).filter(|t| *t <= now) {
-            while let Some(next) = cron.next_after(latest, tz).filter(|t| *t <= now) {
-                latest = next;
-            }
-            return latest;
-        }
-        if start == floor {
-            return first;
-        }
-        window = window * 2;
-    }
+    cron.last_at_or_before(now, tz)
+        .filter(|latest| *latest >= first)
+        .unwrap_or(first)
 }
 
 /// The instant a local wall-clock time names in `tz`, the way EventBridge Scheduler reads it:

@@ -91,6 +91,19 @@ fn missed_cron_runs_run_once_then_resume_on_the_grid() {
 }
 
 #[test]
+fn a_dense_month_after_a_long_wait_is_caught_up_quickly() {
+    // Every minute of April, months after April: the latest missed minute, found without
+    // stepping through the month minute by minute.
+    let april = schedule("cron(* * * 4 ? *)");
+    let next = april.next_due(
+        due("2027-03-14T06:30:00Z"),
+        due("2027-11-07T05:45:00Z"),
+        New_York,
+    );
+    assert_eq!(next, Some(due("2027-05-01T03:59:00Z")));
+}
+
+#[test]
 fn missed_minutely_cron_after_a_year_finds_the_latest_minute() {
     let minutely = schedule("cron(* * * * ? *)");
     let next = minutely
@@ -640,6 +653,19 @@ proptest! {
             due = next;
             now = now.max(next);
         }
+    }
+
+    #[test]
+    fn the_latest_passed_match_has_no_match_after_it(
+        expr in prop::sample::select(CRONS),
+        tz in prop::sample::select(ZONES),
+        at in instant_strategy(),
+    ) {
+        let schedule = schedule(expr);
+        let Rule::Cron(cron) = &schedule.rule else { unreachable!() };
+        let latest = cron.last_at_or_before(at.instant(), tz).unwrap();
+        prop_assert!(latest <= at.instant());
+        prop_assert!(cron.next_after(latest, tz).unwrap() > at.instant(), "a match between {} and {}", latest, at);
     }
 
     #[test]
