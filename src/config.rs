@@ -76,6 +76,11 @@ impl Names {
         format!("{}{queue}", self.queue_prefix)
     }
 
+    /// The queue where stream records the dispatcher gave up on are set aside.
+    pub fn stream_failure_queue_name(&self) -> String {
+        format!("{}stream-failures", self.queue_prefix)
+    }
+
     /// The dead-letter queue of a queue.
     pub fn dead_letter_queue_name(&self, queue: &str) -> String {
         format!("{}{queue}-dlq", self.queue_prefix)

@@ -3,10 +3,9 @@
 use aws_sdk_sqs::types::QueueAttributeName;
 
 use crate::clients::Clients;
-use crate::config::Names;
 use crate::delivery::describe;
 
-/// The dead-letter queues of a set of worker queues.
+/// The queues where nextdue sets aside what it gave up on.
 pub struct DeadLetters {
     clients: Clients,
     queues: Vec<String>,
@@ -14,12 +13,8 @@ pub struct DeadLetters {
 }
 
 impl DeadLetters {
-    /// Watches the dead-letter queues of these worker queues.
-    pub fn new(clients: Clients, names: &Names, queues: &[String]) -> Self {
-        let queues: Vec<String> = queues
-            .iter()
-            .map(|q| names.dead_letter_queue_name(q))
-            .collect();
+    /// Watches these queues (full names: dead-letter queues, the stream-failure queue).
+    pub fn new(clients: Clients, queues: Vec<String>) -> Self {
         DeadLetters {
             clients,
             reported: vec![0; queues.len()],

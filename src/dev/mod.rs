@@ -72,7 +72,12 @@ impl Glue {
                 .state_dir
                 .join(format!("{}.stream.json", names.workers_table)),
         )?;
-        let mut stream = StreamPump::new(stack.clients.clone(), &names.workers_table, checkpoints);
+        let mut stream = StreamPump::new(
+            stack.clients.clone(),
+            &names.workers_table,
+            checkpoints,
+            names.stream_failure_queue_name(),
+        );
         let mut tasks = Vec::new();
 
         let dispatching = stack.clone();
@@ -125,7 +130,12 @@ impl Glue {
         }));
         let sweeping = stack.clone();
         let every = options.sweep_every;
-        let mut dead_letters = DeadLetters::new(stack.clients.clone(), names, &polled);
+        let mut watched: Vec<String> = polled
+            .iter()
+            .map(|q| names.dead_letter_queue_name(q))
+            .collect();
+        watched.push(names.stream_failure_queue_name());
+        let mut dead_letters = DeadLetters::new(stack.clients.clone(), watched);
         tasks.push(tokio::spawn(async move {
             loop {
                 tokio::time::sleep(every).await;

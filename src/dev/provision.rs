@@ -126,6 +126,16 @@ pub async fn provision(
         create_queue(clients, names, queue, settings).await?;
     }
 
+    let failures = names.stream_failure_queue_name();
+    clients
+        .sqs
+        .create_queue()
+        .queue_name(&failures)
+        .attributes(QueueAttributeName::MessageRetentionPeriod, "1209600")
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("CreateQueue {failures}: {}", describe(e)))?;
+
     let group = clients
         .scheduler
         .create_schedule_group()

@@ -18,11 +18,17 @@ use crate::item::Item;
 /// Records read per poll (Lambda's default batch size for streams is 100).
 pub const BATCH_SIZE: i32 = 100;
 
+/// How many times a record is handed to the dispatcher before it is set aside (Lambda's
+/// `MaximumRetryAttempts` in the template is 10 retries).
+pub const MAX_RECORD_ATTEMPTS: u32 = 11;
+
 /// The reader of one table's stream.
 pub struct StreamPump {
     clients: Clients,
     table: String,
     checkpoints: Checkpoints,
+    failure_queue: String,
+    failures: std::collections::HashMap<String, u32>,
 }
 
 fn lambda_record(
@@ -55,13 +61,41 @@ fn lambda_record(
 }
 
 impl StreamPump {
-    /// A reader of `table`'s stream that keeps its positions in `checkpoints`.
-    pub fn new(clients: Clients, table: impl Into<String>, checkpoints: Checkpoints) -> Self {
+    /// A reader of `table`'s stream that keeps its positions in `checkpoints` and sets aside
+    /// records that keep failing in the queue `failure_queue`.
+    pub fn new(
+        clients: Clients,
+        table: impl Into<String>,
+        checkpoints: Checkpoints,
+        failure_queue: impl Into<String>,
+    ) -> Self {
         StreamPump {
             clients,
             table: table.into(),
             checkpoints,
+            failure_queue: failure_queue.into(),
+            failures: std::collections::HashMap::new(),
         }
+    }
+
+    /// Sends a record the dispatcher gave up on to the failure queue.
+    async fn set_aside(&self, body: &str) -> anyhow::Result<()> {
+        let sqs = &self.clients.sqs;
+        let url = sqs
+            .get_queue_url()
+            .queue_name(&self.failure_queue)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("GetQueueUrl {}: {}", self.failure_queue, describe(e)))?
+            .queue_url
+            .unwrap_or_default();
+        sqs.send_message()
+            .queue_url(url)
+            .message_body(body)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("SendMessage {}: {}", self.failure_queue, describe(e)))?;
+        Ok(())
     }
 
     /// Reads each shard once from its checkpoint and dispatches what it finds; returns how many
@@ -145,11 +179,28 @@ impl StreamPump {
                 .batch_item_failures
                 .first()
                 .and_then(|f| f.item_identifier.clone());
-            let done = event
+            let mut done = event
                 .records
                 .iter()
                 .take_while(|r| failed.is_none() || r.change.sequence_number != failed)
                 .collect::<Vec<_>>();
+            if let Some(sequence) = failed {
+                // Like Lambda's MaximumRetryAttempts and on-failure destination: a record that
+                // keeps failing is set aside, so it cannot hold up the shard for ever.
+                let attempts = self.failures.entry(sequence.clone()).or_insert(0);
+                *attempts += 1;
+                if *attempts >= MAX_RECORD_ATTEMPTS {
+                    let record = event
+                        .records
+                        .iter()
+                        .find(|r| r.change.sequence_number.as_ref() == Some(&sequence));
+                    let body = serde_json::to_string(&record).unwrap_or_default();
+                    self.set_aside(&body).await?;
+                    tracing::error!(sequence = %sequence, queue = %self.failure_queue, "a stream record failed {MAX_RECORD_ATTEMPTS} times; set aside");
+                    self.failures.remove(&sequence);
+                    done.extend(record);
+                }
+            }
             if let Some(last) = done
                 .last()
                 .and_then(|r| r.change.sequence_number.as_deref())

@@ -124,8 +124,7 @@ async fn bad_input_never_poisons_malformed_messages_end_in_the_dead_letter_queue
     assert_eq!(good.last_run_succeeded, Some(true));
     let watch = nextdue::dev::dead_letters::DeadLetters::new(
         stack.stack.clients.clone(),
-        &stack.names,
-        &["default".to_owned()],
+        vec![stack.names.dead_letter_queue_name("default")],
     );
     let started = std::time::Instant::now();
     loop {

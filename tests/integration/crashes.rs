@@ -90,6 +90,7 @@ async fn dispatcher_dies(crash_after: Option<usize>) -> Vec<String> {
         dying.clients.clone(),
         &stack.names.workers_table,
         checkpoints,
+        stack.names.stream_failure_queue_name(),
     );
     // Two passes: the first arms the worker, the second hands the armed state to delivery.
     for _ in 0..2 {
@@ -157,4 +158,38 @@ async fn a_call_that_fails_once_anywhere_loses_nothing() {
         assert_ran_once_per_due_time(&stack, &format!("call {k} failed once")).await;
     });
     futures::future::join_all(cases).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_record_that_keeps_failing_is_set_aside_and_reported() {
+    let stack = TestStack::provisioned_with("set-aside", 30).await;
+    stack
+        .put(json!({"id": "w", "kind": "log", "enabled": true, "params": {"message": "once"}}))
+        .await;
+    // A dispatcher none of whose calls get through; the stream is read with healthy clients.
+    let broken = stack.sibling(&Faults::new(Plan::CrashAfter(0))).await;
+    let checkpoints = Checkpoints::load(stack.state_dir.join("set-aside.json")).unwrap();
+    let failures = stack.names.stream_failure_queue_name();
+    let mut pump = StreamPump::new(
+        stack.stack.clients.clone(),
+        &stack.names.workers_table,
+        checkpoints,
+        failures.clone(),
+    );
+    let mut handled = 0;
+    for _ in 0..nextdue::dev::streams::MAX_RECORD_ATTEMPTS {
+        handled += pump.run_once(&broken.dispatcher).await.unwrap();
+    }
+    assert_eq!(
+        handled, 1,
+        "after its last attempt the record is set aside and the shard moves on"
+    );
+    let watch =
+        nextdue::dev::dead_letters::DeadLetters::new(stack.stack.clients.clone(), vec![failures]);
+    assert_eq!(watch.counts().await.unwrap()[0].1, 1);
+    assert_eq!(
+        pump.run_once(&broken.dispatcher).await.unwrap(),
+        0,
+        "the set-aside record is not read again"
+    );
 }

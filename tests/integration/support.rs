@@ -313,6 +313,7 @@ impl TestStack {
             self.stack.clients.clone(),
             &self.names.workers_table,
             checkpoints,
+            self.names.stream_failure_queue_name(),
         );
         while pump.run_once(&self.stack.dispatcher).await.expect("stream") > 0 {}
     }
