@@ -51,30 +51,15 @@ async fn bad_input_never_poisons_bad_items_become_invalid_while_a_good_one_runs(
     assert_eq!(good.last_run_succeeded, Some(true));
     for (item, expected) in &bad {
         let id = item["id"].as_str().unwrap();
-        let item = stack
-            .stack
-            .executor
-            .store
-            .get_worker(id)
-            .await
-            .unwrap()
-            .unwrap();
         let started = std::time::Instant::now();
-        let mut item = item;
+        let mut item = stack.item(id).await;
         while item.get("status") != Some(&nextdue::item::AttributeValue::S("invalid".into())) {
             assert!(
                 started.elapsed() < crate::support::PATIENCE,
                 "{id} never became invalid: {item:#?}"
             );
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            item = stack
-                .stack
-                .executor
-                .store
-                .get_worker(id)
-                .await
-                .unwrap()
-                .unwrap();
+            item = stack.item(id).await;
         }
         let Some(nextdue::item::AttributeValue::S(message)) = item.get("lastRunMessage") else {
             panic!("{id}: no message")
@@ -90,13 +75,7 @@ async fn bad_input_never_poisons_bad_items_become_invalid_while_a_good_one_runs(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_never_poisons_malformed_messages_end_in_the_dead_letter_queue() {
     let mut stack = TestStack::provisioned_with("dead-letters", 1).await;
-    let queue = stack
-        .stack
-        .executor
-        .delivery
-        .worker_queue("default")
-        .await
-        .unwrap();
+    let queue = stack.default_queue().await;
     let bodies = [
         "not json",
         "{}",

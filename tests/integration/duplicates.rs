@@ -54,13 +54,7 @@ async fn at_most_one_start_when_two_executors_race_on_one_message() {
     stack.drain_stream().await;
     let message = armed_message(&stack, "w").await;
     let other = stack.sibling(&Faults::default()).await;
-    let queue = stack
-        .stack
-        .executor
-        .delivery
-        .worker_queue("default")
-        .await
-        .unwrap();
+    let queue = stack.default_queue().await;
     let mut record = SqsMessage::default();
     record.message_id = Some("m-1".into());
     record.body = Some(serde_json::to_string(&message).unwrap());

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use chrono::TimeDelta;
 use nextdue::clients::Clients;
 use nextdue::config::{Names, Settings};
+use nextdue::delivery::QueueRef;
 use nextdue::dev::checkpoint::Checkpoints;
 use nextdue::dev::emulator::{SentMail, sent_mail};
 use nextdue::dev::provision::{QueueSettings, provision};
@@ -16,7 +17,7 @@ use nextdue::dev::streams::StreamPump;
 use nextdue::dev::{Glue, GlueOptions};
 use nextdue::faults::Faults;
 use nextdue::handlers::Stack;
-use nextdue::item::{Params, RunRecord, Worker};
+use nextdue::item::{Item, Params, RunRecord, Worker};
 use nextdue::job::{Job, JobContext, JobError, Registry};
 use nextdue::lifecycle::{Message, Policy};
 
@@ -196,6 +197,27 @@ impl TestStack {
             .expect("PutItem");
     }
 
+    /// The default queue of this test's stack.
+    pub async fn default_queue(&self) -> QueueRef {
+        self.stack
+            .executor
+            .delivery
+            .worker_queue("default")
+            .await
+            .expect("the default queue")
+    }
+
+    /// The worker's item as stored, whatever it holds.
+    pub async fn item(&self, id: &str) -> Item {
+        self.stack
+            .executor
+            .store
+            .get_worker(id)
+            .await
+            .expect("GetItem")
+            .expect("the worker exists")
+    }
+
     /// The worker as stored.
     pub async fn worker(&self, id: &str) -> Worker {
         let item = self
@@ -263,13 +285,7 @@ impl TestStack {
 
     /// Sends a message straight to the default queue, as a stale or duplicate delivery would.
     pub async fn send_message(&self, message: &Message) {
-        let queue = self
-            .stack
-            .executor
-            .delivery
-            .worker_queue("default")
-            .await
-            .expect("queue");
+        let queue = self.default_queue().await;
         self.stack
             .executor
             .delivery
@@ -280,13 +296,7 @@ impl TestStack {
 
     /// How many messages wait in the default queue (visible ones only).
     pub async fn queued(&self) -> usize {
-        let queue = self
-            .stack
-            .executor
-            .delivery
-            .worker_queue("default")
-            .await
-            .expect("queue");
+        let queue = self.default_queue().await;
         let attributes = self
             .stack
             .clients

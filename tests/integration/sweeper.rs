@@ -69,13 +69,7 @@ async fn a_lost_delivery_is_sent_again() {
         .await;
     // The delayed message is lost with everything else in the queue.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let queue = stack
-        .stack
-        .executor
-        .delivery
-        .worker_queue("default")
-        .await
-        .unwrap();
+    let queue = stack.default_queue().await;
     stack
         .stack
         .clients
