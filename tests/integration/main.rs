@@ -6,6 +6,7 @@ mod crashes;
 mod dev_restart;
 mod duplicates;
 mod failures;
+mod iam;
 mod runs;
 mod senders;
 mod spawn;

@@ -1,0 +1,174 @@
+//! Invariant 6, in the template: each function's role allows exactly the AWS actions its code
+//! calls. The calls are recorded (fault-injection interceptor, recording only) while each
+//! handler works through everything it can do, and compared with template.yaml's policies.
+
+use std::collections::BTreeSet;
+
+use chrono::{TimeDelta, Utc};
+use nextdue::dev::checkpoint::Checkpoints;
+use nextdue::dev::queues::QueuePump;
+use nextdue::dev::streams::StreamPump;
+use nextdue::faults::Faults;
+use nextdue::handlers::sweeper::sweep_once;
+use nextdue::item::Status;
+use nextdue::lifecycle::{Message, claim};
+use nextdue::timestamp::Due;
+use serde_json::json;
+use serde_norway::Value;
+
+use crate::support::TestStack;
+
+/// The IAM action an AWS call needs (`x-amz-target` for JSON protocols, the REST route else).
+fn action(call: &str) -> String {
+    if let Some(operation) = call.strip_prefix("DynamoDB_20120810.") {
+        return format!("dynamodb:{operation}");
+    }
+    if let Some(operation) = call.strip_prefix("AmazonSQS.") {
+        return format!("sqs:{operation}");
+    }
+    if call.starts_with("POST ") && call.contains("/v2/email/outbound-emails") {
+        return "ses:SendEmail".into();
+    }
+    if call.starts_with("POST ") && call.contains("/schedules/") {
+        return "scheduler:CreateSchedule".into();
+    }
+    panic!("an AWS call this test cannot name: {call}");
+}
+
+fn actions_of(faults: &Faults) -> BTreeSet<String> {
+    let mut actions: BTreeSet<String> = faults.calls().iter().map(|c| action(c)).collect();
+    if actions.contains("scheduler:CreateSchedule") {
+        // Creating a schedule hands Scheduler the role it will assume.
+        actions.insert("iam:PassRole".into());
+    }
+    actions
+}
+
+/// Every action in a function's inline policies, both branches of any `!If` included.
+fn template_actions(function: &str) -> BTreeSet<String> {
+    fn collect(value: &Value, out: &mut BTreeSet<String>) {
+        match value {
+            Value::Mapping(map) => {
+                for (key, value) in map {
+                    if key.as_str() == Some("Action") {
+                        match value {
+                            Value::String(action) => {
+                                out.insert(action.clone());
+                            }
+                            Value::Sequence(actions) => out.extend(
+                                actions.iter().filter_map(|a| a.as_str().map(str::to_owned)),
+                            ),
+                            _ => {}
+                        }
+                    } else {
+                        collect(value, out);
+                    }
+                }
+            }
+            Value::Sequence(items) => items.iter().for_each(|v| collect(v, out)),
+            Value::Tagged(tagged) => collect(&tagged.value, out),
+            _ => {}
+        }
+    }
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/template.yaml")).unwrap();
+    let template: Value = serde_norway::from_str(&text).unwrap();
+    let policies = &template["Resources"][function]["Properties"]["Policies"];
+    assert!(
+        !policies.is_null(),
+        "{function} has no policies in template.yaml"
+    );
+    let mut actions = BTreeSet::new();
+    collect(policies, &mut actions);
+    actions
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn least_privilege_each_role_allows_exactly_the_calls_its_function_makes() {
+    let stack = TestStack::provisioned("iam").await;
+    let domain = stack.verified_domain().await;
+    let (dispatcher_calls, executor_calls, sweeper_calls) =
+        (Faults::default(), Faults::default(), Faults::default());
+    let dispatcher = stack.sibling(&dispatcher_calls).await;
+    let executor = stack.sibling(&executor_calls).await;
+    let sweeper = stack.sibling(&sweeper_calls).await;
+
+    // Everything the dispatcher does: arm, deliver by queue and by schedule, stop, mark invalid.
+    let later = Due::floor(Utc::now() + TimeDelta::hours(2));
+    for item in [
+        json!({"id": "mail", "kind": "email", "enabled": true, "params": {"from": format!("a@{domain}"), "to": format!("b@{domain}"), "text": "t"}}),
+        json!({"id": "spawner", "kind": "spawn", "enabled": true, "params": {"worker": {"kind": "log", "params": {"message": "x"}}}}),
+        json!({"id": "later", "kind": "log", "enabled": true, "nextDue": later, "params": {"message": "x"}}),
+        json!({"id": "bad", "kind": "teleport", "enabled": true}),
+        json!({"id": "nowhere", "kind": "log", "enabled": true, "queue": "nowhere", "params": {"message": "x"}}),
+    ] {
+        stack.put(item).await;
+    }
+    let checkpoints = Checkpoints::load(stack.state_dir.join("iam.json")).unwrap();
+    let mut stream = StreamPump::new(
+        stack.stack.clients.clone(),
+        &stack.names.workers_table,
+        checkpoints,
+        stack.names.stream_failure_queue_name(),
+    );
+    while stream.run_once(&dispatcher.dispatcher).await.unwrap() > 0 {}
+    let mut disabled = serde_json::to_value(stack.worker("later").await).unwrap();
+    disabled["enabled"] = json!(false);
+    stack.put(disabled).await;
+    while stream.run_once(&dispatcher.dispatcher).await.unwrap() > 0 {}
+    assert_eq!(stack.worker("later").await.status, Some(Status::Stopped));
+
+    // Everything the executor does: claim, send mail, spawn, record, finish, send early
+    // messages on (by queue and by schedule).
+    let queue = stack.default_queue().await;
+    let pump = QueuePump::new(stack.stack.clients.clone(), queue, TimeDelta::seconds(30));
+    while pump.run_once(&executor.executor).await.unwrap() > 0 {}
+    assert_eq!(stack.worker("mail").await.last_run_succeeded, Some(true));
+    let spawner = stack.worker("spawner").await;
+    for due in [
+        Utc::now() + TimeDelta::seconds(30),
+        Utc::now() + TimeDelta::hours(3),
+    ] {
+        let early = Message {
+            id: "spawner".into(),
+            task_id: spawner.task_id.clone().unwrap(),
+            due: Due::floor(due),
+        };
+        stack.send_message(&early).await;
+    }
+    while pump.run_once(&executor.executor).await.unwrap() > 0 {}
+
+    // Everything the sweeper does: a pass a day from now finds a run whose executor died (a
+    // spawned child, claimed here and never finished) and a ready worker never claimed.
+    while stream.run_once(&stack.stack.dispatcher).await.unwrap() > 0 {}
+    let child_due = stack.runs("spawner").await[0].due;
+    let child = stack.worker(&format!("spawner#{child_due}")).await;
+    let message = Message {
+        id: child.id.clone(),
+        task_id: child.task_id.clone().unwrap(),
+        due: child.next_due.unwrap(),
+    };
+    let now = Utc::now();
+    let claimed = claim(&message, now, now + TimeDelta::seconds(1), "dead");
+    stack.stack.executor.store.apply(&claimed).await.unwrap();
+    let tomorrow = Due::floor(Utc::now() + TimeDelta::hours(1));
+    stack.put(json!({"id": "unclaimed", "kind": "log", "enabled": true, "nextDue": tomorrow, "params": {"message": "x"}})).await;
+    while stream.run_once(&stack.stack.dispatcher).await.unwrap() > 0 {}
+    let report = sweep_once(&sweeper.executor, Utc::now() + TimeDelta::days(1))
+        .await
+        .unwrap();
+    assert_eq!((report.rescued, report.redelivered), (1, 1), "{report:?}");
+
+    for (function, calls) in [
+        ("DispatcherFunction", &dispatcher_calls),
+        ("ExecutorFunction", &executor_calls),
+        ("SweeperFunction", &sweeper_calls),
+    ] {
+        let used = actions_of(calls);
+        let allowed = template_actions(function);
+        assert_eq!(
+            used, allowed,
+            "{function}: the code calls {used:?}; template.yaml allows {allowed:?}"
+        );
+    }
+}
