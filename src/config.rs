@@ -102,6 +102,9 @@ pub struct Settings {
     pub policy: Policy,
     /// How long before the invocation's deadline a run is cut off.
     pub safety_margin: TimeDelta,
+    /// Whether the executor prints Embedded Metric Format lines (in Lambda, where
+    /// `AWS_LAMBDA_FUNCTION_NAME` is set).
+    pub emit_metrics: bool,
 }
 
 impl Default for Settings {
@@ -112,6 +115,7 @@ impl Default for Settings {
             limits: JobLimits::default(),
             policy: Policy::default(),
             safety_margin: TimeDelta::seconds(DEFAULT_SAFETY_MARGIN_SECONDS),
+            emit_metrics: false,
         }
     }
 }
@@ -188,6 +192,7 @@ impl Settings {
                 ..Policy::default()
             },
             safety_margin: TimeDelta::seconds(DEFAULT_SAFETY_MARGIN_SECONDS),
+            emit_metrics: env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some(),
         })
     }
 }

@@ -25,4 +25,5 @@ pub mod dev;
 pub mod faults;
 pub mod handlers;
 pub mod mail;
+pub mod metrics;
 pub mod store;

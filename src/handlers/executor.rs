@@ -17,6 +17,7 @@ use crate::lifecycle::{
     Claimed, Message, MessageAction, Outcome, claim, finish, invalid_after_claim, on_message,
     refusal,
 };
+use crate::metrics;
 use crate::store::{Applied, Store};
 
 /// What the executor needs: the tables, delivery, the jobs and what they may use.
@@ -98,6 +99,9 @@ async fn handle_message(
                     match refusal(&message, image.as_ref()) {
                         Some(reason) => {
                             tracing::info!(worker = %message.id, due = %message.due, reason = %reason, "skipped");
+                            if executor.settings.emit_metrics {
+                                println!("{}", metrics::skipped(&reason, &message.id, Utc::now()));
+                            }
                             Ok(())
                         }
                         None => anyhow::bail!(
@@ -175,6 +179,12 @@ async fn run(
         &executor.registry,
         &executor.settings.policy,
     );
+    if executor.settings.emit_metrics {
+        println!(
+            "{}",
+            metrics::finished(&closing.record, &claimed.worker.kind, Utc::now())
+        );
+    }
     // The run record first: a crash after it leaves a record and a running worker for the
     // sweeper, never a finished worker without its record.
     executor.store.put_run(&closing.record).await?;

@@ -83,6 +83,19 @@ pub enum SkipReason {
     },
 }
 
+impl SkipReason {
+    /// A short, stable name for metrics and logs.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SkipReason::Gone => "gone",
+            SkipReason::StaleTask { .. } => "stale_task",
+            SkipReason::Disabled => "disabled",
+            SkipReason::NotReady { .. } => "not_ready",
+            SkipReason::OtherDue { .. } => "other_due",
+        }
+    }
+}
+
 impl fmt::Display for SkipReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let or_none = |v: &Option<String>| v.clone().unwrap_or_else(|| "none".into());
