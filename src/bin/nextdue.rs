@@ -62,6 +62,10 @@ struct Local {
     /// How often the sweeper runs, in seconds.
     #[arg(long, default_value_t = DEFAULT_SWEEP_EVERY_SECONDS)]
     sweep_every: u64,
+    /// Run the handlers through the Lambda Invoke API at this address (`cargo lambda watch`,
+    /// for example http://127.0.0.1:9000) instead of in process; must be a loopback address.
+    #[arg(long)]
+    invoke_url: Option<String>,
 }
 
 impl Local {
@@ -73,6 +77,9 @@ impl Local {
                 self.endpoint.as_deref().unwrap_or("nothing")
             );
         };
+        if let Some(url) = self.invoke_url.as_deref().filter(|u| !is_local_endpoint(u)) {
+            bail!("--invoke-url must be a loopback address (cargo lambda watch); got {url:?}");
+        }
         let clients = Clients::local(&endpoint).await;
         let settings = Settings::from_env()?;
         let queue_settings = QueueSettings {
@@ -88,6 +95,7 @@ impl Local {
             queues: self.queues.clone(),
             function_timeout: TimeDelta::seconds(self.function_timeout),
             sweep_every: Duration::from_secs(self.sweep_every.max(1)),
+            invoke_url: self.invoke_url.clone(),
         };
         let glue = Glue::start(stack.clone(), options).await?;
         tracing::info!(

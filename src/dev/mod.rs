@@ -8,6 +8,7 @@
 pub mod checkpoint;
 pub mod dead_letters;
 pub mod emulator;
+pub mod invoke;
 pub mod provision;
 pub mod queues;
 pub mod schedules;
@@ -26,7 +27,7 @@ use self::queues::QueuePump;
 use self::schedules::SchedulePump;
 use self::streams::StreamPump;
 use crate::handlers::Stack;
-use crate::handlers::sweeper::sweep_once;
+use crate::handlers::sweeper::{SweepReport, sweep_once};
 
 /// How long the loops rest when there was nothing to do.
 pub const IDLE: Duration = Duration::from_millis(200);
@@ -48,6 +49,9 @@ pub struct GlueOptions {
     pub function_timeout: TimeDelta,
     /// How often the sweeper runs (`rate(1 minute)` in production).
     pub sweep_every: Duration,
+    /// The Lambda Invoke API of `cargo lambda watch`, to run the handlers there instead of
+    /// in process.
+    pub invoke_url: Option<String>,
 }
 
 /// The running glue: its loops stop when it is dropped.
@@ -77,7 +81,8 @@ impl Glue {
             &names.workers_table,
             checkpoints,
             names.stream_failure_queue_name(),
-        );
+        )
+        .through(options.invoke_url.clone());
         let mut tasks = Vec::new();
 
         let dispatching = stack.clone();
@@ -105,7 +110,8 @@ impl Glue {
         let polled = queues.clone();
         for queue in queues {
             let queue = stack.executor.delivery.worker_queue(&queue).await?;
-            let pump = QueuePump::new(stack.clients.clone(), queue, options.function_timeout);
+            let pump = QueuePump::new(stack.clients.clone(), queue, options.function_timeout)
+                .through(options.invoke_url.clone());
             let executing = stack.clone();
             tasks.push(tokio::spawn(async move {
                 loop {
@@ -130,6 +136,7 @@ impl Glue {
         }));
         let sweeping = stack.clone();
         let every = options.sweep_every;
+        let invoke_url = options.invoke_url.clone();
         let mut watched: Vec<String> = polled
             .iter()
             .map(|q| names.dead_letter_queue_name(q))
@@ -139,7 +146,14 @@ impl Glue {
         tasks.push(tokio::spawn(async move {
             loop {
                 tokio::time::sleep(every).await;
-                if let Err(error) = sweep_once(&sweeping.executor, Utc::now()).await {
+                let swept = match &invoke_url {
+                    Some(url) => {
+                        invoke::invoke::<_, SweepReport>(url, "sweeper", &serde_json::json!({}))
+                            .await
+                    }
+                    None => sweep_once(&sweeping.executor, Utc::now()).await,
+                };
+                if let Err(error) = swept {
                     tracing::error!(error = %error, "sweeper");
                 }
                 if let Err(error) = dead_letters.report().await {

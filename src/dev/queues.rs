@@ -22,6 +22,7 @@ pub struct QueuePump {
     clients: Clients,
     queue: QueueRef,
     function_timeout: TimeDelta,
+    invoke_url: Option<String>,
 }
 
 impl QueuePump {
@@ -31,7 +32,15 @@ impl QueuePump {
             clients,
             queue,
             function_timeout,
+            invoke_url: None,
         }
+    }
+
+    /// Hands batches to the `executor` function at this Lambda Invoke API endpoint instead of
+    /// calling the handler in process.
+    pub fn through(mut self, invoke_url: Option<String>) -> Self {
+        self.invoke_url = invoke_url;
+        self
     }
 
     /// Receives one batch and runs the executor on it; returns how many messages it received.
@@ -71,7 +80,10 @@ impl QueuePump {
             record.aws_region = region.clone();
             event.records.push(record);
         }
-        let response = handle_queue(&event, executor, Utc::now() + self.function_timeout).await;
+        let response = match &self.invoke_url {
+            Some(url) => super::invoke::invoke(url, "executor", &event).await?,
+            None => handle_queue(&event, executor, Utc::now() + self.function_timeout).await,
+        };
         let failed: HashSet<&str> = response
             .batch_item_failures
             .iter()

@@ -29,6 +29,7 @@ pub struct StreamPump {
     checkpoints: Checkpoints,
     failure_queue: String,
     failures: std::collections::HashMap<String, u32>,
+    invoke_url: Option<String>,
 }
 
 fn lambda_record(
@@ -75,7 +76,15 @@ impl StreamPump {
             checkpoints,
             failure_queue: failure_queue.into(),
             failures: std::collections::HashMap::new(),
+            invoke_url: None,
         }
+    }
+
+    /// Hands batches to the `dispatcher` function at this Lambda Invoke API endpoint instead
+    /// of calling the handler in process.
+    pub fn through(mut self, invoke_url: Option<String>) -> Self {
+        self.invoke_url = invoke_url;
+        self
     }
 
     /// Sends a record the dispatcher gave up on to the failure queue.
@@ -174,7 +183,10 @@ impl StreamPump {
                 .into_iter()
                 .map(|r| lambda_record(r, &stream_arn, &region))
                 .collect();
-            let response = handle_stream(&event, dispatcher).await;
+            let response = match &self.invoke_url {
+                Some(url) => super::invoke::invoke(url, "dispatcher", &event).await?,
+                None => handle_stream(&event, dispatcher).await,
+            };
             let failed = response
                 .batch_item_failures
                 .first()

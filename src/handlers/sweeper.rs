@@ -15,7 +15,7 @@ pub const PAGE_SIZE: i32 = 100;
 pub const MAX_PAGES_PER_SHARD: usize = 10;
 
 /// What one pass did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SweepReport {
     /// Workers read from the index.
     pub looked_at: usize,

@@ -164,6 +164,7 @@ impl TestStack {
             queues: Vec::new(),
             function_timeout: TimeDelta::seconds(function_timeout),
             sweep_every: Duration::from_secs(1),
+            invoke_url: None,
         };
         self.glue = Some(
             Glue::start(self.stack.clone(), options)
