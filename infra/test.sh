@@ -11,9 +11,10 @@ cargo fmt --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --locked -- -D warnings
 
-echo "== template.yaml (cfn-lint, then the SAM transform and cfn-lint again)"
+echo "== template.yaml (cfn-lint; the SAM transform and cfn-lint again; sam validate --lint)"
 infra/venv.sh
 .venv/bin/python infra/check_template.py template.yaml
+SAM_CLI_TELEMETRY=0 .venv/bin/sam validate --lint --region us-east-1 --template template.yaml
 
 echo "== emulator"
 if infra/emulator.sh env > /dev/null 2>&1; then
