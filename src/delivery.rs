@@ -102,6 +102,87 @@ where
     }
 }
 
+/// Looks a queue up by name: its URL and ARN.
+pub(crate) async fn lookup_queue(
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+) -> Result<QueueRef, DeliveryError> {
+    let error = |operation, message| DeliveryError {
+        operation,
+        target: name.to_owned(),
+        message,
+        no_such_queue: false,
+    };
+    let url = sqs
+        .get_queue_url()
+        .queue_name(name)
+        .send()
+        .await
+        .map_err(|e| DeliveryError {
+            no_such_queue: has_code(
+                &e,
+                &[
+                    "AWS.SimpleQueueService.NonExistentQueue",
+                    "QueueDoesNotExist",
+                ],
+            ),
+            ..error("GetQueueUrl", describe(e))
+        })?
+        .queue_url
+        .ok_or_else(|| error("GetQueueUrl", "no URL in the answer".into()))?;
+    let mut queue = QueueRef {
+        name: name.to_owned(),
+        url,
+        arn: String::new(),
+    };
+    queue.arn = queue_attribute(sqs, &queue, QueueAttributeName::QueueArn)
+        .await?
+        .ok_or_else(|| error("GetQueueAttributes", "no QueueArn in the answer".into()))?;
+    Ok(queue)
+}
+
+/// One attribute of a queue, if the queue reports it.
+pub(crate) async fn queue_attribute(
+    sqs: &aws_sdk_sqs::Client,
+    queue: &QueueRef,
+    attribute: QueueAttributeName,
+) -> Result<Option<String>, DeliveryError> {
+    let attributes = sqs
+        .get_queue_attributes()
+        .queue_url(&queue.url)
+        .attribute_names(attribute.clone())
+        .send()
+        .await
+        .map_err(|e| DeliveryError {
+            operation: "GetQueueAttributes",
+            target: queue.name.clone(),
+            message: describe(e),
+            no_such_queue: false,
+        })?
+        .attributes;
+    Ok(attributes.and_then(|mut a| a.remove(&attribute)))
+}
+
+/// Sends a message body to a queue as it is, with no delay.
+pub(crate) async fn send_body(
+    sqs: &aws_sdk_sqs::Client,
+    queue: &QueueRef,
+    body: &str,
+) -> Result<(), DeliveryError> {
+    sqs.send_message()
+        .queue_url(&queue.url)
+        .message_body(body)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| DeliveryError {
+            operation: "SendMessage",
+            target: queue.name.clone(),
+            message: describe(e),
+            no_such_queue: false,
+        })
+}
+
 impl Delivery {
     /// Delivery through these clients, to the queues and schedule group `names` gives.
     pub fn new(
@@ -128,51 +209,12 @@ impl Delivery {
         self.queue_named(name).await
     }
 
-    /// The queue with this full name.
+    /// The queue with this full name (looked up once, then cached).
     pub async fn queue_named(&self, name: &str) -> Result<QueueRef, DeliveryError> {
         if let Some(found) = self.queues.lock().expect("queue cache").get(name) {
             return Ok(found.clone());
         }
-        let error = |operation, message| DeliveryError {
-            operation,
-            target: name.to_owned(),
-            message,
-            no_such_queue: false,
-        };
-        let url = self
-            .sqs
-            .get_queue_url()
-            .queue_name(name)
-            .send()
-            .await
-            .map_err(|e| DeliveryError {
-                no_such_queue: has_code(
-                    &e,
-                    &[
-                        "AWS.SimpleQueueService.NonExistentQueue",
-                        "QueueDoesNotExist",
-                    ],
-                ),
-                ..error("GetQueueUrl", describe(e))
-            })?
-            .queue_url
-            .ok_or_else(|| error("GetQueueUrl", "no URL in the answer".into()))?;
-        let arn = self
-            .sqs
-            .get_queue_attributes()
-            .queue_url(&url)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .map_err(|e| error("GetQueueAttributes", describe(e)))?
-            .attributes
-            .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
-            .ok_or_else(|| error("GetQueueAttributes", "no QueueArn in the answer".into()))?;
-        let found = QueueRef {
-            name: name.to_owned(),
-            url,
-            arn,
-        };
+        let found = lookup_queue(&self.sqs, name).await?;
         self.queues
             .lock()
             .expect("queue cache")
@@ -182,19 +224,7 @@ impl Delivery {
 
     /// Sends a message body as it is, with no delay (a fired schedule's input).
     pub async fn forward(&self, queue: &QueueRef, body: &str) -> Result<(), DeliveryError> {
-        self.sqs
-            .send_message()
-            .queue_url(&queue.url)
-            .message_body(body)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| DeliveryError {
-                operation: "SendMessage",
-                target: queue.name.clone(),
-                message: describe(e),
-                no_such_queue: false,
-            })
+        send_body(&self.sqs, queue, body).await
     }
 
     /// The schedule group and Scheduler client (for the local glue, which fires schedules).

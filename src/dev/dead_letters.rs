@@ -3,7 +3,7 @@
 use aws_sdk_sqs::types::QueueAttributeName;
 
 use crate::clients::Clients;
-use crate::delivery::describe;
+use crate::delivery::{lookup_queue, queue_attribute};
 
 /// The queues where nextdue sets aside what it gave up on.
 pub struct DeadLetters {
@@ -26,31 +26,15 @@ impl DeadLetters {
     pub async fn counts(&self) -> anyhow::Result<Vec<(String, usize)>> {
         let mut counts = Vec::new();
         for name in &self.queues {
-            let url = self
-                .clients
-                .sqs
-                .get_queue_url()
-                .queue_name(name)
-                .send()
-                .await
-                .map_err(|e| anyhow::anyhow!("GetQueueUrl {name}: {}", describe(e)))?
-                .queue_url
-                .unwrap_or_default();
-            let count = self
-                .clients
-                .sqs
-                .get_queue_attributes()
-                .queue_url(&url)
-                .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-                .send()
-                .await
-                .map_err(|e| anyhow::anyhow!("GetQueueAttributes {name}: {}", describe(e)))?
-                .attributes
-                .and_then(|a| {
-                    a.get(&QueueAttributeName::ApproximateNumberOfMessages)
-                        .and_then(|n| n.parse().ok())
-                })
-                .unwrap_or(0);
+            let queue = lookup_queue(&self.clients.sqs, name).await?;
+            let count = queue_attribute(
+                &self.clients.sqs,
+                &queue,
+                QueueAttributeName::ApproximateNumberOfMessages,
+            )
+            .await?
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
             counts.push((name.clone(), count));
         }
         Ok(counts)

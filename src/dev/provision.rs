@@ -9,7 +9,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 
 use crate::clients::Clients;
 use crate::config::Names;
-use crate::delivery::{describe, has_code};
+use crate::delivery::{describe, has_code, lookup_queue};
 use crate::item::attr;
 use crate::store::SWEEP_INDEX;
 
@@ -162,25 +162,13 @@ async fn create_queue(
 ) -> anyhow::Result<()> {
     let sqs = &clients.sqs;
     let dlq_name = names.dead_letter_queue_name(queue);
-    let dlq_url = sqs
-        .create_queue()
+    sqs.create_queue()
         .queue_name(&dlq_name)
         .attributes(QueueAttributeName::MessageRetentionPeriod, "1209600")
         .send()
         .await
-        .map_err(|e| anyhow::anyhow!("CreateQueue {dlq_name}: {}", describe(e)))?
-        .queue_url
-        .unwrap_or_default();
-    let dlq_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&dlq_url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .map_err(|e| anyhow::anyhow!("GetQueueAttributes {dlq_name}: {}", describe(e)))?
-        .attributes
-        .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
-        .unwrap_or_default();
+        .map_err(|e| anyhow::anyhow!("CreateQueue {dlq_name}: {}", describe(e)))?;
+    let dlq_arn = lookup_queue(sqs, &dlq_name).await?.arn;
     let redrive = serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT.to_string()});
     let name = names.queue_name(queue);
     let attributes = std::collections::HashMap::from([
@@ -200,14 +188,7 @@ async fn create_queue(
         Ok(_) => Ok(()),
         // It exists with other settings: bring them in line.
         Err(error) if has_code(&error, &["QueueAlreadyExists", "QueueNameExists"]) => {
-            let url = sqs
-                .get_queue_url()
-                .queue_name(&name)
-                .send()
-                .await
-                .map_err(|e| anyhow::anyhow!("GetQueueUrl {name}: {}", describe(e)))?
-                .queue_url
-                .unwrap_or_default();
+            let url = lookup_queue(sqs, &name).await?.url;
             sqs.set_queue_attributes()
                 .queue_url(url)
                 .set_attributes(Some(attributes))

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 
 use super::checkpoint::Checkpoints;
 use crate::clients::Clients;
-use crate::delivery::describe;
+use crate::delivery::{describe, lookup_queue, send_body};
 use crate::handlers::dispatcher::{Dispatcher, handle_stream};
 use crate::item::Item;
 
@@ -89,21 +89,8 @@ impl StreamPump {
 
     /// Sends a record the dispatcher gave up on to the failure queue.
     async fn set_aside(&self, body: &str) -> anyhow::Result<()> {
-        let sqs = &self.clients.sqs;
-        let url = sqs
-            .get_queue_url()
-            .queue_name(&self.failure_queue)
-            .send()
-            .await
-            .map_err(|e| anyhow::anyhow!("GetQueueUrl {}: {}", self.failure_queue, describe(e)))?
-            .queue_url
-            .unwrap_or_default();
-        sqs.send_message()
-            .queue_url(url)
-            .message_body(body)
-            .send()
-            .await
-            .map_err(|e| anyhow::anyhow!("SendMessage {}: {}", self.failure_queue, describe(e)))?;
+        let queue = lookup_queue(&self.clients.sqs, &self.failure_queue).await?;
+        send_body(&self.clients.sqs, &queue, body).await?;
         Ok(())
     }
 
