@@ -5,8 +5,12 @@ use std::env;
 
 use chrono::TimeDelta;
 
+use crate::item::{DEFAULT_QUEUE, is_queue_name};
 use crate::job::{DEFAULT_MAX_SPAWN_DEPTH, JobLimits};
-use crate::lifecycle::{DEFAULT_RUN_RETENTION_DAYS, DEFAULT_SWEEP_GRACE_SECONDS, Policy};
+use crate::lifecycle::{
+    DEFAULT_QUEUE_CONCURRENCY, DEFAULT_RUN_RETENTION_DAYS, DEFAULT_SWEEP_GRACE_SECONDS, Policy,
+    QueueSpec,
+};
 
 /// Default name of the workers table.
 pub const DEFAULT_WORKERS_TABLE: &str = "nextdue-workers";
@@ -87,6 +91,67 @@ impl Names {
     }
 }
 
+/// The largest maximum concurrency Lambda allows on an SQS event source mapping.
+pub const MAX_QUEUE_CONCURRENCY: u32 = 1000;
+
+/// Reads the deployment's worker queues: `name` or `name:concurrency`, comma separated (the
+/// template's `Queues` parameter, for example `default:20,reports:5`).
+///
+/// ```
+/// use nextdue::config::parse_queues;
+/// let queues = parse_queues("default:20, reports:5").unwrap();
+/// assert_eq!((queues[1].name.as_str(), queues[1].max_concurrency), ("reports", 5));
+/// assert_eq!(parse_queues("default").unwrap()[0].max_concurrency, 20);
+/// assert!(parse_queues("default-dlq").is_err());
+/// ```
+pub fn parse_queues(text: &str) -> Result<Vec<QueueSpec>, ConfigError> {
+    let problem = |problem: String| ConfigError {
+        name: "NEXTDUE_QUEUES",
+        problem,
+    };
+    let mut queues: Vec<QueueSpec> = Vec::new();
+    for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let (name, concurrency) = match entry.split_once(':') {
+            Some((name, n)) => (name.trim(), Some(n.trim())),
+            None => (entry, None),
+        };
+        if !is_queue_name(name) {
+            return Err(problem(format!(
+                "{name:?} is not a queue name (1 to 72 letters, digits, - or _)"
+            )));
+        }
+        if name.ends_with("-dlq") || name == "stream-failures" {
+            return Err(problem(format!(
+                "{name:?} is the name of one of nextdue's own queues"
+            )));
+        }
+        if queues.iter().any(|q| q.name == name) {
+            return Err(problem(format!("{name:?} is listed twice")));
+        }
+        let max_concurrency = match concurrency {
+            None => DEFAULT_QUEUE_CONCURRENCY,
+            Some(n) => n
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (2..=MAX_QUEUE_CONCURRENCY).contains(n))
+                .ok_or_else(|| {
+                    problem(format!(
+                        "{entry:?}: the concurrency must be a whole number from 2 to \
+                         {MAX_QUEUE_CONCURRENCY} (Lambda's limits)"
+                    ))
+                })?,
+        };
+        queues.push(QueueSpec {
+            name: name.to_owned(),
+            max_concurrency,
+        });
+    }
+    if queues.is_empty() {
+        return Err(problem("lists no queue".into()));
+    }
+    Ok(queues)
+}
+
 /// Everything a handler needs to know besides its clients.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -97,8 +162,8 @@ pub struct Settings {
     pub allowed_senders: Vec<String>,
     /// Limits on jobs (`NEXTDUE_MAX_SPAWN_DEPTH`).
     pub limits: JobLimits,
-    /// Retry, retention and sweep policy (`NEXTDUE_RUN_RETENTION_DAYS`,
-    /// `NEXTDUE_SWEEP_GRACE_SECONDS`).
+    /// Retry, retention and sweep policy, and the worker queues (`NEXTDUE_RUN_RETENTION_DAYS`,
+    /// `NEXTDUE_SWEEP_GRACE_SECONDS`, `NEXTDUE_QUEUES`).
     pub policy: Policy,
     /// How long before the invocation's deadline a run is cut off.
     pub safety_margin: TimeDelta,
@@ -180,6 +245,7 @@ impl Settings {
             DEFAULT_MAX_SPAWN_DEPTH.into(),
             0..=100,
         )?;
+        let queues = parse_queues(&text("NEXTDUE_QUEUES", DEFAULT_QUEUE))?;
         Ok(Settings {
             names,
             allowed_senders,
@@ -189,6 +255,7 @@ impl Settings {
             policy: Policy {
                 retention: TimeDelta::days(retention_days),
                 sweep_grace: TimeDelta::seconds(sweep_grace),
+                queues,
                 ..Policy::default()
             },
             safety_margin: TimeDelta::seconds(DEFAULT_SAFETY_MARGIN_SECONDS),

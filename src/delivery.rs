@@ -11,6 +11,13 @@ use aws_sdk_sqs::types::QueueAttributeName;
 
 use crate::config::Names;
 use crate::lifecycle::{Message, Route};
+use crate::sdk_error::{self, ProvideErrorMetadata, SdkError};
+
+/// The codes SQS answers for a queue that does not exist (the second is the emulator's).
+const NO_SUCH_QUEUE: &[&str] = &[
+    "AWS.SimpleQueueService.NonExistentQueue",
+    "QueueDoesNotExist",
+];
 
 /// A queue: its URL (to send) and ARN (for Scheduler targets).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,16 +32,45 @@ pub struct QueueRef {
 
 /// A delivery call that failed.
 #[derive(Debug, thiserror::Error)]
-#[error("{operation} for {target}: {message}")]
-pub struct DeliveryError {
-    /// The operation (`SendMessage`, `CreateSchedule`, …).
-    pub operation: &'static str,
-    /// The queue or schedule.
-    pub target: String,
-    /// What the service (or the network) said.
-    pub message: String,
-    /// True when the queue does not exist (a worker naming an unknown queue: the user's error).
-    pub no_such_queue: bool,
+pub enum DeliveryError {
+    /// The queue does not exist: the deployment lacks a queue its configuration names.
+    #[error("no queue {queue} in this deployment")]
+    NoSuchQueue {
+        /// The queue's full name.
+        queue: String,
+    },
+    /// The service (or the network) refused the call.
+    #[error("{operation} for {target}: {message}")]
+    Call {
+        /// The operation (`SendMessage`, `CreateSchedule`, …).
+        operation: &'static str,
+        /// The queue or schedule.
+        target: String,
+        /// What the service (or the network) said.
+        message: String,
+    },
+}
+
+impl DeliveryError {
+    fn call<E, R>(operation: &'static str, target: &str, error: SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        DeliveryError::Call {
+            operation,
+            target: target.to_owned(),
+            message: sdk_error::message(error),
+        }
+    }
+
+    fn missing(operation: &'static str, target: &str, what: &str) -> Self {
+        DeliveryError::Call {
+            operation,
+            target: target.to_owned(),
+            message: format!("no {what} in the answer"),
+        }
+    }
 }
 
 /// How a message was sent.
@@ -45,12 +81,12 @@ pub enum Sent {
         /// Seconds before SQS delivers it.
         delay_seconds: u32,
     },
-    /// As a one-time schedule with this name (`already` when a retry found it in place).
+    /// As a one-time schedule with this name (`existed` when a retry found it in place).
     Scheduled {
         /// The schedule's name.
         name: String,
         /// Whether the schedule already existed.
-        already: bool,
+        existed: bool,
     },
 }
 
@@ -73,63 +109,27 @@ pub fn schedule_name(message: &Message) -> String {
     )
 }
 
-/// Whether an SDK call failed with one of these error codes (checked on the code itself, since
-/// emulators and query-compatible services do not always map it to the typed variant).
-pub(crate) fn has_code<E, R>(error: &aws_sdk_sqs::error::SdkError<E, R>, codes: &[&str]) -> bool
-where
-    E: aws_sdk_sqs::error::ProvideErrorMetadata,
-{
-    error
-        .as_service_error()
-        .and_then(|e| e.code())
-        .is_some_and(|code| codes.contains(&code))
-}
-
-/// An SDK error in one short line: the service's code and message, or what went wrong on the
-/// way (timeout, connection, …).
-pub(crate) fn describe<E, R>(error: aws_sdk_sqs::error::SdkError<E, R>) -> String
-where
-    E: aws_sdk_sqs::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    match error.as_service_error() {
-        Some(service) => format!(
-            "{}: {}",
-            service.code().unwrap_or("error"),
-            service.message().unwrap_or("no message")
-        ),
-        None => aws_sdk_sqs::error::DisplayErrorContext(&error).to_string(),
-    }
-}
-
 /// Looks a queue up by name: its URL and ARN.
 pub(crate) async fn lookup_queue(
     sqs: &aws_sdk_sqs::Client,
     name: &str,
 ) -> Result<QueueRef, DeliveryError> {
-    let error = |operation, message| DeliveryError {
-        operation,
-        target: name.to_owned(),
-        message,
-        no_such_queue: false,
-    };
     let url = sqs
         .get_queue_url()
         .queue_name(name)
         .send()
         .await
-        .map_err(|e| DeliveryError {
-            no_such_queue: has_code(
-                &e,
-                &[
-                    "AWS.SimpleQueueService.NonExistentQueue",
-                    "QueueDoesNotExist",
-                ],
-            ),
-            ..error("GetQueueUrl", describe(e))
+        .map_err(|e| {
+            if sdk_error::code_is(&e, NO_SUCH_QUEUE) {
+                DeliveryError::NoSuchQueue {
+                    queue: name.to_owned(),
+                }
+            } else {
+                DeliveryError::call("GetQueueUrl", name, e)
+            }
         })?
         .queue_url
-        .ok_or_else(|| error("GetQueueUrl", "no URL in the answer".into()))?;
+        .ok_or_else(|| DeliveryError::missing("GetQueueUrl", name, "URL"))?;
     let mut queue = QueueRef {
         name: name.to_owned(),
         url,
@@ -137,7 +137,7 @@ pub(crate) async fn lookup_queue(
     };
     queue.arn = queue_attribute(sqs, &queue, QueueAttributeName::QueueArn)
         .await?
-        .ok_or_else(|| error("GetQueueAttributes", "no QueueArn in the answer".into()))?;
+        .ok_or_else(|| DeliveryError::missing("GetQueueAttributes", name, "QueueArn"))?;
     Ok(queue)
 }
 
@@ -153,12 +153,7 @@ pub(crate) async fn queue_attribute(
         .attribute_names(attribute.clone())
         .send()
         .await
-        .map_err(|e| DeliveryError {
-            operation: "GetQueueAttributes",
-            target: queue.name.clone(),
-            message: describe(e),
-            no_such_queue: false,
-        })?
+        .map_err(|e| DeliveryError::call("GetQueueAttributes", &queue.name, e))?
         .attributes;
     Ok(attributes.and_then(|mut a| a.remove(&attribute)))
 }
@@ -175,12 +170,7 @@ pub(crate) async fn send_body(
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| DeliveryError {
-            operation: "SendMessage",
-            target: queue.name.clone(),
-            message: describe(e),
-            no_such_queue: false,
-        })
+        .map_err(|e| DeliveryError::call("SendMessage", &queue.name, e))
 }
 
 impl Delivery {
@@ -249,12 +239,7 @@ impl Delivery {
                     .delay_seconds(delay_seconds as i32)
                     .send()
                     .await
-                    .map_err(|e| DeliveryError {
-                        operation: "SendMessage",
-                        target: queue.name.clone(),
-                        message: describe(e),
-                        no_such_queue: false,
-                    })?;
+                    .map_err(|e| DeliveryError::call("SendMessage", &queue.name, e))?;
                 Ok(Sent::Queued { delay_seconds })
             }
             Route::Schedule { at } => {
@@ -284,18 +269,15 @@ impl Delivery {
                 match result {
                     Ok(_) => Ok(Sent::Scheduled {
                         name,
-                        already: false,
+                        existed: false,
                     }),
-                    Err(e) if has_code(&e, &["ConflictException"]) => Ok(Sent::Scheduled {
-                        name,
-                        already: true,
-                    }),
-                    Err(e) => Err(DeliveryError {
-                        operation: "CreateSchedule",
-                        target: name,
-                        message: describe(e),
-                        no_such_queue: false,
-                    }),
+                    Err(e) if sdk_error::code_is(&e, &["ConflictException"]) => {
+                        Ok(Sent::Scheduled {
+                            name,
+                            existed: true,
+                        })
+                    }
+                    Err(e) => Err(DeliveryError::call("CreateSchedule", &name, e)),
                 }
             }
         }

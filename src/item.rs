@@ -89,6 +89,15 @@ pub const DEFAULT_QUEUE: &str = "default";
 /// The longest queue name (SQS allows 80 characters, less the `nextdue-` prefix).
 pub const MAX_QUEUE_NAME: usize = 72;
 
+/// Whether `name` can name a worker queue: 1 to [`MAX_QUEUE_NAME`] letters, digits, `-` or `_`.
+pub fn is_queue_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_QUEUE_NAME
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
 /// Where a worker stands in its lifecycle.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -307,20 +316,11 @@ impl Worker {
                 format!("expected 1 to {MAX_TIMEOUT_SECONDS} seconds, got {n}"),
             ));
         }
-        if let Some(queue) = &self.queue {
-            let well_formed = !queue.is_empty()
-                && queue.len() <= MAX_QUEUE_NAME
-                && queue
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-            if !well_formed {
-                return Err(ItemError::new(
-                    attr::QUEUE,
-                    format!(
-                        "expected 1 to {MAX_QUEUE_NAME} letters, digits, - or _, got {queue:?}"
-                    ),
-                ));
-            }
+        if let Some(queue) = self.queue.as_ref().filter(|q| !is_queue_name(q)) {
+            return Err(ItemError::new(
+                attr::QUEUE,
+                format!("expected 1 to {MAX_QUEUE_NAME} letters, digits, - or _, got {queue:?}"),
+            ));
         }
         Ok(())
     }

@@ -16,6 +16,7 @@ pub mod job;
 pub mod jobs;
 pub mod lifecycle;
 pub mod schedule;
+pub mod stream_filter;
 pub mod timestamp;
 
 pub mod clients;
@@ -26,4 +27,5 @@ pub mod faults;
 pub mod handlers;
 pub mod mail;
 pub mod metrics;
+pub mod sdk_error;
 pub mod store;

@@ -4,9 +4,9 @@ use async_trait::async_trait;
 use aws_sdk_sesv2::operation::send_email::SendEmailError;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 
-use crate::delivery::describe;
 use crate::job::{JobError, Mailer};
 use crate::jobs::email::{Mail, sender_allowed};
+use crate::sdk_error;
 
 /// Sends mail through SES v2, only from the allowed senders.
 #[derive(Clone, Debug)]
@@ -91,7 +91,7 @@ impl Mailer for SesMailer {
                         aws_sdk_sesv2::error::ProvideErrorMetadata::message(service)
                             .unwrap_or("no message")
                     ),
-                    None => format!("SES unreachable: {}", describe(error)),
+                    None => format!("SES unreachable: {}", sdk_error::message(error)),
                 };
                 Err(JobError {
                     message: reason,

@@ -1,9 +1,10 @@
-//! CloudWatch metrics through the Embedded Metric Format: one JSON line on stdout per run or
-//! skip, which Lambda's log pipeline turns into metrics with no API call.
+//! CloudWatch metrics through the Embedded Metric Format: one JSON line on stdout per run, skip
+//! or sweeper pass, which Lambda's log pipeline turns into metrics with no API call.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
+use crate::handlers::sweeper::SweepReport;
 use crate::item::RunRecord;
 use crate::lifecycle::SkipReason;
 
@@ -75,6 +76,26 @@ pub fn skipped(reason: &SkipReason, worker: &str, now: DateTime<Utc>) -> Value {
         "Reason",
         &[("RunsSkipped", "Count")],
         json!({"Reason": reason.code(), "RunsSkipped": 1, "worker": worker}),
+    )
+}
+
+/// The metrics of a sweeper pass: what it rescued, re-delivered, and could not act on.
+pub fn swept(report: &SweepReport, now: DateTime<Utc>) -> Value {
+    document(
+        now,
+        "Duty",
+        &[
+            ("SweepRescued", "Count"),
+            ("SweepRedelivered", "Count"),
+            ("SweepFailed", "Count"),
+        ],
+        json!({
+            "Duty": "sweep",
+            "SweepLookedAt": report.looked_at,
+            "SweepRescued": report.rescued,
+            "SweepRedelivered": report.redelivered,
+            "SweepFailed": report.failed,
+        }),
     )
 }
 

@@ -1,24 +1,33 @@
-//! Time on the item: due times (whole seconds) and event stamps (milliseconds), both RFC 3339 UTC
-//! strings ending in `Z`, so they sort as text and read well in the console.
+//! Time on the item: due times (whole seconds) and event stamps (milliseconds), both written as
+//! RFC 3339 UTC strings ending in `Z`, so they sort as text and read well in the console.
+//! Users may write any RFC 3339 instant; nextdue reads it and writes it back in that form.
 
 use std::fmt;
 
-use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// What a due time must look like; used in error messages.
-pub const DUE_FORMAT_HINT: &str = "an RFC 3339 UTC time such as 2027-01-01T09:00:00Z";
+/// What a due time may look like, with one example of each accepted form; used in messages.
+pub const DUE_FORMAT_HINT: &str = "an RFC 3339 time: UTC such as 2027-01-01T09:00:00Z, with a \
+     fraction such as 2027-01-01T09:00:00.000Z, or with an offset such as \
+     2027-01-01T10:00:00+01:00";
 
 /// A due time: a UTC instant with whole seconds, written `2027-01-01T09:00:00Z`.
 ///
-/// Due times are compared for equality inside conditional writes, so they have exactly one
-/// spelling; anything else is rejected with a message saying what was expected.
+/// Due times are compared for equality inside conditional writes, so nextdue writes them in
+/// exactly one spelling. It reads any RFC 3339 instant (a fraction of a second, `Z` or an
+/// offset, as JavaScript's `toISOString()` writes them), rounding a fraction *up*, so a run
+/// never starts before the time that was asked for.
 ///
 /// ```
 /// use nextdue::timestamp::Due;
 /// let due: Due = "2027-01-01T09:00:00Z".parse().unwrap();
 /// assert_eq!(due.to_string(), "2027-01-01T09:00:00Z");
-/// assert!("2027-01-01T09:00:00.5Z".parse::<Due>().is_err());
+/// let js: Due = "2027-01-01T09:00:00.123Z".parse().unwrap();
+/// assert_eq!(js.to_string(), "2027-01-01T09:00:01Z");
+/// let offset: Due = "2027-01-01T10:00:00+01:00".parse().unwrap();
+/// assert_eq!(offset.to_string(), "2027-01-01T09:00:00Z");
+/// assert!("2027-01-01 09:00".parse::<Due>().is_err());
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Due(DateTime<Utc>);
@@ -62,11 +71,8 @@ impl std::str::FromStr for Due {
     type Err = DueParseError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let well_formed = text.len() == 20 && text.ends_with('Z');
-        NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%SZ")
-            .ok()
-            .filter(|_| well_formed)
-            .map(|naive| Due(naive.and_utc()))
+        parse_stamp(text)
+            .map(Due::ceil)
             .ok_or_else(|| DueParseError(text.to_owned()))
     }
 }
@@ -165,20 +171,41 @@ mod tests {
     }
 
     #[test]
-    fn due_rejects_other_spellings_with_the_expected_form() {
+    fn due_accepts_every_rfc_3339_instant_and_rounds_fractions_up() {
+        for (written, canonical) in [
+            ("2027-01-01T09:00:00Z", "2027-01-01T09:00:00Z"),
+            ("2027-01-01T09:00:00.000Z", "2027-01-01T09:00:00Z"),
+            ("2027-01-01T09:00:00.123Z", "2027-01-01T09:00:01Z"),
+            ("2027-01-01T09:00:00.000000001Z", "2027-01-01T09:00:01Z"),
+            ("2027-01-01T09:00:59.5Z", "2027-01-01T09:01:00Z"),
+            ("2027-01-01T10:00:00+01:00", "2027-01-01T09:00:00Z"),
+            ("2027-01-01T09:00:00+00:00", "2027-01-01T09:00:00Z"),
+            ("2027-01-01T04:30:00.250-05:00", "2027-01-01T09:30:01Z"),
+            ("2027-01-01t09:00:00z", "2027-01-01T09:00:00Z"),
+        ] {
+            let due: Due = written.parse().unwrap_or_else(|e| panic!("{written}: {e}"));
+            assert_eq!(due.to_string(), canonical, "{written}");
+        }
+    }
+
+    #[test]
+    fn due_rejects_what_is_not_an_instant_naming_the_accepted_forms() {
         for bad in [
             "yesterday",
             "2027-01-01T09:00:00",
-            "2027-01-01T09:00:00+00:00",
-            "2027-01-01T09:00:00.000Z",
-            "2027-01-01 09:00:00Z",
+            "2027-01-01",
             "2027-02-30T09:00:00Z",
+            "1767258000",
             "",
         ] {
             let err = bad.parse::<Due>().unwrap_err();
             assert_eq!(
                 err.to_string(),
-                format!("expected an RFC 3339 UTC time such as 2027-01-01T09:00:00Z, got {bad:?}")
+                format!(
+                    "expected an RFC 3339 time: UTC such as 2027-01-01T09:00:00Z, with a fraction \
+                     such as 2027-01-01T09:00:00.000Z, or with an offset such as \
+                     2027-01-01T10:00:00+01:00, got {bad:?}"
+                )
             );
         }
     }

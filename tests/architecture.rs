@@ -12,6 +12,7 @@ const CORE: &[&str] = &[
     "job.rs",
     "jobs",
     "timestamp.rs",
+    "stream_filter.rs",
 ];
 
 /// Crates that reach AWS or a runtime; none may appear in the core.

@@ -45,3 +45,41 @@ fn every_setting_the_code_reads_is_set_by_the_template_and_documented() {
         );
     }
 }
+
+#[test]
+fn the_templates_queues_are_the_ones_the_binaries_expect() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = fs::read_to_string(root.join("template.yaml")).unwrap();
+    let template: serde_norway::Value = serde_norway::from_str(&text).unwrap();
+    // The default of the Queues parameter is the binaries' default set of queues.
+    let default = template["Parameters"]["Queues"]["Default"]
+        .as_str()
+        .unwrap();
+    let queues = nextdue::config::parse_queues(default).unwrap();
+    assert_eq!(queues, nextdue::lifecycle::Policy::default().queues);
+    // Each queue's resources are named as the binaries name them.
+    let names = nextdue::config::Names {
+        queue_prefix: "${QueuePrefix}".into(),
+        ..Default::default()
+    };
+    let fragment = &template["Resources"]["Fn::ForEach::WorkerQueues"][2];
+    let queue_name = |resource: &str| {
+        let sub = &fragment[resource]["Properties"]["QueueName"];
+        let serde_norway::Value::Tagged(tagged) = sub else {
+            panic!("{resource}: QueueName is not a !Sub")
+        };
+        tagged.value[0].as_str().unwrap().replace("${Name}", "NAME")
+    };
+    assert_eq!(
+        queue_name("WorkerQueue&{QueueSpec}"),
+        names.queue_name("NAME")
+    );
+    assert_eq!(
+        queue_name("DeadLetterQueue&{QueueSpec}"),
+        names.dead_letter_queue_name("NAME")
+    );
+    assert!(
+        text.contains("MaximumConcurrency: !Select [1, !Split [\":\", !Ref QueueSpec]]"),
+        "each queue's mapping takes its concurrency from its entry in Queues"
+    );
+}

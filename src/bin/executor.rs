@@ -7,6 +7,13 @@ use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use nextdue::handlers::Stack;
 use nextdue::handlers::executor::handle_queue;
 
+// A panicking job is caught and recorded as that run's failure only if panics unwind; with
+// `panic = "abort"` one panic would end every run of the batch. Refuse to build such an executor.
+#[cfg(panic = "abort")]
+compile_error!(
+    "the executor must be built with panic = \"unwind\" (see [profile.release] in Cargo.toml)"
+);
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();

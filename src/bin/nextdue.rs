@@ -53,9 +53,6 @@ struct Local {
     /// Where the stream reader keeps its checkpoints.
     #[arg(long, default_value = ".nextdue")]
     state_dir: PathBuf,
-    /// Extra worker queues to create and poll (`default` always is).
-    #[arg(long = "queue")]
-    queues: Vec<String>,
     /// The executor's invocation time limit, in seconds (Lambda's function timeout).
     #[arg(long, default_value_t = DEFAULT_FUNCTION_TIMEOUT_SECONDS)]
     function_timeout: i64,
@@ -85,14 +82,25 @@ impl Local {
         let queue_settings = QueueSettings {
             visibility_timeout_seconds: (self.function_timeout + 30) as u32,
         };
-        provision(&clients, &settings.names, &self.queues, queue_settings)
-            .await
-            .with_context(|| format!("provisioning on {endpoint}"))?;
+        provision(
+            &clients,
+            &settings.names,
+            &settings.policy.queues,
+            queue_settings,
+        )
+        .await
+        .with_context(|| format!("provisioning on {endpoint}"))?;
         let names = settings.names.clone();
+        let settings_queues = settings
+            .policy
+            .queues
+            .iter()
+            .map(|q| names.queue_name(&q.name))
+            .collect::<Vec<_>>()
+            .join(", ");
         let stack = Arc::new(Stack::new(clients, settings, Registry::builtin()));
         let options = GlueOptions {
             state_dir: self.state_dir.clone(),
-            queues: self.queues.clone(),
             function_timeout: TimeDelta::seconds(self.function_timeout),
             sweep_every: Duration::from_secs(self.sweep_every.max(1)),
             invoke_url: self.invoke_url.clone(),
@@ -102,7 +110,7 @@ impl Local {
             endpoint = %endpoint,
             workers = %names.workers_table,
             runs = %names.runs_table,
-            queue = %names.queue_name("default"),
+            queues = %settings_queues,
             schedules = %names.schedule_group,
             "nextdue dev is running"
         );

@@ -13,7 +13,7 @@ async fn main() -> Result<(), Error> {
     let stack = &stack;
     run(service_fn(
         move |_: LambdaEvent<serde_json::Value>| async move {
-            let report: SweepReport = sweep_once(&stack.executor, Utc::now()).await?;
+            let report: SweepReport = sweep_once(&stack.sweeper, Utc::now()).await?;
             Ok::<_, Error>(report)
         },
     ))

@@ -43,8 +43,6 @@ pub const DEFAULT_SWEEP_EVERY_SECONDS: u64 = 10;
 pub struct GlueOptions {
     /// Where stream checkpoints are kept.
     pub state_dir: PathBuf,
-    /// Worker queue names to poll (`default` is always polled).
-    pub queues: Vec<String>,
     /// The executor's invocation time limit (its deadline, and the lease of its claims).
     pub function_timeout: TimeDelta,
     /// How often the sweeper runs (`rate(1 minute)` in production).
@@ -68,7 +66,8 @@ impl Drop for Glue {
 }
 
 impl Glue {
-    /// Starts the loops: stream → dispatcher, each queue → executor, due schedules → queue.
+    /// Starts the loops: stream → dispatcher, each configured worker queue → executor, due
+    /// schedules → queue.
     pub async fn start(stack: Arc<Stack>, options: GlueOptions) -> anyhow::Result<Glue> {
         let names = &stack.settings.names;
         let checkpoints = Checkpoints::load(
@@ -99,17 +98,15 @@ impl Glue {
             }
         }));
 
-        let mut queues = vec!["default".to_owned()];
-        queues.extend(
-            options
-                .queues
-                .iter()
-                .filter(|q| q.as_str() != "default")
-                .cloned(),
-        );
-        let polled = queues.clone();
-        for queue in queues {
-            let queue = stack.executor.delivery.worker_queue(&queue).await?;
+        let polled: Vec<String> = stack
+            .settings
+            .policy
+            .queues
+            .iter()
+            .map(|q| q.name.clone())
+            .collect();
+        for queue in &polled {
+            let queue = stack.executor.delivery.worker_queue(queue).await?;
             let pump = QueuePump::new(stack.clients.clone(), queue, options.function_timeout)
                 .through(options.invoke_url.clone());
             let executing = stack.clone();
@@ -151,7 +148,7 @@ impl Glue {
                         invoke::invoke::<_, SweepReport>(url, "sweeper", &serde_json::json!({}))
                             .await
                     }
-                    None => sweep_once(&sweeping.executor, Utc::now()).await,
+                    None => sweep_once(&sweeping.sweeper, Utc::now()).await,
                 };
                 if let Err(error) = swept {
                     tracing::error!(error = %error, "sweeper");

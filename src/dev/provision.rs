@@ -9,8 +9,10 @@ use aws_sdk_sqs::types::QueueAttributeName;
 
 use crate::clients::Clients;
 use crate::config::Names;
-use crate::delivery::{describe, has_code, lookup_queue};
+use crate::delivery::lookup_queue;
 use crate::item::attr;
+use crate::lifecycle::QueueSpec;
+use crate::sdk_error;
 use crate::store::SWEEP_INDEX;
 
 /// How many receives a message gets before SQS moves it to the dead-letter queue.
@@ -39,12 +41,11 @@ fn string_attribute(name: &str) -> AttributeDefinition {
         .expect("name and type are set")
 }
 
-/// Creates everything `names` refers to, with `queues` (worker queue names, `default` always
-/// included) and their dead-letter queues.
+/// Creates everything `names` refers to, with the worker `queues` and their dead-letter queues.
 pub async fn provision(
     clients: &Clients,
     names: &Names,
-    queues: &[String],
+    queues: &[QueueSpec],
     settings: QueueSettings,
 ) -> anyhow::Result<()> {
     let db = &clients.dynamodb;
@@ -85,9 +86,13 @@ pub async fn provision(
         .send()
         .await;
     if let Err(error) = workers
-        && !has_code(&error, &["ResourceInUseException"])
+        && !sdk_error::code_is(&error, &["ResourceInUseException"])
     {
-        anyhow::bail!("CreateTable {}: {}", names.workers_table, describe(error));
+        anyhow::bail!(
+            "CreateTable {}: {}",
+            names.workers_table,
+            sdk_error::message(error)
+        );
     }
     let runs = db
         .create_table()
@@ -113,17 +118,23 @@ pub async fn provision(
                 .send()
                 .await
                 .map_err(|e| {
-                    anyhow::anyhow!("UpdateTimeToLive {}: {}", names.runs_table, describe(e))
+                    anyhow::anyhow!(
+                        "UpdateTimeToLive {}: {}",
+                        names.runs_table,
+                        sdk_error::message(e)
+                    )
                 })?;
         }
-        Err(error) if has_code(&error, &["ResourceInUseException"]) => {}
-        Err(error) => anyhow::bail!("CreateTable {}: {}", names.runs_table, describe(error)),
+        Err(error) if sdk_error::code_is(&error, &["ResourceInUseException"]) => {}
+        Err(error) => anyhow::bail!(
+            "CreateTable {}: {}",
+            names.runs_table,
+            sdk_error::message(error)
+        ),
     }
 
-    let mut all = vec!["default".to_owned()];
-    all.extend(queues.iter().filter(|q| q.as_str() != "default").cloned());
-    for queue in &all {
-        create_queue(clients, names, queue, settings).await?;
+    for queue in queues {
+        create_queue(clients, names, &queue.name, settings).await?;
     }
 
     let failures = names.stream_failure_queue_name();
@@ -134,7 +145,7 @@ pub async fn provision(
         .attributes(QueueAttributeName::MessageRetentionPeriod, "1209600")
         .send()
         .await
-        .map_err(|e| anyhow::anyhow!("CreateQueue {failures}: {}", describe(e)))?;
+        .map_err(|e| anyhow::anyhow!("CreateQueue {failures}: {}", sdk_error::message(e)))?;
 
     let group = clients
         .scheduler
@@ -143,12 +154,12 @@ pub async fn provision(
         .send()
         .await;
     if let Err(error) = group
-        && !has_code(&error, &["ConflictException"])
+        && !sdk_error::code_is(&error, &["ConflictException"])
     {
         anyhow::bail!(
             "CreateScheduleGroup {}: {}",
             names.schedule_group,
-            describe(error)
+            sdk_error::message(error)
         );
     }
     Ok(())
@@ -167,7 +178,7 @@ async fn create_queue(
         .attributes(QueueAttributeName::MessageRetentionPeriod, "1209600")
         .send()
         .await
-        .map_err(|e| anyhow::anyhow!("CreateQueue {dlq_name}: {}", describe(e)))?;
+        .map_err(|e| anyhow::anyhow!("CreateQueue {dlq_name}: {}", sdk_error::message(e)))?;
     let dlq_arn = lookup_queue(sqs, &dlq_name).await?.arn;
     let redrive = serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT.to_string()});
     let name = names.queue_name(queue);
@@ -187,16 +198,21 @@ async fn create_queue(
     match created {
         Ok(_) => Ok(()),
         // It exists with other settings: bring them in line.
-        Err(error) if has_code(&error, &["QueueAlreadyExists", "QueueNameExists"]) => {
+        Err(error) if sdk_error::code_is(&error, &["QueueAlreadyExists", "QueueNameExists"]) => {
             let url = lookup_queue(sqs, &name).await?.url;
             sqs.set_queue_attributes()
                 .queue_url(url)
                 .set_attributes(Some(attributes))
                 .send()
                 .await
-                .map_err(|e| anyhow::anyhow!("SetQueueAttributes {name}: {}", describe(e)))?;
+                .map_err(|e| {
+                    anyhow::anyhow!("SetQueueAttributes {name}: {}", sdk_error::message(e))
+                })?;
             Ok(())
         }
-        Err(error) => Err(anyhow::anyhow!("CreateQueue {name}: {}", describe(error))),
+        Err(error) => Err(anyhow::anyhow!(
+            "CreateQueue {name}: {}",
+            sdk_error::message(error)
+        )),
     }
 }

@@ -9,8 +9,9 @@ use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeN
 use chrono::{TimeDelta, Utc};
 
 use crate::clients::Clients;
-use crate::delivery::{QueueRef, describe};
+use crate::delivery::QueueRef;
 use crate::handlers::executor::{Executor, handle_queue};
+use crate::sdk_error;
 
 /// Messages received per poll (SQS's maximum).
 pub const BATCH_SIZE: i32 = 10;
@@ -55,7 +56,13 @@ impl QueuePump {
             .message_system_attribute_names(MessageSystemAttributeName::All)
             .send()
             .await
-            .map_err(|e| anyhow::anyhow!("ReceiveMessage {}: {}", self.queue.name, describe(e)))?
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "ReceiveMessage {}: {}",
+                    self.queue.name,
+                    sdk_error::message(e)
+                )
+            })?
             .messages
             .unwrap_or_default();
         if received.is_empty() {
@@ -110,7 +117,11 @@ impl QueuePump {
                 .send()
                 .await
                 .map_err(|e| {
-                    anyhow::anyhow!("DeleteMessageBatch {}: {}", self.queue.name, describe(e))
+                    anyhow::anyhow!(
+                        "DeleteMessageBatch {}: {}",
+                        self.queue.name,
+                        sdk_error::message(e)
+                    )
                 })?;
         }
         Ok(received.len())

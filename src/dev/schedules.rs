@@ -5,7 +5,8 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 
-use crate::delivery::{Delivery, describe};
+use crate::delivery::Delivery;
+use crate::sdk_error;
 
 /// Fires due schedules of one group.
 pub struct SchedulePump;
@@ -21,8 +22,8 @@ impl SchedulePump {
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page =
-                page.map_err(|e| anyhow::anyhow!("ListSchedules {group}: {}", describe(e)))?;
+            let page = page
+                .map_err(|e| anyhow::anyhow!("ListSchedules {group}: {}", sdk_error::message(e)))?;
             names.extend(page.schedules.into_iter().filter_map(|s| s.name));
         }
         let mut fired = 0;
@@ -33,7 +34,7 @@ impl SchedulePump {
                 .group_name(group)
                 .send()
                 .await
-                .map_err(|e| anyhow::anyhow!("GetSchedule {name}: {}", describe(e)))?;
+                .map_err(|e| anyhow::anyhow!("GetSchedule {name}: {}", sdk_error::message(e)))?;
             let at = schedule
                 .schedule_expression
                 .as_deref()
@@ -57,7 +58,7 @@ impl SchedulePump {
                 .group_name(group)
                 .send()
                 .await
-                .map_err(|e| anyhow::anyhow!("DeleteSchedule {name}: {}", describe(e)))?;
+                .map_err(|e| anyhow::anyhow!("DeleteSchedule {name}: {}", sdk_error::message(e)))?;
             tracing::debug!(schedule = %name, at = %at, "schedule fired");
             fired += 1;
         }

@@ -11,9 +11,10 @@ use chrono::{DateTime, Utc};
 
 use super::checkpoint::Checkpoints;
 use crate::clients::Clients;
-use crate::delivery::{describe, lookup_queue, send_body};
+use crate::delivery::{lookup_queue, send_body};
 use crate::handlers::dispatcher::{Dispatcher, handle_stream};
 use crate::item::Item;
+use crate::sdk_error;
 
 /// Records read per poll (Lambda's default batch size for streams is 100).
 pub const BATCH_SIZE: i32 = 100;
@@ -105,7 +106,9 @@ impl StreamPump {
             .send()
             .await;
         let stream_arn = table
-            .map_err(|e| anyhow::anyhow!("DescribeTable {}: {}", self.table, describe(e)))?
+            .map_err(|e| {
+                anyhow::anyhow!("DescribeTable {}: {}", self.table, sdk_error::message(e))
+            })?
             .table
             .and_then(|t| t.latest_stream_arn)
             .ok_or_else(|| anyhow::anyhow!("table {} has no stream", self.table))?;
@@ -123,7 +126,7 @@ impl StreamPump {
             .stream_arn(&stream_arn)
             .send()
             .await
-            .map_err(|e| anyhow::anyhow!("DescribeStream: {}", describe(e)))?;
+            .map_err(|e| anyhow::anyhow!("DescribeStream: {}", sdk_error::message(e)))?;
         let shards = description
             .stream_description
             .and_then(|d| d.shards)
@@ -148,7 +151,7 @@ impl StreamPump {
             let iterator = iterator
                 .send()
                 .await
-                .map_err(|e| anyhow::anyhow!("GetShardIterator: {}", describe(e)))?
+                .map_err(|e| anyhow::anyhow!("GetShardIterator: {}", sdk_error::message(e)))?
                 .shard_iterator;
             let Some(iterator) = iterator else { continue };
             let records = self
@@ -159,7 +162,7 @@ impl StreamPump {
                 .limit(BATCH_SIZE)
                 .send()
                 .await
-                .map_err(|e| anyhow::anyhow!("GetRecords: {}", describe(e)))?
+                .map_err(|e| anyhow::anyhow!("GetRecords: {}", sdk_error::message(e)))?
                 .records
                 .unwrap_or_default();
             if records.is_empty() {

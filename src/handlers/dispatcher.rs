@@ -3,6 +3,7 @@
 //! Records are handled in order; at the first one that fails, the handler stops and reports it,
 //! so Lambda (or the local glue) retries from there and no record is skipped.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use aws_lambda_events::dynamodb::{Event, EventRecord};
@@ -10,9 +11,9 @@ use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse
 use chrono::Utc;
 
 use crate::delivery::Delivery;
-use crate::item::{Image, Item, ItemError, attr};
+use crate::item::{Image, Item, attr};
 use crate::job::Registry;
-use crate::lifecycle::{ChangeAction, Policy, mark_invalid, on_change, route};
+use crate::lifecycle::{ChangeAction, Policy, on_change, route};
 use crate::store::{Applied, Store};
 
 /// What the dispatcher needs: the table, delivery and the job registry.
@@ -20,7 +21,7 @@ pub struct Dispatcher {
     /// The workers table.
     pub store: Store,
     /// SQS and Scheduler.
-    pub delivery: Delivery,
+    pub delivery: Arc<Delivery>,
     /// The jobs this deployment knows.
     pub registry: Registry,
     /// Retry, retention and sweep settings.
@@ -82,24 +83,7 @@ async fn handle_record(record: &EventRecord, dispatcher: &Dispatcher) -> anyhow:
             return Ok(());
         }
         ChangeAction::Deliver { message, queue } => {
-            let queue = match dispatcher.delivery.worker_queue(&queue).await {
-                Ok(queue) => queue,
-                Err(error) if error.no_such_queue => {
-                    let problem = ItemError::new(
-                        attr::QUEUE,
-                        format!("no queue {} in this deployment", error.target),
-                    );
-                    let new = new.as_ref().expect("a delivered change has a new image");
-                    return apply(
-                        mark_invalid(new, &problem, now),
-                        &worker,
-                        dispatcher,
-                        started,
-                    )
-                    .await;
-                }
-                Err(error) => return Err(error.into()),
-            };
+            let queue = dispatcher.delivery.worker_queue(&queue).await?;
             let sent = dispatcher
                 .delivery
                 .send(&message, &queue, route(message.due, now))
@@ -123,6 +107,7 @@ async fn apply(
         ChangeAction::Arm(update) => ("armed", update),
         ChangeAction::Stop(update) => ("stopped", update),
         ChangeAction::MarkInvalid(update) => ("marked invalid", update),
+        ChangeAction::Normalize(update) => ("normalised nextDue", update),
         ChangeAction::Ignore(_) | ChangeAction::Deliver { .. } => return Ok(()),
     };
     match dispatcher.store.apply(&update).await? {

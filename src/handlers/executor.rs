@@ -3,6 +3,7 @@
 //! batch response), so one bad message never fails its batch.
 
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 use std::time::Instant;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
@@ -25,7 +26,7 @@ pub struct Executor {
     /// The workers and runs tables.
     pub store: Store,
     /// SQS and Scheduler, to send early messages on.
-    pub delivery: Delivery,
+    pub delivery: Arc<Delivery>,
     /// The jobs this deployment knows.
     pub registry: Registry,
     /// What jobs may use.
@@ -159,7 +160,7 @@ async fn run(
                 Ok(Ok(result)) => result,
                 Ok(Err(panic)) => Err(JobError::retryable(format!(
                     "the job panicked: {}",
-                    panic_text(&panic)
+                    panic_text(panic.as_ref())
                 ))),
                 Err(_) => Err(JobError::retryable(format!(
                     "timed out after {} s",

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 pub use dispatcher::Dispatcher;
 pub use executor::Executor;
+pub use sweeper::Sweeper;
 
 use crate::clients::Clients;
 use crate::config::Settings;
@@ -27,6 +28,8 @@ pub struct Stack {
     pub dispatcher: Dispatcher,
     /// The queue handler's dependencies.
     pub executor: Executor,
+    /// The sweeper's dependencies.
+    pub sweeper: Sweeper,
 }
 
 impl Stack {
@@ -48,13 +51,11 @@ impl Stack {
             &names.workers_table,
             &names.runs_table,
         );
-        let delivery = || {
-            Delivery::new(
-                clients.sqs.clone(),
-                clients.scheduler.clone(),
-                names.clone(),
-            )
-        };
+        let delivery = Arc::new(Delivery::new(
+            clients.sqs.clone(),
+            clients.scheduler.clone(),
+            names.clone(),
+        ));
         let services = Services {
             mailer: Arc::new(SesMailer::new(
                 clients.ses.clone(),
@@ -66,13 +67,20 @@ impl Stack {
         Stack {
             dispatcher: Dispatcher {
                 store: store.clone(),
-                delivery: delivery(),
+                delivery: delivery.clone(),
                 registry: registry.clone(),
-                policy: settings.policy,
+                policy: settings.policy.clone(),
+            },
+            sweeper: Sweeper {
+                store: store.clone(),
+                delivery: delivery.clone(),
+                registry: registry.clone(),
+                policy: settings.policy.clone(),
+                emit_metrics: settings.emit_metrics,
             },
             executor: Executor {
                 store,
-                delivery: delivery(),
+                delivery,
                 registry,
                 services,
                 settings: settings.clone(),

@@ -1,18 +1,40 @@
 //! The sweeper: a pass over the sparse index of live workers, shard by shard, in bounded pages.
 //! It rescues runs whose lease expired and re-delivers ready workers whose message went missing.
+//!
+//! One worker's trouble (its queue deleted, a throttled call) is that worker's: it is logged,
+//! counted in the pass's report and metric, and the pass goes on. Only a failed read of the
+//! index itself ends a pass.
+
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::Executor;
-use crate::item::Worker;
-use crate::lifecycle::{SWEEP_SHARDS, SweepAction, route, sweep};
-use crate::store::Applied;
+use crate::delivery::Delivery;
+use crate::item::{Item, Worker, attr};
+use crate::job::Registry;
+use crate::lifecycle::{Policy, SWEEP_SHARDS, SweepAction, route, sweep};
+use crate::metrics;
+use crate::store::{Applied, Store};
 use crate::timestamp::Due;
 
 /// Workers read per page of the index.
 pub const PAGE_SIZE: i32 = 100;
 /// Pages read per shard in one pass, so one pass stays bounded (16 × 10 × 100 workers).
 pub const MAX_PAGES_PER_SHARD: usize = 10;
+
+/// What the sweeper needs: the tables, delivery, the jobs (for next due times) and the policy.
+pub struct Sweeper {
+    /// The workers and runs tables.
+    pub store: Store,
+    /// SQS and Scheduler, to send lost messages again.
+    pub delivery: Arc<Delivery>,
+    /// The jobs this deployment knows.
+    pub registry: Registry,
+    /// Retry, retention and sweep settings, and the worker queues.
+    pub policy: Policy,
+    /// Whether each pass prints its Embedded Metric Format line (in Lambda).
+    pub emit_metrics: bool,
+}
 
 /// What one pass did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -25,25 +47,33 @@ pub struct SweepReport {
     pub redelivered: usize,
     /// Index entries of workers that are not live, removed.
     pub forgotten: usize,
+    /// Workers the pass could not act on (each is logged; the next pass tries again).
+    #[serde(default)]
+    pub failed: usize,
 }
 
-/// One pass of the sweeper at `now`.
-pub async fn sweep_once(executor: &Executor, now: DateTime<Utc>) -> anyhow::Result<SweepReport> {
+impl SweepReport {
+    /// Whether the pass changed or tried to change anything (beyond reading the index).
+    pub fn did_anything(&self) -> bool {
+        self.rescued + self.redelivered + self.forgotten + self.failed > 0
+    }
+}
+
+/// One pass of the sweeper at `now`. Fails only when the index cannot be read.
+pub async fn sweep_once(sweeper: &Sweeper, now: DateTime<Utc>) -> anyhow::Result<SweepReport> {
     let mut report = SweepReport::default();
     for shard in 0..SWEEP_SHARDS {
         let mut start = None;
         for _ in 0..MAX_PAGES_PER_SHARD {
-            let (items, next) = executor
+            let (items, next) = sweeper
                 .store
                 .overdue(shard, Due::floor(now), PAGE_SIZE, start)
                 .await?;
             for item in items {
                 report.looked_at += 1;
-                match Worker::from_item(&item) {
-                    Ok(worker) => act(executor, &worker, now, &mut report).await?,
-                    Err(error) => {
-                        tracing::warn!(error = %error, "sweeper: an indexed worker does not decode; the dispatcher marks it")
-                    }
+                if let Err(error) = look_at(sweeper, &item, now, &mut report).await {
+                    report.failed += 1;
+                    tracing::warn!(worker = %worker_id(&item), error = %error, "sweeper: could not act on this worker; the next pass tries again");
                 }
             }
             match next {
@@ -52,35 +82,46 @@ pub async fn sweep_once(executor: &Executor, now: DateTime<Utc>) -> anyhow::Resu
             }
         }
     }
-    if report
-        != (SweepReport {
-            looked_at: report.looked_at,
-            ..SweepReport::default()
-        })
-    {
+    if report.did_anything() {
         tracing::info!(report = ?report, "swept");
+    }
+    if sweeper.emit_metrics {
+        println!("{}", metrics::swept(&report, Utc::now()));
     }
     Ok(report)
 }
 
-async fn act(
-    executor: &Executor,
-    worker: &Worker,
+fn worker_id(item: &Item) -> &str {
+    match item.get(attr::ID) {
+        Some(crate::item::AttributeValue::S(id)) => id,
+        _ => "?",
+    }
+}
+
+async fn look_at(
+    sweeper: &Sweeper,
+    item: &Item,
     now: DateTime<Utc>,
     report: &mut SweepReport,
 ) -> anyhow::Result<()> {
-    let settings = &executor.settings;
+    let worker = match Worker::from_item(item) {
+        Ok(worker) => worker,
+        Err(error) => {
+            tracing::warn!(worker = %worker_id(item), error = %error, "sweeper: an indexed worker does not decode; the dispatcher marks it");
+            return Ok(());
+        }
+    };
     match sweep(
-        worker,
+        &worker,
         now,
         rand::random::<f64>(),
-        &executor.registry,
-        &settings.policy,
+        &sweeper.registry,
+        &sweeper.policy,
     ) {
         SweepAction::Ignore => {}
         SweepAction::Rescue(finish) => {
-            executor.store.put_run_if_absent(&finish.record).await?;
-            if let Applied::Written(_) = executor.store.apply(&finish.update).await? {
+            sweeper.store.put_run_if_absent(&finish.record).await?;
+            if let Applied::Written(_) = sweeper.store.apply(&finish.update).await? {
                 tracing::warn!(worker = %worker.id, next = ?finish.next, "rescued a run whose lease expired");
                 report.rescued += 1;
             }
@@ -90,9 +131,9 @@ async fn act(
             queue,
             update,
         } => {
-            if let Applied::Written(_) = executor.store.apply(&update).await? {
-                let queue = executor.delivery.worker_queue(&queue).await?;
-                executor
+            if let Applied::Written(_) = sweeper.store.apply(&update).await? {
+                let queue = sweeper.delivery.worker_queue(&queue).await?;
+                sweeper
                     .delivery
                     .send(&message, &queue, route(message.due, now))
                     .await?;
@@ -101,7 +142,7 @@ async fn act(
             }
         }
         SweepAction::Forget(update) => {
-            if let Applied::Written(_) = executor.store.apply(&update).await? {
+            if let Applied::Written(_) = sweeper.store.apply(&update).await? {
                 report.forgotten += 1;
             }
         }

@@ -165,7 +165,9 @@ fn each_attribute_reports_its_own_decoding_error() {
         (
             "nextDue",
             s("yesterday"),
-            "nextDue: expected an RFC 3339 UTC time such as 2027-01-01T09:00:00Z, got \"yesterday\"",
+            "nextDue: expected an RFC 3339 time: UTC such as 2027-01-01T09:00:00Z, with a fraction \
+             such as 2027-01-01T09:00:00.000Z, or with an offset such as 2027-01-01T10:00:00+01:00, \
+             got \"yesterday\"",
         ),
         (
             "nextDue",
@@ -285,7 +287,9 @@ fn each_attribute_reports_its_own_decoding_error() {
         (
             "retryOf",
             s("2027-01-01"),
-            "retryOf: expected an RFC 3339 UTC time such as 2027-01-01T09:00:00Z, got \"2027-01-01\"",
+            "retryOf: expected an RFC 3339 time: UTC such as 2027-01-01T09:00:00Z, with a fraction \
+             such as 2027-01-01T09:00:00.000Z, or with an offset such as 2027-01-01T10:00:00+01:00, \
+             got \"2027-01-01\"",
         ),
         (
             "createTime",

@@ -53,6 +53,9 @@ pub enum ChangeAction {
     Stop(Update),
     /// Mark the worker invalid, saying why.
     MarkInvalid(Update),
+    /// Write a ready worker's `nextDue`, which a user wrote in another RFC 3339 spelling, in
+    /// the canonical one (claims compare the stored string with the message's).
+    Normalize(Update),
 }
 
 /// Decides what a committed change of a worker item means. `old` and `new` are the stream
@@ -75,6 +78,7 @@ pub fn on_change(
         .as_ref()
         .map_err(Clone::clone)
         .and_then(|w| planner.check(w).map(|()| w))
+        .and_then(|w| policy.check_queue(w).map(|()| w))
     {
         Ok(worker) => worker,
         Err(error) => return invalid(new, &error, seen_task, now),
@@ -89,15 +93,30 @@ pub fn on_change(
     }
     match worker.status {
         Some(Status::Ready) if worker.enabled => {
-            let unchanged = old
-                .and_then(|old| old.worker.as_ref().ok())
-                .is_some_and(|old| old.enabled && same_ready_state(old, worker));
-            if unchanged {
-                return ChangeAction::Ignore(Ignored::Unchanged);
-            }
             let (Some(task_id), Some(due)) = (&worker.task_id, worker.next_due) else {
                 unreachable!("an armed ready worker has a task id and a due time")
             };
+            if new.next_due.as_deref() != Some(due.to_string().as_str()) {
+                let condition = Condition::All(vec![
+                    Condition::Equals(attr::STATUS, s(Status::Ready.as_str())),
+                    Condition::equals_or_missing(attr::NEXT_DUE, new.next_due.clone().map(s)),
+                    seen_task,
+                ]);
+                let update = Update::new(&worker.id, condition)
+                    .set(attr::NEXT_DUE, s(due))
+                    .set(attr::UPDATE_TIME, s(format_stamp(now)));
+                return ChangeAction::Normalize(watch(update, &worker.id, overdue_at(due, policy)));
+            }
+            let unchanged = old.is_some_and(|old| {
+                old.next_due == new.next_due
+                    && old
+                        .worker
+                        .as_ref()
+                        .is_ok_and(|old| old.enabled && same_ready_state(old, worker))
+            });
+            if unchanged {
+                return ChangeAction::Ignore(Ignored::Unchanged);
+            }
             ChangeAction::Deliver {
                 message: Message {
                     id: worker.id.clone(),
@@ -139,11 +158,6 @@ fn same_ready_state(old: &Worker, new: &Worker) -> bool {
 
 /// Marks an enabled worker invalid because of `error` (once: an item already marked with this
 /// very message is left alone, so the mark's own stream record starts no loop).
-pub fn mark_invalid(new: &Image, error: &ItemError, now: DateTime<Utc>) -> ChangeAction {
-    let seen_task = Condition::equals_or_missing(attr::TASK_ID, new.task_id.clone().map(s));
-    invalid(new, error, seen_task, now)
-}
-
 fn invalid(
     new: &Image,
     error: &ItemError,

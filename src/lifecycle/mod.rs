@@ -43,9 +43,32 @@ pub const MAX_MESSAGE_BYTES: usize = 1024;
 /// The longest delay SQS can give a message, in seconds.
 pub const MAX_QUEUE_DELAY_SECONDS: i64 = 900;
 
-/// The lifecycle's tunables: retries, how long run records are kept, and when the sweeper
-/// steps in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A worker queue of the deployment, and how many executors may take batches from it at once
+/// (the event source mapping's maximum concurrency; `nextdue dev` polls it the same way).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueueSpec {
+    /// The name a worker's `queue` attribute gives (without the deployment's prefix).
+    pub name: String,
+    /// How many executor batches may run at once on this queue.
+    pub max_concurrency: u32,
+}
+
+/// How many executor batches may run at once on a queue when the configuration does not say.
+pub const DEFAULT_QUEUE_CONCURRENCY: u32 = 20;
+
+impl QueueSpec {
+    /// A queue with the default concurrency.
+    pub fn named(name: impl Into<String>) -> Self {
+        QueueSpec {
+            name: name.into(),
+            max_concurrency: DEFAULT_QUEUE_CONCURRENCY,
+        }
+    }
+}
+
+/// The lifecycle's tunables: retries, how long run records are kept, when the sweeper steps
+/// in, and which worker queues the deployment has.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Policy {
     /// Backoff between attempts.
     pub retry: RetryPolicy,
@@ -54,6 +77,29 @@ pub struct Policy {
     /// How long past its due time a ready worker may wait for its message before the sweeper
     /// sends it again.
     pub sweep_grace: TimeDelta,
+    /// The worker queues of the deployment (`NEXTDUE_QUEUES`); a worker naming another is
+    /// invalid.
+    pub queues: Vec<QueueSpec>,
+}
+
+impl Policy {
+    /// Checks that the worker's `queue` is one of the deployment's worker queues.
+    pub fn check_queue(&self, worker: &Worker) -> Result<(), ItemError> {
+        let queue = worker.queue();
+        if self.queues.iter().any(|q| q.name == queue) {
+            return Ok(());
+        }
+        let known = self
+            .queues
+            .iter()
+            .map(|q| q.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        Err(ItemError::new(
+            attr::QUEUE,
+            format!("no queue {queue:?} in this deployment (its queues: {known})"),
+        ))
+    }
 }
 
 /// How long run records are kept by default: 30 days.
@@ -71,6 +117,7 @@ impl Default for Policy {
             retry: retry::DEFAULT_RETRY_POLICY,
             retention: TimeDelta::days(DEFAULT_RUN_RETENTION_DAYS),
             sweep_grace: TimeDelta::seconds(DEFAULT_SWEEP_GRACE_SECONDS),
+            queues: vec![QueueSpec::named(crate::item::DEFAULT_QUEUE)],
         }
     }
 }

@@ -40,6 +40,14 @@ fn image(worker: &Worker) -> Image {
     Image::decode(&worker.to_item())
 }
 
+/// The policy of these tests: the default, with a second worker queue `mail`.
+fn policy() -> Policy {
+    Policy {
+        queues: vec![QueueSpec::named("default"), QueueSpec::named("mail")],
+        ..Policy::default()
+    }
+}
+
 fn change(old: Option<&Worker>, new: Option<&Worker>) -> ChangeAction {
     let old = old.map(image);
     let new = new.map(image);
@@ -49,7 +57,7 @@ fn change(old: Option<&Worker>, new: Option<&Worker>) -> ChangeAction {
         "task-new",
         at(NOW),
         &Registry::builtin(),
-        &Policy::default(),
+        &policy(),
     )
 }
 
@@ -61,7 +69,7 @@ fn change_items(old: Option<&Item>, new: &Item) -> ChangeAction {
         "task-new",
         at(NOW),
         &Registry::builtin(),
-        &Policy::default(),
+        &policy(),
     )
 }
 
@@ -93,6 +101,43 @@ fn inserting_an_enabled_worker_arms_it_to_run_now() {
     assert_eq!(armed.next_due, Some(due("2027-01-01T09:00:00Z")));
     assert_eq!(armed.attempt, 0);
     assert_eq!(armed.create_time, Some(at(NOW)));
+}
+
+#[test]
+fn a_next_due_in_any_rfc_3339_spelling_is_armed_in_the_canonical_one_rounded_up() {
+    for (written, canonical) in [
+        ("2027-01-01T10:00:00.000Z", "2027-01-01T10:00:00Z"),
+        ("2027-01-01T10:00:00.123Z", "2027-01-01T10:00:01Z"),
+        ("2027-01-01T12:00:00+02:00", "2027-01-01T10:00:00Z"),
+    ] {
+        let mut item = log_worker("w1").to_item();
+        item.insert("nextDue".into(), s(written));
+        let ChangeAction::Arm(update) = change_items(None, &item) else {
+            panic!("{written} should arm")
+        };
+        let armed = update.apply(Some(&item)).unwrap();
+        assert_eq!(armed.get("nextDue"), Some(&s(canonical)), "{written}");
+    }
+}
+
+#[test]
+fn a_ready_worker_whose_next_due_was_rewritten_in_another_spelling_is_normalised() {
+    // A user edits nextDue on a ready worker the way JavaScript writes times: the claim compares
+    // strings, so the dispatcher first writes the canonical spelling back, then delivers.
+    let old = ready("w1", "t1", "2027-01-01T10:00:00Z").to_item();
+    let mut new = old.clone();
+    new.insert("nextDue".into(), s("2027-01-01T11:00:00.500Z"));
+    let ChangeAction::Normalize(update) = change_items(Some(&old), &new) else {
+        panic!("expected the spelling to be normalised")
+    };
+    let written = update.apply(Some(&new)).unwrap();
+    assert_eq!(written.get("nextDue"), Some(&s("2027-01-01T11:00:01Z")));
+    assert_eq!(written.get("sweepAt"), Some(&s("2027-01-01T11:02:01Z")));
+    assert_eq!(update.apply(Some(&old)), None, "only the spelling it saw");
+    let ChangeAction::Deliver { message, .. } = change_items(Some(&new), &written) else {
+        panic!("the canonical state is delivered")
+    };
+    assert_eq!(message.due, due("2027-01-01T11:00:01Z"));
 }
 
 #[test]
@@ -251,6 +296,25 @@ fn a_committed_ready_state_is_delivered() {
 }
 
 #[test]
+fn a_worker_naming_a_queue_the_deployment_lacks_is_invalid_at_arm_time() {
+    for queue in ["reports", "default-dlq", "stream-failures"] {
+        let worker = Worker {
+            queue: Some(queue.into()),
+            ..log_worker("w1")
+        };
+        let ChangeAction::MarkInvalid(update) = change(None, Some(&worker)) else {
+            panic!("{queue} should be invalid")
+        };
+        assert_eq!(
+            update.value("lastRunMessage"),
+            Some(&s(format!(
+                "invalid: queue: no queue {queue:?} in this deployment (its queues: default, mail)"
+            )))
+        );
+    }
+}
+
+#[test]
 fn a_rewrite_with_the_same_ready_state_is_not_delivered_twice() {
     let worker = ready("w1", "t1", "2027-01-01T09:00:00Z");
     assert_eq!(
@@ -312,7 +376,9 @@ fn a_malformed_item_is_marked_invalid_once() {
     assert_eq!(
         marked.get("lastRunMessage"),
         Some(&s(
-            "invalid: nextDue: expected an RFC 3339 UTC time such as 2027-01-01T09:00:00Z, got \"yesterday\""
+            "invalid: nextDue: expected an RFC 3339 time: UTC such as 2027-01-01T09:00:00Z, with a \
+             fraction such as 2027-01-01T09:00:00.000Z, or with an offset such as \
+             2027-01-01T10:00:00+01:00, got \"yesterday\""
         ))
     );
     // The write's own stream record must not start a loop.

@@ -108,6 +108,10 @@ enum DayOfMonth {
     Last,
     /// `nW`: the weekday (Monday to Friday) nearest to day n, within the same month.
     NearestWeekday(u32),
+    /// `L-n`: n days before the last day of the month.
+    BeforeLast(u32),
+    /// `LW`: the last weekday (Monday to Friday) of the month.
+    LastWeekday,
 }
 
 /// How the day-of-week field picks days (1 = Sunday … 7 = Saturday).
@@ -197,6 +201,21 @@ impl Field {
                                 format!("step {step:?} must be a whole number of at least 1"),
                             )
                         })?;
+                    // EventBridge refuses a step longer than the field (`*/60` minutes,
+                    // `*/32` days).
+                    let longest = if self.min <= 1 {
+                        self.max
+                    } else {
+                        self.max - self.min
+                    };
+                    if step > longest {
+                        return Err(field_error(
+                            self,
+                            format!(
+                                "step {step} is longer than the field's range (at most {longest})"
+                            ),
+                        ));
+                    }
                     (range, Some(step))
                 }
                 None => (element, None),
@@ -259,6 +278,10 @@ impl Cron {
             DayOfMonth::Any => true,
             DayOfMonth::Days(set) => set.contains(day),
             DayOfMonth::Last => day == last,
+            DayOfMonth::BeforeLast(n) => day + n == last,
+            DayOfMonth::LastWeekday => {
+                nearest_weekday(date.with_day(last).expect("the last day exists")) == day
+            }
             DayOfMonth::NearestWeekday(n) => {
                 n <= last && nearest_weekday(date.with_day(n).expect("n <= last")) == day
             }
@@ -361,13 +384,32 @@ fn parse_day_of_month(text: &str) -> Result<DayOfMonth, ScheduleError> {
     if text.eq_ignore_ascii_case("L") {
         return Ok(DayOfMonth::Last);
     }
+    if text.eq_ignore_ascii_case("LW") {
+        return Ok(DayOfMonth::LastWeekday);
+    }
+    if let Some(n) = text
+        .strip_prefix(['L', 'l'])
+        .and_then(|t| t.strip_prefix('-'))
+    {
+        return n
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n <= 30)
+            .map(DayOfMonth::BeforeLast)
+            .ok_or_else(|| {
+                field_error(
+                    &DAY_OF_MONTH,
+                    format!("{text:?}: the number after L- must be 0 to 30"),
+                )
+            });
+    }
     if let Some(day) = text.strip_suffix(['W', 'w']) {
         return Ok(DayOfMonth::NearestWeekday(DAY_OF_MONTH.value(day)?));
     }
     if text.contains(['L', 'l', 'W', 'w', '#', '?']) {
         return Err(field_error(
             &DAY_OF_MONTH,
-            format!("{text:?}: L, W and ? stand alone (L, 15W, ?)"),
+            format!("{text:?}: L, W and ? stand alone (L, L-2, LW, 15W, ?)"),
         ));
     }
     DAY_OF_MONTH.list(text).map(DayOfMonth::Days)

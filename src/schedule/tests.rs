@@ -310,6 +310,68 @@ fn cron_w_picks_the_nearest_weekday_in_the_same_month() {
 }
 
 #[test]
+fn cron_l_minus_n_runs_n_days_before_the_last_day() {
+    // cron(0 23 L-2 * ? *): 23:00 two days before the month's last day (29 Jan, 26 Feb 2027,
+    // 27 Feb in the leap year 2028).
+    assert_runs(
+        "cron(0 23 L-2 * ? *)",
+        UTC,
+        "2027-01-01T00:00:00Z",
+        &[
+            "2027-01-29T23:00:00Z",
+            "2027-02-26T23:00:00Z",
+            "2027-03-29T23:00:00Z",
+        ],
+    );
+    assert_runs(
+        "cron(0 23 L-2 * ? *)",
+        UTC,
+        "2028-02-01T00:00:00Z",
+        &["2028-02-27T23:00:00Z"],
+    );
+    // L-0 is L.
+    assert_runs(
+        "cron(0 0 L-0 * ? *)",
+        UTC,
+        "2027-01-31T00:00:00Z",
+        &["2027-02-28T00:00:00Z"],
+    );
+}
+
+#[test]
+fn cron_lw_runs_on_the_last_weekday_of_the_month() {
+    // 2027: January ends on a Sunday (so Friday 29th), February on a Sunday (Friday 26th),
+    // March on a Wednesday (31st), July on a Saturday (Friday 30th).
+    assert_runs(
+        "cron(0 17 LW * ? *)",
+        UTC,
+        "2027-01-01T00:00:00Z",
+        &[
+            "2027-01-29T17:00:00Z",
+            "2027-02-26T17:00:00Z",
+            "2027-03-31T17:00:00Z",
+        ],
+    );
+    assert_runs(
+        "cron(0 17 LW * ? *)",
+        UTC,
+        "2027-07-01T00:00:00Z",
+        &["2027-07-30T17:00:00Z"],
+    );
+}
+
+#[test]
+fn cron_steps_may_span_the_whole_field() {
+    assert_runs(
+        "cron(*/59 0 1 1 ? 2027)",
+        UTC,
+        "2026-12-31T00:00:00Z",
+        &["2027-01-01T00:00:00Z", "2027-01-01T00:59:00Z"],
+    );
+    assert!("cron(0 */23 */31 */12 ? *)".parse::<Schedule>().is_ok());
+}
+
+#[test]
 fn cron_hash_picks_the_nth_weekday() {
     // First Monday, third Friday, fifth Wednesday (only in months that have one).
     assert_runs(
@@ -547,8 +609,32 @@ fn invalid_expressions_say_what_is_wrong() {
             "cron day-of-week: 9 is out of range 1-7 or SUN-SAT",
         ),
         (
-            "cron(0 9 LW * ? *)",
-            "cron day-of-month: \"L\" is not a value",
+            "cron(0 9 LW,15 * ? *)",
+            "cron day-of-month: \"LW,15\": L, W and ? stand alone",
+        ),
+        (
+            "cron(0 9 L-31 * ? *)",
+            "cron day-of-month: \"L-31\": the number after L- must be 0 to 30",
+        ),
+        (
+            "cron(0 9 L-x * ? *)",
+            "cron day-of-month: \"L-x\": the number after L- must be 0 to 30",
+        ),
+        (
+            "cron(*/60 * * * ? *)",
+            "cron minutes: step 60 is longer than the field's range (at most 59)",
+        ),
+        (
+            "cron(0 */24 * * ? *)",
+            "cron hours: step 24 is longer than the field's range (at most 23)",
+        ),
+        (
+            "cron(0 9 */32 * ? *)",
+            "cron day-of-month: step 32 is longer than the field's range (at most 31)",
+        ),
+        (
+            "cron(0 9 1 */13 ? *)",
+            "cron month: step 13 is longer than the field's range (at most 12)",
         ),
         (
             "cron(0 9 L,15 * ? *)",
@@ -597,6 +683,8 @@ const CRONS: &[&str] = &[
     "cron(0 1-3 ? * MON-FRI *)",
     "cron(0 0 L * ? *)",
     "cron(0 9 15W * ? *)",
+    "cron(0 23 L-2 * ? *)",
+    "cron(0 17 LW * ? *)",
     "cron(0 9 ? * 6L *)",
     "cron(0 9 ? * 2#1 *)",
     "cron(0 12 29 2 ? *)",

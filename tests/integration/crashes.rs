@@ -145,7 +145,6 @@ async fn a_call_that_fails_once_anywhere_loses_nothing() {
         // The flaky stack runs the whole flow; every handler failure is retried by the glue.
         let options = nextdue::dev::GlueOptions {
             state_dir: stack.state_dir.clone(),
-            queues: Vec::new(),
             function_timeout: TimeDelta::seconds(FUNCTION_TIMEOUT),
             sweep_every: std::time::Duration::from_secs(1),
             invoke_url: None,

@@ -85,7 +85,8 @@ fn template_actions(function: &str) -> BTreeSet<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn least_privilege_each_role_allows_exactly_the_calls_its_function_makes() {
-    let stack = TestStack::provisioned("iam").await;
+    // Two worker queues, as a deployment with `Queues: default:20,second:5` has.
+    let stack = TestStack::provisioned_with_queues("iam", 40, &["default", "second"]).await;
     let domain = stack.verified_domain().await;
     let (dispatcher_calls, executor_calls, sweeper_calls) =
         (Faults::default(), Faults::default(), Faults::default());
@@ -101,6 +102,7 @@ async fn least_privilege_each_role_allows_exactly_the_calls_its_function_makes()
         json!({"id": "later", "kind": "log", "enabled": true, "nextDue": later, "params": {"message": "x"}}),
         json!({"id": "bad", "kind": "teleport", "enabled": true}),
         json!({"id": "nowhere", "kind": "log", "enabled": true, "queue": "nowhere", "params": {"message": "x"}}),
+        json!({"id": "second", "kind": "log", "enabled": true, "queue": "second", "params": {"message": "x"}}),
     ] {
         stack.put(item).await;
     }
@@ -120,6 +122,10 @@ async fn least_privilege_each_role_allows_exactly_the_calls_its_function_makes()
 
     // Everything the executor does: claim, send mail, spawn, record, finish, send early
     // messages on (by queue and by schedule).
+    let second = stack.queue("second").await;
+    let second = QueuePump::new(stack.stack.clients.clone(), second, TimeDelta::seconds(30));
+    while second.run_once(&executor.executor).await.unwrap() > 0 {}
+    assert_eq!(stack.worker("second").await.last_run_succeeded, Some(true));
     let queue = stack.default_queue().await;
     let pump = QueuePump::new(stack.stack.clients.clone(), queue, TimeDelta::seconds(30));
     while pump.run_once(&executor.executor).await.unwrap() > 0 {}
@@ -154,7 +160,7 @@ async fn least_privilege_each_role_allows_exactly_the_calls_its_function_makes()
     let tomorrow = Due::floor(Utc::now() + TimeDelta::hours(1));
     stack.put(json!({"id": "unclaimed", "kind": "log", "enabled": true, "nextDue": tomorrow, "params": {"message": "x"}})).await;
     while stream.run_once(&stack.stack.dispatcher).await.unwrap() > 0 {}
-    let report = sweep_once(&sweeper.executor, Utc::now() + TimeDelta::days(1))
+    let report = sweep_once(&sweeper.sweeper, Utc::now() + TimeDelta::days(1))
         .await
         .unwrap();
     assert_eq!((report.rescued, report.redelivered), (1, 1), "{report:?}");

@@ -19,7 +19,7 @@ use nextdue::faults::Faults;
 use nextdue::handlers::Stack;
 use nextdue::item::{Item, Params, RunRecord, Worker};
 use nextdue::job::{Job, JobContext, JobError, Registry};
-use nextdue::lifecycle::{Message, Policy};
+use nextdue::lifecycle::{Message, Policy, QueueSpec};
 
 /// How long a test waits for the system to reach a state before it fails.
 pub const PATIENCE: Duration = Duration::from_secs(45);
@@ -76,11 +76,26 @@ impl Job for Sleeps {
     }
 }
 
+/// A job that panics (for the test that one panic spares the rest of its batch).
+pub struct Panics;
+
+#[async_trait]
+impl Job for Panics {
+    fn validate(&self, _params: &Params) -> Result<(), nextdue::item::ItemError> {
+        Ok(())
+    }
+
+    async fn execute(&self, _ctx: &JobContext<'_>) -> Result<String, JobError> {
+        panic!("a bug in the job")
+    }
+}
+
 /// The registry of the tests: the built-in jobs and the test jobs.
 pub fn registry() -> Registry {
     Registry::builtin()
         .with("always-fails", AlwaysFails)
         .with("sleeps", Sleeps)
+        .with("panics", Panics)
 }
 
 /// One test's stack.
@@ -117,6 +132,17 @@ impl TestStack {
     /// Provisions resources named after `test` whose queues redeliver after `visibility`
     /// seconds, without starting the glue.
     pub async fn provisioned_with(test: &str, visibility: u32) -> TestStack {
+        Self::provisioned_with_queues(test, visibility, &["default"]).await
+    }
+
+    /// Provisions resources named after `test` with these worker queues, without starting the
+    /// glue.
+    pub async fn provisioned_with_queues(
+        test: &str,
+        visibility: u32,
+        queues: &[&str],
+    ) -> TestStack {
+        let queues: Vec<QueueSpec> = queues.iter().map(|q| QueueSpec::named(*q)).collect();
         let endpoint = endpoint();
         let prefix = format!(
             "nd-{test}-{}",
@@ -127,11 +153,12 @@ impl TestStack {
         let queue_settings = QueueSettings {
             visibility_timeout_seconds: visibility,
         };
-        provision(&clients, &names, &[], queue_settings)
+        provision(&clients, &names, &queues, queue_settings)
             .await
             .expect("provisioning on the emulator");
         let policy = Policy {
             sweep_grace: TimeDelta::seconds(SWEEP_GRACE_SECONDS),
+            queues,
             ..Policy::default()
         };
         let settings = Settings {
@@ -161,7 +188,6 @@ impl TestStack {
     pub async fn start_glue_with(&mut self, function_timeout: i64) {
         let options = GlueOptions {
             state_dir: self.state_dir.clone(),
-            queues: Vec::new(),
             function_timeout: TimeDelta::seconds(function_timeout),
             sweep_every: Duration::from_secs(1),
             invoke_url: None,
@@ -200,12 +226,17 @@ impl TestStack {
 
     /// The default queue of this test's stack.
     pub async fn default_queue(&self) -> QueueRef {
+        self.queue("default").await
+    }
+
+    /// A worker queue of this test's stack.
+    pub async fn queue(&self, name: &str) -> QueueRef {
         self.stack
             .executor
             .delivery
-            .worker_queue("default")
+            .worker_queue(name)
             .await
-            .expect("the default queue")
+            .expect("the queue exists")
     }
 
     /// The worker's item as stored, whatever it holds.

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
+use nextdue::handlers::sweeper::sweep_once;
 use nextdue::item::Status;
 use nextdue::lifecycle::{Message, claim};
 use nextdue::store::Applied;
@@ -90,4 +91,44 @@ async fn a_lost_delivery_is_sent_again() {
             >= due.instant() + TimeDelta::seconds(crate::support::SWEEP_GRACE_SECONDS)
     );
     assert_eq!(done.last_run_succeeded, Some(true));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_worker_the_sweeper_cannot_act_on_does_not_end_the_pass() {
+    let stack =
+        TestStack::provisioned_with_queues("sweep-isolation", 30, &["default", "doomed"]).await;
+    let due = Due::ceil(Utc::now());
+    for (id, queue) in [("on-doomed", "doomed"), ("on-default", "default")] {
+        stack
+            .put(
+                json!({"id": id, "kind": "log", "enabled": true, "queue": queue, "nextDue": due,
+                        "params": {"message": "hi"}}),
+            )
+            .await;
+    }
+    stack.drain_stream().await;
+    // Both messages are lost, and then one worker's queue is deleted under it.
+    let sqs = &stack.stack.clients.sqs;
+    for queue in ["doomed", "default"] {
+        let url = stack.queue(queue).await.url;
+        sqs.purge_queue().queue_url(url).send().await.unwrap();
+    }
+    let doomed = stack.queue("doomed").await.url;
+    sqs.delete_queue().queue_url(doomed).send().await.unwrap();
+
+    let later = due.instant() + TimeDelta::seconds(crate::support::SWEEP_GRACE_SECONDS + 1);
+    let report = sweep_once(&stack.stack.sweeper, later)
+        .await
+        .expect("a pass fails only when the index cannot be read");
+    assert_eq!((report.failed, report.redelivered), (1, 1), "{report:?}");
+    assert_eq!(
+        stack.queued().await,
+        1,
+        "the other worker's message was sent again"
+    );
+
+    // The failing worker is tried again on a later pass, and still fails alone.
+    let much_later = later + TimeDelta::seconds(crate::support::SWEEP_GRACE_SECONDS + 1);
+    let report = sweep_once(&stack.stack.sweeper, much_later).await.unwrap();
+    assert_eq!(report.failed, 1, "{report:?}");
 }

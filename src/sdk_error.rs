@@ -1,0 +1,30 @@
+//! AWS SDK errors in short, readable form. Every SDK crate re-exports the same `SdkError`
+//! type, so these helpers serve DynamoDB, Streams, SQS, Scheduler and SES alike.
+
+pub use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+
+/// Whether a call failed with one of these error codes (checked on the code itself, since
+/// emulators and query-compatible services do not always map it to the typed variant).
+pub fn code_is<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>, codes: &[&str]) -> bool {
+    error
+        .as_service_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| codes.contains(&code))
+}
+
+/// A failed call in one short line: the service's code and message, or what went wrong on the
+/// way (timeout, connection, …).
+pub fn message<E, R>(error: SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match error.as_service_error() {
+        Some(service) => format!(
+            "{}: {}",
+            service.code().unwrap_or("error"),
+            service.message().unwrap_or("no message")
+        ),
+        None => DisplayErrorContext(&error).to_string(),
+    }
+}
