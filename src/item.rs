@@ -38,6 +38,10 @@ pub mod attr {
     pub const TIMEOUT_SECONDS: &str = "timeoutSeconds";
     /// What to do with a run whose executor vanished.
     pub const ON_LOST: &str = "onLost";
+    /// A request for one extra run as soon as possible (`true`); removed when taken up.
+    pub const RUN_NOW: &str = "runNow";
+    /// During a requested extra run: the due time the worker returns to afterwards.
+    pub const RESUME_DUE: &str = "resumeDue";
     /// `ready`, `running`, `stopped` or `invalid`.
     pub const STATUS: &str = "status";
     /// Fencing token, new on every enable.
@@ -176,6 +180,9 @@ pub struct Worker {
     /// What to do with a lost run; absent: retry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_lost: Option<OnLost>,
+    /// `true`: run once as soon as possible, then return to the schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_now: Option<bool>,
     /// Where the worker stands; absent until nextdue first arms it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<Status>,
@@ -209,6 +216,9 @@ pub struct Worker {
     /// During retries: the scheduled due time being retried.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_of: Option<Due>,
+    /// During a requested extra run: the due time the worker returns to afterwards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume_due: Option<Due>,
     /// When nextdue first armed the worker.
     #[serde(default, skip_serializing_if = "Option::is_none", with = "stamp_opt")]
     pub create_time: Option<DateTime<Utc>>,
@@ -245,6 +255,7 @@ impl Worker {
             max_attempts: None,
             timeout_seconds: None,
             on_lost: None,
+            run_now: None,
             status: None,
             task_id: None,
             last_run_succeeded: None,
@@ -256,6 +267,7 @@ impl Worker {
             lease_until: None,
             run_token: None,
             retry_of: None,
+            resume_due: None,
             create_time: None,
             update_time: None,
             parent_id: None,
@@ -422,6 +434,8 @@ pub struct Image {
     pub id: String,
     /// Whether `enabled` is the boolean true.
     pub enabled: bool,
+    /// Whether `runNow` is the boolean true (a request for one extra run).
+    pub run_now: bool,
     /// `status` as stored, if it is a string.
     pub status: Option<String>,
     /// `taskId` as stored, if it is a string.
@@ -444,6 +458,7 @@ impl Image {
         Image {
             id: text(attr::ID).unwrap_or_default(),
             enabled: item.get(attr::ENABLED) == Some(&AttributeValue::Bool(true)),
+            run_now: item.get(attr::RUN_NOW) == Some(&AttributeValue::Bool(true)),
             status: text(attr::STATUS),
             task_id: text(attr::TASK_ID),
             next_due: text(attr::NEXT_DUE),

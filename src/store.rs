@@ -120,6 +120,10 @@ fn render_condition(
             names.insert(format!("#c{counter}"), (*name).to_owned());
             format!("attribute_not_exists(#c{counter})")
         }
+        Condition::Not(inner) => format!(
+            "(NOT ({}))",
+            render_condition(inner, names, values, counter)
+        ),
         Condition::All(all) => {
             let parts: Vec<String> = all
                 .iter()

@@ -83,3 +83,19 @@ fn the_templates_queues_are_the_ones_the_binaries_expect() {
         "each queue's mapping takes its concurrency from its entry in Queues"
     );
 }
+
+#[test]
+fn the_templates_stream_filter_is_the_one_nextdue_dev_applies() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = fs::read_to_string(root.join("template.yaml")).unwrap();
+    let template: serde_norway::Value = serde_norway::from_str(&text).unwrap();
+    let filters = &template["Resources"]["DispatcherFunction"]["Properties"]["Events"]["WorkersStream"]
+        ["Properties"]["FilterCriteria"]["Filters"];
+    let declared: Vec<serde_json::Value> = filters
+        .as_sequence()
+        .expect("the stream mapping declares filters")
+        .iter()
+        .map(|f| serde_json::from_str(f["Pattern"].as_str().unwrap()).unwrap())
+        .collect();
+    assert_eq!(declared, nextdue::stream_filter::patterns());
+}

@@ -1,5 +1,6 @@
 //! Plays the stream's event source mapping: reads the workers table's stream shard by shard,
-//! from its saved position, and hands each batch to the dispatcher.
+//! from its saved position, and hands each batch to the dispatcher, filtered by the very
+//! patterns the template declares ([`stream_filter::PATTERNS`]).
 //!
 //! Each poll takes a fresh iterator after the checkpoint (`AFTER_SEQUENCE_NUMBER`) instead of
 //! trusting a long-lived one (moto's open iterators can go stale), and the checkpoint moves only
@@ -15,6 +16,7 @@ use crate::delivery::{lookup_queue, send_body};
 use crate::handlers::dispatcher::{Dispatcher, handle_stream};
 use crate::item::Item;
 use crate::sdk_error;
+use crate::stream_filter;
 
 /// Records read per poll (Lambda's default batch size for streams is 100).
 pub const BATCH_SIZE: i32 = 100;
@@ -31,6 +33,7 @@ pub struct StreamPump {
     failure_queue: String,
     failures: std::collections::HashMap<String, u32>,
     invoke_url: Option<String>,
+    filter: Vec<serde_json::Value>,
 }
 
 fn lambda_record(
@@ -78,6 +81,7 @@ impl StreamPump {
             failure_queue: failure_queue.into(),
             failures: std::collections::HashMap::new(),
             invoke_url: None,
+            filter: stream_filter::patterns(),
         }
     }
 
@@ -168,21 +172,31 @@ impl StreamPump {
             if records.is_empty() {
                 continue;
             }
-            let mut event = Event::default();
-            event.records = records
+            let read: Vec<EventRecord> = records
                 .into_iter()
                 .map(|r| lambda_record(r, &stream_arn, &region))
                 .collect();
-            let response = match &self.invoke_url {
-                Some(url) => super::invoke::invoke(url, "dispatcher", &event).await?,
-                None => handle_stream(&event, dispatcher).await,
+            // As the event source mapping does: only records that pass the template's filter
+            // reach the dispatcher; the others are consumed without it.
+            let mut event = Event::default();
+            event.records = read
+                .iter()
+                .filter(|r| {
+                    serde_json::to_value(r)
+                        .is_ok_and(|json| stream_filter::passes(&self.filter, &json))
+                })
+                .cloned()
+                .collect();
+            let response = match (&self.invoke_url, event.records.is_empty()) {
+                (_, true) => Default::default(),
+                (Some(url), false) => super::invoke::invoke(url, "dispatcher", &event).await?,
+                (None, false) => handle_stream(&event, dispatcher).await,
             };
             let failed = response
                 .batch_item_failures
                 .first()
                 .and_then(|f| f.item_identifier.clone());
-            let mut done = event
-                .records
+            let mut done = read
                 .iter()
                 .take_while(|r| failed.is_none() || r.change.sequence_number != failed)
                 .collect::<Vec<_>>();
@@ -192,8 +206,7 @@ impl StreamPump {
                 let attempts = self.failures.entry(sequence.clone()).or_insert(0);
                 *attempts += 1;
                 if *attempts >= MAX_RECORD_ATTEMPTS {
-                    let record = event
-                        .records
+                    let record = read
                         .iter()
                         .find(|r| r.change.sequence_number.as_ref() == Some(&sequence));
                     let body = serde_json::to_string(&record).unwrap_or_default();

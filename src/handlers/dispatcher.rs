@@ -108,6 +108,7 @@ async fn apply(
         ChangeAction::Stop(update) => ("stopped", update),
         ChangeAction::MarkInvalid(update) => ("marked invalid", update),
         ChangeAction::Normalize(update) => ("normalised nextDue", update),
+        ChangeAction::RunNow(update) => ("took up the run-now request", update),
         ChangeAction::Ignore(_) | ChangeAction::Deliver { .. } => return Ok(()),
     };
     match dispatcher.store.apply(&update).await? {

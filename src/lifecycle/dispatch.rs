@@ -56,6 +56,9 @@ pub enum ChangeAction {
     /// Write a ready worker's `nextDue`, which a user wrote in another RFC 3339 spelling, in
     /// the canonical one (claims compare the stored string with the message's).
     Normalize(Update),
+    /// Take up a run-now request (make the worker due now, remembering where it resumes), or
+    /// say on the item why it cannot be taken up.
+    RunNow(Update),
 }
 
 /// Decides what a committed change of a worker item means. `old` and `new` are the stream
@@ -90,6 +93,11 @@ pub fn on_change(
         && old.is_some_and(|old| old.status.as_deref() == Some(Status::Invalid.as_str()));
     if worker.enabled && (newly_enabled || invalid_edited || !is_armed(worker)) {
         return arm(worker, task_id, seen_task, now, planner, policy);
+    }
+    if worker.run_now == Some(true)
+        && let Some(action) = run_now(worker, new, seen_task.clone(), now, policy)
+    {
+        return action;
     }
     match worker.status {
         Some(Status::Ready) if worker.enabled => {
@@ -167,7 +175,12 @@ fn invalid(
     if !new.enabled {
         return ChangeAction::Ignore(Ignored::Disabled);
     }
-    let message = bounded(&format!("invalid: {error}"));
+    let waiting = if new.run_now {
+        "; the run-now request waits until the item is fixed"
+    } else {
+        ""
+    };
+    let message = bounded(&format!("invalid: {error}{waiting}"));
     if new.status.as_deref() == Some(Status::Invalid.as_str())
         && new.last_run_message.as_ref() == Some(&message)
     {
@@ -213,6 +226,7 @@ fn arm(
         .set(attr::UPDATE_TIME, s(format_stamp(now)))
         .set_if_missing(attr::CREATE_TIME, s(format_stamp(now)))
         .remove(attr::RETRY_OF)
+        .remove(attr::RESUME_DUE)
         .remove(attr::RUN_TOKEN)
         .remove(attr::LEASE_UNTIL);
     if worker.status == Some(Status::Invalid) {
@@ -227,4 +241,90 @@ fn stopped(id: &str, condition: Condition, now: DateTime<Utc>) -> Update {
         .set(attr::UPDATE_TIME, s(format_stamp(now)))
         .remove(attr::NEXT_DUE)
         .remove(attr::RETRY_OF)
+        .remove(attr::RESUME_DUE)
+}
+
+/// What became of a run-now request on the item, for `lastRunMessage`.
+pub const RUN_NOW_IGNORED_DISABLED: &str =
+    "run-now request ignored: the worker is disabled (set enabled to true to run it)";
+
+/// Takes up a worker's run-now request: one extra run as soon as possible, after which the
+/// worker returns to the due time it had (`resumeDue`), so the schedule's grid is unchanged.
+/// `None` when the request waits (a run holds the claim: its finish makes the worker ready,
+/// and that change takes the request up).
+fn run_now(
+    worker: &Worker,
+    new: &Image,
+    seen_task: Condition,
+    now: DateTime<Utc>,
+    policy: &Policy,
+) -> Option<ChangeAction> {
+    let requested = Condition::Equals(attr::RUN_NOW, b(true));
+    let today = Due::floor(now);
+    if !worker.enabled {
+        let mut update = Update::new(
+            &worker.id,
+            Condition::All(vec![
+                requested,
+                Condition::Not(Box::new(Condition::Equals(attr::ENABLED, b(true)))),
+                seen_task,
+            ]),
+        )
+        .set(attr::LAST_RUN_MESSAGE, s(RUN_NOW_IGNORED_DISABLED))
+        .set(attr::UPDATE_TIME, s(format_stamp(now)))
+        .remove(attr::RUN_NOW);
+        if worker.status == Some(Status::Ready) {
+            // Disabled while ready: stop it too, as any disable does.
+            update = unwatch(update)
+                .set(attr::STATUS, s(Status::Stopped.as_str()))
+                .remove(attr::NEXT_DUE)
+                .remove(attr::RETRY_OF)
+                .remove(attr::RESUME_DUE);
+        }
+        return Some(ChangeAction::RunNow(update));
+    }
+    let condition = |status: Status| {
+        Condition::All(vec![
+            requested.clone(),
+            Condition::Equals(attr::ENABLED, b(true)),
+            Condition::Equals(attr::STATUS, s(status.as_str())),
+            Condition::equals_or_missing(attr::NEXT_DUE, new.next_due.clone().map(s)),
+            seen_task.clone(),
+        ])
+    };
+    let update = match worker.status? {
+        Status::Ready => {
+            let due = worker.next_due?;
+            let update = Update::new(&worker.id, condition(Status::Ready)).remove(attr::RUN_NOW);
+            if due <= today {
+                // The next attempt is due already: it is the run asked for.
+                update
+            } else if worker.retry_of.is_some() {
+                // Waiting to retry: the retry runs now (its anchor keeps the grid).
+                watch(update, &worker.id, overdue_at(today, policy)).set(attr::NEXT_DUE, s(today))
+            } else {
+                watch(update, &worker.id, overdue_at(today, policy))
+                    .set(attr::NEXT_DUE, s(today))
+                    .set(
+                        attr::RESUME_DUE,
+                        s(worker.resume_due.map_or(due, |resume| resume.max(due))),
+                    )
+            }
+        }
+        Status::Stopped => watch(
+            Update::new(&worker.id, condition(Status::Stopped)),
+            &worker.id,
+            overdue_at(today, policy),
+        )
+        .set(attr::STATUS, s(Status::Ready.as_str()))
+        .set(attr::NEXT_DUE, s(today))
+        .set(attr::ATTEMPT, n(0))
+        .remove(attr::RUN_NOW)
+        .remove(attr::RETRY_OF)
+        .remove(attr::RESUME_DUE),
+        Status::Running | Status::Invalid => return None,
+    };
+    Some(ChangeAction::RunNow(
+        update.set(attr::UPDATE_TIME, s(format_stamp(now))),
+    ))
 }

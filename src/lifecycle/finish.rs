@@ -160,6 +160,9 @@ fn settle(
             Some(due) => NextState::Retry { due },
             None => NextState::Stopped,
         }
+    } else if let Some(due) = worker.resume_due {
+        // The run was an extra one a user asked for: back to the due time it interrupted.
+        NextState::Next { due }
     } else {
         match planner.next_due(worker, Some(claimed.anchor()), Due::floor(now)) {
             Some(due) => NextState::Next { due },
@@ -184,12 +187,14 @@ fn settle(
             .set(attr::STATUS, s(Status::Ready.as_str()))
             .set(attr::NEXT_DUE, s(due))
             .set(attr::ATTEMPT, n(0))
-            .remove(attr::RETRY_OF),
+            .remove(attr::RETRY_OF)
+            .remove(attr::RESUME_DUE),
         NextState::Stopped => unwatch(update)
             .set(attr::STATUS, s(Status::Stopped.as_str()))
             .set(attr::ATTEMPT, n(0))
             .remove(attr::NEXT_DUE)
-            .remove(attr::RETRY_OF),
+            .remove(attr::RETRY_OF)
+            .remove(attr::RESUME_DUE),
     };
     let record = RunRecord {
         worker_id: worker.id.clone(),

@@ -3,7 +3,7 @@ use proptest::prelude::*;
 
 use super::update::{b, s};
 use super::*;
-use crate::item::{Item, Params};
+use crate::item::{AttributeValue, Item, Params};
 use crate::job::Registry;
 use crate::timestamp::parse_stamp;
 
@@ -469,6 +469,202 @@ fn an_enabled_worker_that_lost_its_state_is_armed() {
         change(Some(&old), Some(&replaced)),
         ChangeAction::Arm(_)
     ));
+}
+
+// ---- dispatcher: run-now requests ----
+
+fn hourly(next_due: &str) -> Worker {
+    Worker {
+        schedule: Some("rate(1 hour)".parse().unwrap()),
+        ..ready("w1", "t1", next_due)
+    }
+}
+
+fn requested(worker: Worker) -> Worker {
+    Worker {
+        run_now: Some(true),
+        ..worker
+    }
+}
+
+fn take_up(worker: &Worker) -> Worker {
+    let ChangeAction::RunNow(update) = change(Some(worker), Some(worker)) else {
+        panic!(
+            "the request should be taken up: {:?}",
+            change(Some(worker), Some(worker))
+        )
+    };
+    applied(&update, worker)
+}
+
+#[test]
+fn run_now_runs_a_recurring_worker_at_once_and_keeps_its_grid() {
+    // Due on the hour at 10:00; asked to run at 09:00:00.4.
+    let worker = requested(hourly("2027-01-01T10:00:00Z"));
+    let taken = take_up(&worker);
+    assert_eq!(taken.next_due, Some(due("2027-01-01T09:00:00Z")));
+    assert_eq!(taken.resume_due, Some(due("2027-01-01T10:00:00Z")));
+    assert_eq!(taken.run_now, None, "one request, one extra run");
+    assert_eq!(taken.task_id.as_deref(), Some("t1"), "same activation");
+    // The extra run finishes at 09:17; the worker returns to 10:00, not 10:17 nor 10:00 + 1 h.
+    let (finish, after) = close(&claimed(taken, "r1"), Ok("ok"), "2027-01-01T09:17:00Z");
+    assert_eq!(
+        finish.next,
+        NextState::Next {
+            due: due("2027-01-01T10:00:00Z")
+        }
+    );
+    assert_eq!(after.resume_due, None);
+    // And after the 10:00 run, 11:00, as if nothing had happened.
+    let (finish, _) = close(&claimed(after, "r2"), Ok("ok"), "2027-01-01T10:00:02Z");
+    assert_eq!(
+        finish.next,
+        NextState::Next {
+            due: due("2027-01-01T11:00:00Z")
+        }
+    );
+}
+
+#[test]
+fn run_now_is_fenced_on_the_state_it_saw() {
+    let worker = requested(hourly("2027-01-01T10:00:00Z"));
+    let ChangeAction::RunNow(update) = change(Some(&worker), Some(&worker)) else {
+        panic!()
+    };
+    for changed in [
+        Worker {
+            task_id: Some("t2".into()),
+            ..worker.clone()
+        },
+        Worker {
+            next_due: Some(due("2027-01-01T11:00:00Z")),
+            ..worker.clone()
+        },
+        Worker {
+            run_now: None,
+            ..worker.clone()
+        },
+        Worker {
+            enabled: false,
+            ..worker.clone()
+        },
+    ] {
+        assert_eq!(update.apply(Some(&changed.to_item())), None, "{changed:?}");
+    }
+}
+
+#[test]
+fn a_second_request_before_the_extra_run_adds_no_run() {
+    let taken = take_up(&requested(hourly("2027-01-01T10:00:00Z")));
+    let again = take_up(&requested(taken.clone()));
+    assert_eq!(again.next_due, taken.next_due);
+    assert_eq!(again.resume_due, Some(due("2027-01-01T10:00:00Z")));
+    assert_eq!(again.run_now, None);
+}
+
+#[test]
+fn run_now_on_a_running_worker_waits_for_the_run_to_finish() {
+    let run = claimed(requested(hourly("2027-01-01T09:00:00Z")), "r1");
+    assert_eq!(
+        change(Some(&run.worker), Some(&run.worker)),
+        ChangeAction::Ignore(Ignored::Running)
+    );
+    // The finish makes it ready for 10:00, with the request still on it: now it is taken up.
+    let (_, after) = close(&run, Ok("ok"), "2027-01-01T09:00:01Z");
+    assert_eq!(after.run_now, Some(true));
+    let taken = take_up(&after);
+    assert_eq!(taken.next_due, Some(due("2027-01-01T09:00:00Z")));
+    assert_eq!(taken.resume_due, Some(due("2027-01-01T10:00:00Z")));
+}
+
+#[test]
+fn run_now_on_a_disabled_worker_is_reported_on_the_item() {
+    for status in [Some(Status::Stopped), Some(Status::Ready), None] {
+        let worker = Worker {
+            enabled: false,
+            status,
+            ..requested(hourly("2027-01-01T10:00:00Z"))
+        };
+        let taken = take_up(&worker);
+        assert_eq!(taken.run_now, None);
+        assert_eq!(
+            taken.last_run_message.as_deref(),
+            Some("run-now request ignored: the worker is disabled (set enabled to true to run it)")
+        );
+        assert_ne!(
+            taken.status,
+            Some(Status::Ready),
+            "a disabled worker never runs"
+        );
+    }
+}
+
+#[test]
+fn run_now_on_a_stopped_worker_runs_it_once_more() {
+    let worker = requested(Worker {
+        status: Some(Status::Stopped),
+        next_due: None,
+        ..ready("w1", "t1", "2027-01-01T08:00:00Z")
+    });
+    let taken = take_up(&worker);
+    assert_eq!(taken.status, Some(Status::Ready));
+    assert_eq!(taken.next_due, Some(due("2027-01-01T09:00:00Z")));
+    let (finish, _) = close(&claimed(taken, "r1"), Ok("ok"), "2027-01-01T09:00:01Z");
+    assert_eq!(
+        finish.next,
+        NextState::Stopped,
+        "a one-shot worker stops again"
+    );
+}
+
+#[test]
+fn run_now_on_a_worker_due_already_adds_no_run() {
+    let worker = requested(hourly("2027-01-01T09:00:00Z"));
+    let taken = take_up(&worker);
+    assert_eq!(taken.next_due, Some(due("2027-01-01T09:00:00Z")));
+    assert_eq!((taken.resume_due, taken.run_now), (None, None));
+}
+
+#[test]
+fn a_failed_extra_run_is_retried_and_still_returns_to_its_grid() {
+    let taken = take_up(&requested(Worker {
+        max_attempts: Some(2),
+        ..hourly("2027-01-01T10:00:00Z")
+    }));
+    let (finish, after) = close(
+        &claimed(taken, "r1"),
+        Err(JobError::retryable("flaky")),
+        "2027-01-01T09:00:01Z",
+    );
+    assert!(matches!(finish.next, NextState::Retry { .. }));
+    assert_eq!(after.resume_due, Some(due("2027-01-01T10:00:00Z")));
+    let (finish, _) = close(&claimed(after, "r2"), Ok("ok"), "2027-01-01T09:00:09Z");
+    assert_eq!(
+        finish.next,
+        NextState::Next {
+            due: due("2027-01-01T10:00:00Z")
+        }
+    );
+}
+
+#[test]
+fn run_now_on_an_invalid_worker_waits_until_it_is_fixed() {
+    let mut item = requested(log_worker("w1")).to_item();
+    item.insert("maxAttempts".into(), s("lots"));
+    let ChangeAction::MarkInvalid(update) = change_items(None, &item) else {
+        panic!()
+    };
+    let marked = update.apply(Some(&item)).unwrap();
+    let message = marked.get("lastRunMessage").unwrap();
+    assert!(
+        matches!(message, AttributeValue::S(m) if m.ends_with("; the run-now request waits until the item is fixed")),
+        "{message:?}"
+    );
+    assert_eq!(
+        marked.get("runNow"),
+        Some(&b(true)),
+        "kept for when it is fixed"
+    );
 }
 
 // ---- delivery ----
@@ -1055,7 +1251,91 @@ fn small_message() -> impl Strategy<Value = Message> {
         .prop_map(|(task, due_at)| message(task, due_at))
 }
 
+/// Any item a user or nextdue could leave in the table: each attribute absent, well formed,
+/// or of the wrong type, in every combination.
+fn any_item() -> impl Strategy<Value = Item> {
+    fn choice(
+        values: Vec<Option<AttributeValue>>,
+    ) -> impl Strategy<Value = Option<AttributeValue>> {
+        prop::sample::select(values)
+    }
+    let text = |t: &str| Some(s(t));
+    (
+        (
+            choice(vec![None, Some(b(true)), Some(b(false)), text("true")]),
+            choice(vec![
+                None,
+                text("ready"),
+                text("running"),
+                text("stopped"),
+                text("invalid"),
+                text("bogus"),
+            ]),
+            choice(vec![None, text("t1"), text("t2")]),
+            choice(vec![
+                None,
+                text("2027-01-01T09:00:00Z"),
+                text("2027-01-01T10:00:00.5Z"),
+                text("soon"),
+            ]),
+            choice(vec![None, text("r1")]),
+            choice(vec![None, Some(b(true)), Some(b(false)), text("yes")]),
+        ),
+        (
+            choice(vec![text("log"), text("teleport")]),
+            choice(vec![None, text("rate(1 hour)"), text("cron(0 9 * * ? *)")]),
+            choice(vec![None, text("2027-01-01T08:00:00Z")]),
+            choice(vec![None, text("2027-01-01T11:00:00Z")]),
+            choice(vec![None, text("default"), text("nowhere")]),
+            choice(vec![None, text("invalid: kind: unknown kind \"teleport\"")]),
+        ),
+    )
+        .prop_map(|(state, definition)| {
+            let (enabled, status, task, next_due, token, run_now) = state;
+            let (kind, schedule, retry_of, resume_due, queue, message) = definition;
+            let mut item = log_worker("w1").to_item();
+            item.remove("enabled");
+            for (name, value) in [
+                ("enabled", enabled),
+                ("status", status),
+                ("taskId", task),
+                ("nextDue", next_due),
+                ("runToken", token),
+                ("runNow", run_now),
+                ("kind", kind),
+                ("schedule", schedule),
+                ("retryOf", retry_of),
+                ("resumeDue", resume_due),
+                ("queue", queue),
+                ("lastRunMessage", message),
+            ] {
+                if let Some(value) = value {
+                    item.insert(name.into(), value);
+                }
+            }
+            item
+        })
+}
+
 proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+    #[test]
+    fn every_change_the_dispatcher_acts_on_passes_the_templates_stream_filter(
+        old in prop::option::weighted(0.8, any_item()),
+        new in any_item(),
+    ) {
+        let record = serde_json::json!({
+            "eventName": if old.is_some() { "MODIFY" } else { "INSERT" },
+            "dynamodb": {"OldImage": old.clone().unwrap_or_default(), "NewImage": new},
+        });
+        let action = change_items(old.as_ref(), &new);
+        let passes = crate::stream_filter::passes(&crate::stream_filter::patterns(), &record);
+        prop_assert!(
+            passes || matches!(action, ChangeAction::Ignore(_)),
+            "the filter drops a change the dispatcher acts on: {action:?}"
+        );
+    }
+
     #[test]
     fn the_claim_condition_and_the_refusal_reasons_agree(worker in small_worker(), msg in small_message()) {
         let item = worker.as_ref().map(Worker::to_item);

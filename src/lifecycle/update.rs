@@ -15,6 +15,9 @@ pub enum Condition {
     Missing(&'static str),
     /// Every condition holds.
     All(Vec<Condition>),
+    /// The condition does not hold (on an absent item, it holds: combine it with one that
+    /// requires the item).
+    Not(Box<Condition>),
 }
 
 impl Condition {
@@ -32,6 +35,7 @@ impl Condition {
             Condition::Equals(name, value) => item.and_then(|i| i.get(*name)) == Some(value),
             Condition::Missing(name) => item.is_some_and(|i| !i.contains_key(*name)),
             Condition::All(all) => all.iter().all(|c| c.holds(item)),
+            Condition::Not(inner) => !inner.holds(item),
         }
     }
 }
@@ -72,14 +76,6 @@ impl Update {
     pub fn set(mut self, name: &'static str, value: AttributeValue) -> Self {
         self.changes.insert(name, Change::Set(value));
         self
-    }
-
-    /// Sets `name` to `value` if present, else removes it.
-    pub fn set_or_remove(self, name: &'static str, value: Option<AttributeValue>) -> Self {
-        match value {
-            Some(value) => self.set(name, value),
-            None => self.remove(name),
-        }
     }
 
     /// Sets `name` to `value` unless the item already has it.

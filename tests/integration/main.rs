@@ -9,6 +9,7 @@ mod dev_restart;
 mod duplicates;
 mod failures;
 mod iam;
+mod parity;
 mod runs;
 mod senders;
 mod spawn;
