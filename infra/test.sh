@@ -11,8 +11,10 @@ cargo fmt --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --locked -- -D warnings
 
-echo "== template.yaml (cfn-lint; the SAM transform and cfn-lint again; sam validate --lint)"
+echo "== template.yaml (cfn-lint; Fn::ForEach and the SAM transform for two queue sets, cfn-lint again; sam validate --lint)"
 infra/venv.sh
+# cargo-lambda (for the test that runs the Lambda binaries under `cargo lambda watch`) lives in .venv.
+export PATH="$PWD/.venv/bin:$PATH"
 .venv/bin/python infra/check_template.py template.yaml
 SAM_CLI_TELEMETRY=0 .venv/bin/sam validate --lint --region us-east-1 --template template.yaml
 

@@ -65,11 +65,6 @@ impl Faults {
         self.state.lock().expect("faults").calls.clone()
     }
 
-    /// Stops breaking anything (the process "restarted").
-    pub fn heal(&self) {
-        self.state.lock().expect("faults").plan = Plan::Record;
-    }
-
     /// The interceptor, ready for an SDK config.
     pub fn interceptor(&self) -> SharedInterceptor {
         SharedInterceptor::new(self.clone())

@@ -76,6 +76,16 @@ pub mod attr {
     pub const SWEEP_SHARD: &str = "sweepShard";
     /// The sweeper index's sort key: when the sweeper should look at the worker.
     pub const SWEEP_AT: &str = "sweepAt";
+
+    /// Attribute names of the runs table's keys and TTL.
+    pub mod run {
+        /// Partition key: the worker that ran.
+        pub const WORKER_ID: &str = "workerId";
+        /// Sort key: start stamp and task id.
+        pub const RUN_ID: &str = "runId";
+        /// The table's TTL attribute (epoch seconds).
+        pub const EXPIRES_AT: &str = "expiresAt";
+    }
 }
 
 /// Attempts per due time when `maxAttempts` is absent.
@@ -306,7 +316,8 @@ impl Worker {
             return Err(ItemError::new(
                 attr::NEXT_DUE,
                 format!(
-                    "{due} is after {LATEST_YEAR}, the last year EventBridge Scheduler can name"
+                    "{due} is after {LATEST_YEAR}, the last year EventBridge Scheduler can name; \
+                     set an earlier time, or remove nextDue to follow the schedule"
                 ),
             ));
         }

@@ -148,11 +148,6 @@ impl Store {
         }
     }
 
-    /// The workers table's name.
-    pub fn workers_table(&self) -> &str {
-        &self.workers_table
-    }
-
     fn error<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
         &self,
         operation: &'static str,
@@ -240,7 +235,7 @@ impl Store {
     /// Writes a run record unless one with its key exists (the sweeper's record of a lost run
     /// must not overwrite the run's own, written just before its executor died).
     pub async fn put_run_if_absent(&self, record: &RunRecord) -> Result<bool, StoreError> {
-        self.put(&self.runs_table, record.to_item(), Some("runId"))
+        self.put(&self.runs_table, record.to_item(), Some(attr::run::RUN_ID))
             .await
     }
 
@@ -263,7 +258,8 @@ impl Store {
             .client
             .query()
             .table_name(&self.runs_table)
-            .key_condition_expression("workerId = :w")
+            .key_condition_expression("#w = :w")
+            .expression_attribute_names("#w", attr::run::WORKER_ID)
             .expression_attribute_values(":w", SdkValue::S(worker_id.to_owned()))
             .consistent_read(true)
             .send()

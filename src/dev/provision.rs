@@ -97,10 +97,10 @@ pub async fn provision(
     let runs = db
         .create_table()
         .table_name(&names.runs_table)
-        .attribute_definitions(string_attribute("workerId"))
-        .attribute_definitions(string_attribute("runId"))
-        .key_schema(key("workerId", KeyType::Hash))
-        .key_schema(key("runId", KeyType::Range))
+        .attribute_definitions(string_attribute(attr::run::WORKER_ID))
+        .attribute_definitions(string_attribute(attr::run::RUN_ID))
+        .key_schema(key(attr::run::WORKER_ID, KeyType::Hash))
+        .key_schema(key(attr::run::RUN_ID, KeyType::Range))
         .billing_mode(BillingMode::PayPerRequest)
         .send()
         .await;
@@ -111,7 +111,7 @@ pub async fn provision(
                 .time_to_live_specification(
                     TimeToLiveSpecification::builder()
                         .enabled(true)
-                        .attribute_name("expiresAt")
+                        .attribute_name(attr::run::EXPIRES_AT)
                         .build()
                         .expect("set"),
                 )

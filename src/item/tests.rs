@@ -177,7 +177,8 @@ fn each_attribute_reports_its_own_decoding_error() {
         (
             "nextDue",
             s("9999-12-31T23:59:59Z"),
-            "nextDue: 9999-12-31T23:59:59Z is after 2199, the last year EventBridge Scheduler can name",
+            "nextDue: 9999-12-31T23:59:59Z is after 2199, the last year EventBridge Scheduler can name; \
+             set an earlier time, or remove nextDue to follow the schedule",
         ),
         (
             "executeImmediately",

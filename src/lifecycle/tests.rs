@@ -419,6 +419,35 @@ fn unknown_kinds_and_bad_params_are_invalid() {
 }
 
 #[test]
+fn a_schedule_past_the_horizon_blames_the_schedule_and_a_fixed_one_recovers() {
+    let mut item = log_worker("w1").to_item();
+    item.insert("schedule".into(), s("at(2300-01-01T00:00:00)"));
+    let ChangeAction::MarkInvalid(update) = change_items(None, &item) else {
+        panic!("a schedule past 2199 is invalid")
+    };
+    let marked = update.apply(Some(&item)).unwrap();
+    assert_eq!(
+        marked.get("lastRunMessage"),
+        Some(&s(
+            "invalid: schedule: at: 2300-01-01T00:00:00 is after 2199, the last year \
+                 EventBridge Scheduler can name"
+        ))
+    );
+    assert_eq!(
+        marked.get("nextDue"),
+        None,
+        "nothing past the horizon is written"
+    );
+    let mut fixed = marked.clone();
+    fixed.insert("schedule".into(), s("at(2030-01-01T00:00:00)"));
+    let ChangeAction::Arm(update) = change_items(Some(&marked), &fixed) else {
+        panic!("the fixed item is armed again")
+    };
+    let armed = update.apply(Some(&fixed)).unwrap();
+    assert_eq!(armed.get("nextDue"), Some(&s("2030-01-01T00:00:00Z")));
+}
+
+#[test]
 fn a_disabled_malformed_item_is_left_alone() {
     let mut item = log_worker("w1").to_item();
     item.insert("enabled".into(), b(false));

@@ -9,11 +9,11 @@ mod cron;
 
 use std::fmt;
 
-use chrono::{DateTime, LocalResult, NaiveDateTime, TimeDelta, TimeZone, Timelike, Utc};
+use chrono::{DateTime, Datelike, LocalResult, NaiveDateTime, TimeDelta, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-pub use self::cron::Cron;
+use self::cron::Cron;
 use crate::timestamp::Due;
 
 /// The longest `rate()` period accepted: ten years.
@@ -44,6 +44,9 @@ pub enum ScheduleError {
     /// An `at()` that is not a local date and time.
     #[error("at: expected a local time such as at(2027-01-01T09:00:00), got {0:?}")]
     At(String),
+    /// An `at()` after the last year EventBridge Scheduler can name.
+    #[error("at: {0} is after 2199, the last year EventBridge Scheduler can name")]
+    Horizon(String),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -82,9 +85,12 @@ impl std::str::FromStr for Schedule {
         } else if let Some(body) = inner("cron(") {
             Rule::Cron(Box::new(Cron::parse(body)?))
         } else if let Some(body) = inner("at(") {
-            NaiveDateTime::parse_from_str(body.trim(), "%Y-%m-%dT%H:%M:%S")
-                .map(Rule::At)
-                .map_err(|_| ScheduleError::At(body.to_owned()))?
+            let local = NaiveDateTime::parse_from_str(body.trim(), "%Y-%m-%dT%H:%M:%S")
+                .map_err(|_| ScheduleError::At(body.to_owned()))?;
+            if local.year() > cron::YEARS.1 as i32 {
+                return Err(ScheduleError::Horizon(body.trim().to_owned()));
+            }
+            Rule::At(local)
         } else {
             return Err(ScheduleError::UnknownForm(text.to_owned()));
         };
@@ -143,11 +149,12 @@ impl Schedule {
     /// `rate()`: one period after `now`; `cron()`: the first match after `now`; `at()`: its time,
     /// even a past one (it then runs once, now). `None` when the schedule never fires.
     pub fn first_due(&self, now: Due, tz: Tz) -> Option<Due> {
-        match &self.rule {
+        let first = match &self.rule {
             Rule::Rate { seconds } => now.plus_seconds(*seconds),
             Rule::Cron(cron) => cron.next_after(now.instant(), tz).map(Due::floor),
             Rule::At(local) => resolve_local(tz, *local).map(Due::floor),
-        }
+        };
+        first.filter(within_horizon)
     }
 
     /// The due time that follows `previous`, given that it is `now`.
@@ -169,6 +176,10 @@ impl Schedule {
     ///            Some(due("2027-01-01T09:01:00Z")));
     /// ```
     pub fn next_due(&self, previous: Due, now: Due, tz: Tz) -> Option<Due> {
+        self.next_on_grid(previous, now, tz).filter(within_horizon)
+    }
+
+    fn next_on_grid(&self, previous: Due, now: Due, tz: Tz) -> Option<Due> {
         match &self.rule {
             Rule::Rate { seconds } => {
                 let next = previous.plus_seconds(*seconds)?;
@@ -190,6 +201,12 @@ impl Schedule {
                 .filter(|at| *at > previous),
         }
     }
+}
+
+/// Whether a due time is within EventBridge Scheduler's horizon (the year 2199); a schedule
+/// has no time past it.
+fn within_horizon(due: &Due) -> bool {
+    due.instant().year() <= cron::YEARS.1 as i32
 }
 
 /// The latest match of `cron` at or before `now`, given that `first` is a match at or before it.

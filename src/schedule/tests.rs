@@ -272,6 +272,14 @@ fn cron_day_that_never_comes_has_no_next_run() {
 }
 
 #[test]
+fn a_rate_schedule_ends_at_the_horizon() {
+    let decade = schedule("rate(3650 days)");
+    let last = due("2195-01-01T00:00:00Z");
+    assert_eq!(decade.next_due(last, last, UTC), None);
+    assert_eq!(decade.first_due(last, UTC), None);
+}
+
+#[test]
 fn cron_year_field_ends_the_schedule() {
     let once = schedule("cron(0 0 1 JAN ? 2030)");
     let first = once.first_due(due("2027-01-01T00:00:00Z"), UTC).unwrap();
@@ -667,6 +675,10 @@ fn invalid_expressions_say_what_is_wrong() {
         ("at(2027-13-01T09:00:00)", "at: expected a local time"),
         ("at(2027-01-01T09:00:00Z)", "at: expected a local time"),
         ("at(tomorrow)", "at: expected a local time"),
+        (
+            "at(2300-01-01T00:00:00)",
+            "at: 2300-01-01T00:00:00 is after 2199, the last year EventBridge Scheduler can name",
+        ),
     ] {
         let err = text.parse::<Schedule>().expect_err(text).to_string();
         assert!(

@@ -1,6 +1,7 @@
 //! The Lambda binaries themselves, served by `cargo lambda watch` and invoked through the
 //! Lambda Invoke API by `nextdue dev --invoke-url`'s glue: a worker runs end to end.
-//! Run with `cargo test --features cargo-lambda-tests --test integration cargo_lambda`.
+//! Part of the test command, which installs cargo-lambda from PyPI into `.venv` (a prebuilt
+//! binary) and puts `.venv/bin` on the PATH.
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -24,7 +25,8 @@ async fn workers_run_through_the_lambda_binaries_under_cargo_lambda_watch() {
         .is_ok_and(|o| o.status.success());
     assert!(
         has_cargo_lambda,
-        "cargo-lambda is missing: install it with `cargo install cargo-lambda --locked`"
+        "cargo-lambda is missing: run the suite with infra/test.sh, which installs it into .venv \
+         from PyPI (pip install cargo-lambda) and puts .venv/bin on the PATH"
     );
     let stack = TestStack::provisioned("cargo-lambda").await;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -60,7 +62,6 @@ async fn workers_run_through_the_lambda_binaries_under_cargo_lambda_watch() {
         .expect("cargo lambda watch starts");
     let options = GlueOptions {
         state_dir: stack.state_dir.clone(),
-        queues: Vec::new(),
         function_timeout: TimeDelta::seconds(60),
         sweep_every: Duration::from_secs(5),
         invoke_url: Some(format!("http://127.0.0.1:{port}")),

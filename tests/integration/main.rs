@@ -2,7 +2,6 @@
 //! emulator that `infra/test.sh` starts. Each test has resources of its own.
 
 mod bad_input;
-#[cfg(feature = "cargo-lambda-tests")]
 mod cargo_lambda;
 mod crashes;
 mod dev_restart;
