@@ -3,18 +3,21 @@
 //! compares them), and `nextdue dev` applies them with [`passes`], so the local glue sees the
 //! records AWS delivers and no others.
 //!
-//! The rule is deliberately loose: a record passes when the new image is enabled, or ready, or
-//! carries a run-now request. Every change the dispatcher acts on has one of these (a property
-//! test over generated changes checks it); what the filter drops (removals, and changes of
-//! disabled workers that are not ready) is always ignored.
+//! The rule is deliberately loose: a record passes when the new image is enabled, live (ready
+//! or running), carries a run-now request, or has `enabled` written as a string or number (a
+//! mistake to report). Every change the dispatcher acts on has one of these (a property test
+//! over generated changes checks it); what the filter drops (removals, and changes of disabled
+//! workers that are not live) is always ignored. Lambda allows five patterns per mapping.
 
 use serde_json::Value;
 
 /// The filter patterns, in Lambda's event filtering syntax, as `template.yaml` declares them.
 pub const PATTERNS: &[&str] = &[
     r#"{"dynamodb": {"NewImage": {"enabled": {"BOOL": [true]}}}}"#,
-    r#"{"dynamodb": {"NewImage": {"status": {"S": ["ready"]}}}}"#,
+    r#"{"dynamodb": {"NewImage": {"status": {"S": ["ready", "running"]}}}}"#,
     r#"{"dynamodb": {"NewImage": {"runNow": {"BOOL": [{"exists": true}]}}}}"#,
+    r#"{"dynamodb": {"NewImage": {"enabled": {"S": [{"exists": true}]}}}}"#,
+    r#"{"dynamodb": {"NewImage": {"enabled": {"N": [{"exists": true}]}}}}"#,
 ];
 
 /// The patterns, parsed.

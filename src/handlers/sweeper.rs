@@ -10,9 +10,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::delivery::Delivery;
-use crate::item::{Item, Worker, attr};
+use crate::item::{Image, Item, attr};
 use crate::job::Registry;
-use crate::lifecycle::{Policy, SWEEP_SHARDS, SweepAction, route, sweep};
+use crate::lifecycle::{Policy, SWEEP_SHARDS, SweepAction, route, sweep, sweep_undecodable};
 use crate::metrics;
 use crate::store::{Applied, Store};
 use crate::timestamp::Due;
@@ -47,6 +47,9 @@ pub struct SweepReport {
     pub redelivered: usize,
     /// Index entries of workers that are not live, removed.
     pub forgotten: usize,
+    /// Indexed items that no longer decode, marked invalid (which takes them out of the index).
+    #[serde(default)]
+    pub invalidated: usize,
     /// Workers the pass could not act on (each is logged; the next pass tries again).
     #[serde(default)]
     pub failed: usize,
@@ -55,7 +58,7 @@ pub struct SweepReport {
 impl SweepReport {
     /// Whether the pass changed or tried to change anything (beyond reading the index).
     pub fn did_anything(&self) -> bool {
-        self.rescued + self.redelivered + self.forgotten + self.failed > 0
+        self.rescued + self.redelivered + self.forgotten + self.invalidated + self.failed > 0
     }
 }
 
@@ -104,25 +107,24 @@ async fn look_at(
     now: DateTime<Utc>,
     report: &mut SweepReport,
 ) -> anyhow::Result<()> {
-    let worker = match Worker::from_item(item) {
-        Ok(worker) => worker,
-        Err(error) => {
-            tracing::warn!(worker = %worker_id(item), error = %error, "sweeper: an indexed worker does not decode; the dispatcher marks it");
-            return Ok(());
-        }
+    let id = worker_id(item);
+    let image = Image::decode(item);
+    let action = match &image.worker {
+        Ok(worker) => sweep(
+            worker,
+            now,
+            rand::random::<f64>(),
+            &sweeper.registry,
+            &sweeper.policy,
+        ),
+        Err(_) => sweep_undecodable(&image, now),
     };
-    match sweep(
-        &worker,
-        now,
-        rand::random::<f64>(),
-        &sweeper.registry,
-        &sweeper.policy,
-    ) {
+    match action {
         SweepAction::Ignore => {}
         SweepAction::Rescue(finish) => {
             sweeper.store.put_run_if_absent(&finish.record).await?;
             if let Applied::Written(_) = sweeper.store.apply(&finish.update).await? {
-                tracing::warn!(worker = %worker.id, next = ?finish.next, "rescued a run whose lease expired");
+                tracing::warn!(worker = %id, next = ?finish.next, "rescued a run whose lease expired");
                 report.rescued += 1;
             }
         }
@@ -137,13 +139,19 @@ async fn look_at(
                     .delivery
                     .send(&message, &queue, route(message.due, now))
                     .await?;
-                tracing::warn!(worker = %worker.id, due = %message.due, "overdue; message sent again");
+                tracing::warn!(worker = %id, due = %message.due, "overdue; message sent again");
                 report.redelivered += 1;
             }
         }
         SweepAction::Forget(update) => {
             if let Applied::Written(_) = sweeper.store.apply(&update).await? {
                 report.forgotten += 1;
+            }
+        }
+        SweepAction::MarkInvalid(update) => {
+            if let Applied::Written(_) = sweeper.store.apply(&update).await? {
+                tracing::warn!(worker = %id, message = ?update.value(attr::LAST_RUN_MESSAGE), "an indexed worker no longer decodes; marked invalid");
+                report.invalidated += 1;
             }
         }
     }

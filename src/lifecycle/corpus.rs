@@ -30,6 +30,14 @@ fn corpus() -> Vec<(Item, &'static str)> {
     let many: Vec<String> = (0..51).map(|i| format!("r{i}@example.com")).collect();
     let mut cases = vec![
         (item(json!({"kind": null})), "kind"),
+        // nextdue's own queues are no worker queues (their messages would never run).
+        (item(json!({"queue": "default-dlq"})), "queue"),
+        (item(json!({"queue": "stream-failures"})), "queue"),
+        // Past EventBridge's horizon: the schedule is blamed, not a nextDue nobody wrote.
+        (
+            item(json!({"schedule": "at(2300-01-01T00:00:00)"})),
+            "schedule",
+        ),
         (item(json!({"kind": 7})), "kind"),
         (item(json!({"kind": ""})), "kind"),
         (item(json!({"kind": ["log"]})), "kind"),

@@ -164,15 +164,20 @@ fn same_ready_state(old: &Worker, new: &Worker) -> bool {
     old.status == Some(Status::Ready) && old.task_id == new.task_id && old.next_due == new.next_due
 }
 
-/// Marks an enabled worker invalid because of `error` (once: an item already marked with this
-/// very message is left alone, so the mark's own stream record starts no loop).
-fn invalid(
+/// Marks a worker invalid because of `error` (once: an item already marked with this very
+/// message is left alone, so the mark's own stream record starts no loop). A disabled worker is
+/// left alone too, unless it is live (ready or running: it must leave the sweeper's index) or
+/// its `enabled` itself is malformed (`"true"` written as a string: say so).
+pub(super) fn invalid(
     new: &Image,
     error: &ItemError,
     seen_task: Condition,
     now: DateTime<Utc>,
 ) -> ChangeAction {
-    if !new.enabled {
+    let live = [Status::Ready, Status::Running]
+        .iter()
+        .any(|status| new.status.as_deref() == Some(status.as_str()));
+    if !new.enabled && !live && error.attribute != attr::ENABLED {
         return ChangeAction::Ignore(Ignored::Disabled);
     }
     let waiting = if new.run_now {
@@ -186,7 +191,13 @@ fn invalid(
     {
         return ChangeAction::Ignore(Ignored::AlreadyInvalid);
     }
-    let condition = Condition::All(vec![Condition::Equals(attr::ENABLED, b(true)), seen_task]);
+    let enabled = Condition::Equals(attr::ENABLED, b(true));
+    let enabled_as_seen = if new.enabled {
+        enabled
+    } else {
+        Condition::Not(Box::new(enabled))
+    };
+    let condition = Condition::All(vec![enabled_as_seen, seen_task]);
     ChangeAction::MarkInvalid(
         unwatch(Update::new(&new.id, condition))
             .set(attr::STATUS, s(Status::Invalid.as_str()))

@@ -23,6 +23,26 @@ pub enum SweepAction {
     },
     /// The worker is in the index but not live (someone edited it): take it out.
     Forget(Update),
+    /// The indexed item no longer decodes: mark it invalid, saying why (which takes it out of
+    /// the index), as the dispatcher does.
+    MarkInvalid(Update),
+}
+
+/// Decides what the sweeper does with an indexed item that does not decode (`item.worker` is
+/// an error): the dispatcher's own mark, so it leaves the index with a status and a message
+/// instead of being looked at on every pass.
+pub fn sweep_undecodable(item: &Image, now: DateTime<Utc>) -> SweepAction {
+    let Err(error) = &item.worker else {
+        return SweepAction::Ignore;
+    };
+    let seen_task = Condition::equals_or_missing(attr::TASK_ID, item.task_id.clone().map(s));
+    match dispatch::invalid(item, error, seen_task, now) {
+        ChangeAction::MarkInvalid(update) => SweepAction::MarkInvalid(update),
+        _ => {
+            let condition = Condition::equals_or_missing(attr::STATUS, item.status.clone().map(s));
+            SweepAction::Forget(unwatch(Update::new(&item.id, condition)))
+        }
+    }
 }
 
 /// Decides what the sweeper does with `worker` at `now`.

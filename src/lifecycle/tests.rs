@@ -459,6 +459,60 @@ fn a_disabled_malformed_item_is_left_alone() {
 }
 
 #[test]
+fn a_live_worker_disabled_in_a_way_that_no_longer_decodes_leaves_the_sweep_index() {
+    // `enabled` set to the string "false" on a ready worker, or a ready worker disabled while
+    // another attribute is bad: it must not stay ready and indexed for ever.
+    for (status, change) in [
+        ("ready", ("enabled", s("false"))),
+        ("running", ("enabled", s("false"))),
+        ("ready", ("maxAttempts", s("lots"))),
+    ] {
+        let mut item = ready("w1", "t1", "2027-01-01T10:00:00Z").to_item();
+        item.insert("status".into(), s(status));
+        item.insert("enabled".into(), b(false));
+        item.insert("sweepShard".into(), AttributeValue::N("3".into()));
+        item.insert("sweepAt".into(), s("2027-01-01T10:02:00Z"));
+        item.insert(change.0.into(), change.1.clone());
+        let ChangeAction::MarkInvalid(update) = change_items(None, &item) else {
+            panic!("{status} {change:?}: {:?}", change_items(None, &item))
+        };
+        let marked = update
+            .apply(Some(&item))
+            .expect("the condition holds on what it saw");
+        assert_eq!(marked.get("status"), Some(&s("invalid")));
+        assert!((marked.get("sweepShard"), marked.get("sweepAt")) == (None, None));
+        assert!(
+            matches!(marked.get("lastRunMessage"), Some(AttributeValue::S(m)) if m.starts_with(&format!("invalid: {}", change.0))),
+            "{marked:?}"
+        );
+        assert!(matches!(
+            change_items(Some(&item), &marked),
+            ChangeAction::Ignore(_)
+        ));
+    }
+}
+
+#[test]
+fn enabled_written_as_a_string_or_a_number_is_reported_on_the_item() {
+    for (value, shown) in [
+        (s("true"), "a string (S) \"true\""),
+        (AttributeValue::N("1".into()), "a number (N) \"1\""),
+    ] {
+        let mut item = log_worker("w1").to_item();
+        item.insert("enabled".into(), value);
+        let ChangeAction::MarkInvalid(update) = change_items(None, &item) else {
+            panic!("{shown}")
+        };
+        assert_eq!(
+            update.value("lastRunMessage"),
+            Some(&s(format!(
+                "invalid: enabled: expected a boolean (BOOL), got {shown}"
+            )))
+        );
+    }
+}
+
+#[test]
 fn a_fixed_invalid_worker_is_armed_again() {
     let fixed = Worker {
         status: Some(Status::Invalid),
@@ -1291,7 +1345,13 @@ fn any_item() -> impl Strategy<Value = Item> {
     let text = |t: &str| Some(s(t));
     (
         (
-            choice(vec![None, Some(b(true)), Some(b(false)), text("true")]),
+            choice(vec![
+                None,
+                Some(b(true)),
+                Some(b(false)),
+                text("true"),
+                Some(AttributeValue::N("1".into())),
+            ]),
             choice(vec![
                 None,
                 text("ready"),

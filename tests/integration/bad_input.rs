@@ -34,6 +34,14 @@ async fn bad_input_never_poisons_bad_items_become_invalid_while_a_good_one_runs(
             json!({"id": "bad-queue", "kind": "log", "enabled": true, "queue": "nowhere", "params": {"message": "x"}}),
             "invalid: queue: no queue",
         ),
+        (
+            json!({"id": "own-queue", "kind": "log", "enabled": true, "queue": "default-dlq", "params": {"message": "x"}}),
+            "invalid: queue: no queue \"default-dlq\" in this deployment (its queues: default)",
+        ),
+        (
+            json!({"id": "far-schedule", "kind": "log", "enabled": true, "schedule": "at(2300-01-01T00:00:00)", "params": {"message": "x"}}),
+            "invalid: schedule: at: 2300-01-01T00:00:00 is after 2199",
+        ),
     ];
     // Written before the glue starts, so they reach the dispatcher in one batch with the good one.
     for (item, _) in &bad {

@@ -132,3 +132,48 @@ async fn one_worker_the_sweeper_cannot_act_on_does_not_end_the_pass() {
     let report = sweep_once(&stack.stack.sweeper, much_later).await.unwrap();
     assert_eq!(report.failed, 1, "{report:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ready_worker_that_no_longer_decodes_leaves_the_index_with_a_reason() {
+    let stack = TestStack::provisioned("undecodable").await;
+    let due = Due::ceil(Utc::now());
+    for id in ["by-sweeper", "by-dispatcher"] {
+        stack
+            .put(json!({"id": id, "kind": "log", "enabled": true, "nextDue": due, "params": {"message": "hi"}}))
+            .await;
+    }
+    stack.drain_stream().await;
+    // `enabled` set to the string "false" on both ready workers.
+    for id in ["by-sweeper", "by-dispatcher"] {
+        let mut item = stack.item(id).await;
+        item.insert(
+            "enabled".into(),
+            nextdue::item::AttributeValue::S("false".into()),
+        );
+        stack.stack.executor.store.put_worker(item).await.unwrap();
+    }
+    // The sweeper meets one before any dispatcher does (a lost record, or an entry from before
+    // this fix); a pass marks both, as it finds them in the index.
+    let later = due.instant() + TimeDelta::seconds(crate::support::SWEEP_GRACE_SECONDS + 1);
+    let report = sweep_once(&stack.stack.sweeper, later).await.unwrap();
+    assert_eq!(report.invalidated, 2, "{report:?}");
+    // The dispatcher's view of the same changes leads nowhere new.
+    stack.drain_stream().await;
+    for id in ["by-sweeper", "by-dispatcher"] {
+        let item = stack.item(id).await;
+        assert_eq!(
+            item.get("status"),
+            Some(&nextdue::item::AttributeValue::S("invalid".into()))
+        );
+        assert!(item.get("sweepShard").is_none() && item.get("sweepAt").is_none());
+        let Some(nextdue::item::AttributeValue::S(message)) = item.get("lastRunMessage") else {
+            panic!("{id}: no message")
+        };
+        assert_eq!(
+            message,
+            "invalid: enabled: expected a boolean (BOOL), got a string (S) \"false\""
+        );
+    }
+    let report = sweep_once(&stack.stack.sweeper, later).await.unwrap();
+    assert_eq!(report.looked_at, 0, "{report:?}");
+}
