@@ -7,6 +7,7 @@
 //! past records the dispatcher handled, so a failed record is read again.
 
 use aws_lambda_events::dynamodb::{Event, EventRecord};
+use aws_sdk_dynamodbstreams::operation::get_records::GetRecordsError;
 use aws_sdk_dynamodbstreams::types::ShardIteratorType;
 use chrono::{DateTime, Utc};
 
@@ -24,6 +25,40 @@ pub const BATCH_SIZE: i32 = 100;
 /// How many times a record is handed to the dispatcher before it is set aside (Lambda's
 /// `MaximumRetryAttempts` in the template is 10 retries).
 pub const MAX_RECORD_ATTEMPTS: u32 = 11;
+
+/// A page of a shard as read.
+enum Page {
+    /// The records, decoded.
+    Records(Vec<aws_sdk_dynamodbstreams::types::Record>),
+    /// An answer the SDK could not decode, as text.
+    Undecodable(String),
+}
+
+/// The body of a successful answer the SDK could not decode (an item nested deeper than it
+/// reads), if that is what `error` is.
+fn undecodable_body(
+    error: &sdk_error::SdkError<
+        GetRecordsError,
+        aws_sdk_dynamodbstreams::config::http::HttpResponse,
+    >,
+) -> Option<String> {
+    use sdk_error::ProvideErrorMetadata;
+    let service = error.as_service_error()?;
+    let raw = error.raw_response()?;
+    let bytes = raw.body().bytes()?;
+    (service.code().is_none() && raw.status().is_success())
+        .then(|| String::from_utf8_lossy(bytes).into_owned())
+}
+
+/// The JSON string that follows the first `key` (and its colon) in `text`.
+fn string_after(text: &str, key: &str) -> Option<String> {
+    let rest = &text[text.find(key)? + key.len()..];
+    let rest = rest.trim_start().strip_prefix(':')?.trim_start();
+    serde_json::Deserializer::from_str(rest)
+        .into_iter::<String>()
+        .next()?
+        .ok()
+}
 
 /// The reader of one table's stream.
 pub struct StreamPump {
@@ -99,6 +134,73 @@ impl StreamPump {
         Ok(())
     }
 
+    /// One page of a shard, from its checkpoint (a fresh iterator each time).
+    async fn read(&self, stream_arn: &str, shard_id: &str, limit: i32) -> anyhow::Result<Page> {
+        let iterator = self
+            .clients
+            .streams
+            .get_shard_iterator()
+            .stream_arn(stream_arn)
+            .shard_id(shard_id);
+        let iterator = match self.checkpoints.get(stream_arn, shard_id) {
+            Some(sequence) => iterator
+                .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
+                .sequence_number(sequence),
+            None => iterator.shard_iterator_type(ShardIteratorType::TrimHorizon),
+        };
+        let iterator = iterator
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("GetShardIterator: {}", sdk_error::message(e)))?
+            .shard_iterator;
+        let Some(iterator) = iterator else {
+            return Ok(Page::Records(Vec::new()));
+        };
+        let result = self
+            .clients
+            .streams
+            .get_records()
+            .shard_iterator(iterator)
+            .limit(limit)
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(Page::Records(output.records.unwrap_or_default())),
+            Err(error) => match undecodable_body(&error) {
+                Some(raw) => Ok(Page::Undecodable(raw)),
+                None => Err(anyhow::anyhow!("GetRecords: {}", sdk_error::message(error))),
+            },
+        }
+    }
+
+    /// Sets aside the one record of `raw`, a GetRecords answer the SDK could not decode, and
+    /// moves the checkpoint past it.
+    async fn set_aside_undecodable(
+        &mut self,
+        stream_arn: &str,
+        shard_id: &str,
+        raw: &str,
+    ) -> anyhow::Result<()> {
+        let sequence = string_after(raw, "\"SequenceNumber\"").ok_or_else(|| {
+            anyhow::anyhow!("GetRecords answered a page that names no sequence number")
+        })?;
+        let worker = raw
+            .find("\"Keys\"")
+            .and_then(|at| string_after(&raw[at..], "\"S\""))
+            .unwrap_or_else(|| "?".into());
+        let reason = "the SDK cannot decode this stream record (nested deeper than it reads; \
+                      DynamoDB allows 32 levels)";
+        let body = serde_json::json!({
+            "sequenceNumber": sequence,
+            "workerId": worker,
+            "reason": reason,
+        });
+        self.set_aside(&body.to_string()).await?;
+        tracing::error!(worker = %worker, sequence = %sequence, queue = %self.failure_queue, "{reason}; set aside");
+        self.checkpoints.set(stream_arn, shard_id, &sequence)?;
+        Ok(())
+    }
+
     /// Reads each shard once from its checkpoint and dispatches what it finds; returns how many
     /// records the dispatcher handled.
     pub async fn run_once(&mut self, dispatcher: &Dispatcher) -> anyhow::Result<usize> {
@@ -140,35 +242,21 @@ impl StreamPump {
             let Some(shard_id) = shard.shard_id else {
                 continue;
             };
-            let iterator = self
-                .clients
-                .streams
-                .get_shard_iterator()
-                .stream_arn(&stream_arn)
-                .shard_id(&shard_id);
-            let iterator = match self.checkpoints.get(&stream_arn, &shard_id) {
-                Some(sequence) => iterator
-                    .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
-                    .sequence_number(sequence),
-                None => iterator.shard_iterator_type(ShardIteratorType::TrimHorizon),
+            let records = match self.read(&stream_arn, &shard_id, BATCH_SIZE).await? {
+                Page::Records(records) => records,
+                // A page the SDK cannot decode: read its first record alone. If that one is the
+                // culprit it is set aside, so the shard moves on; if not, it is dispatched, and
+                // the next poll gets one record further.
+                Page::Undecodable(_) => match self.read(&stream_arn, &shard_id, 1).await? {
+                    Page::Records(records) => records,
+                    Page::Undecodable(raw) => {
+                        self.set_aside_undecodable(&stream_arn, &shard_id, &raw)
+                            .await?;
+                        handled += 1;
+                        continue;
+                    }
+                },
             };
-            let iterator = iterator
-                .send()
-                .await
-                .map_err(|e| anyhow::anyhow!("GetShardIterator: {}", sdk_error::message(e)))?
-                .shard_iterator;
-            let Some(iterator) = iterator else { continue };
-            let records = self
-                .clients
-                .streams
-                .get_records()
-                .shard_iterator(iterator)
-                .limit(BATCH_SIZE)
-                .send()
-                .await
-                .map_err(|e| anyhow::anyhow!("GetRecords: {}", sdk_error::message(e)))?
-                .records
-                .unwrap_or_default();
             if records.is_empty() {
                 continue;
             }

@@ -193,3 +193,55 @@ async fn a_stream_record_that_keeps_failing_is_set_aside_and_reported() {
         "the set-aside record is not read again"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_record_too_deep_to_decode_is_set_aside_and_the_stream_goes_on() {
+    // DynamoDB refuses items nested deeper than 32 levels; the emulator stores them, and the
+    // SDK then refuses the whole stream page that holds one.
+    let stack = TestStack::provisioned_with("too-deep", 30).await;
+    let deep = (0..100).fold(json!("bottom"), |inner, _| json!({ "deeper": inner }));
+    stack
+        .put(json!({"id": "deep", "kind": "log", "enabled": true, "params": {"message": "x", "extra": deep}}))
+        .await;
+    stack
+        .put(json!({"id": "after", "kind": "log", "enabled": true, "params": {"message": "fine"}}))
+        .await;
+    let failures = stack.names.stream_failure_queue_name();
+    let mut stack = stack;
+    stack.start_glue().await;
+    let after = stack
+        .wait_for("after", "stopped", |w| w.status == Some(Status::Stopped))
+        .await;
+    assert_eq!(after.last_run_succeeded, Some(true));
+    let watch =
+        nextdue::dev::dead_letters::DeadLetters::new(stack.stack.clients.clone(), vec![failures]);
+    assert_eq!(
+        watch.counts().await.unwrap()[0].1,
+        1,
+        "the deep record is set aside"
+    );
+    let queue = stack
+        .stack
+        .executor
+        .delivery
+        .queue_named(&stack.names.stream_failure_queue_name())
+        .await
+        .unwrap();
+    let set_aside = stack
+        .stack
+        .clients
+        .sqs
+        .receive_message()
+        .queue_url(&queue.url)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    let body: serde_json::Value =
+        serde_json::from_str(set_aside[0].body.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        body["workerId"], "deep",
+        "the set-aside record names its worker: {body}"
+    );
+}
