@@ -70,6 +70,8 @@ pub mod attr {
     pub const UPDATE_TIME: &str = "updateTime";
     /// The worker whose `spawn` job wrote this one.
     pub const PARENT_ID: &str = "parentId";
+    /// The activation (task id) of the parent whose run wrote this one.
+    pub const PARENT_TASK_ID: &str = "parentTaskId";
     /// How many `spawn` generations lie above this worker.
     pub const SPAWN_DEPTH: &str = "spawnDepth";
     /// The sweeper index's partition key: present only on live (ready or running) workers.
@@ -163,6 +165,10 @@ pub struct Worker {
     /// The job's arguments.
     #[serde(default)]
     pub params: Params,
+    /// `params` exactly as stored (numbers as their decimal text, sets as sets), filled by
+    /// [`Worker::from_item`]; see [`Worker::params_as_stored`].
+    #[serde(skip)]
+    pub stored_params: Option<Item>,
     /// Newly true: (re)start with a fresh task id; false: stop at the next check.
     #[serde(default)]
     pub enabled: bool,
@@ -256,6 +262,7 @@ impl Worker {
             id: id.into(),
             kind: kind.into(),
             params: Params::new(),
+            stored_params: None,
             enabled: false,
             schedule: None,
             timezone: None,
@@ -291,9 +298,12 @@ impl Worker {
     pub fn from_item(item: &Item) -> Result<Worker, ItemError> {
         let value = AttributeValue::M(item.inner().clone());
         let deserializer = serde_dynamo::Deserializer::from_attribute_value(value);
-        let worker: Worker = serde_path_to_error::deserialize(deserializer)
+        let mut worker: Worker = serde_path_to_error::deserialize(deserializer)
             .map_err(|error| ItemError::from_serde(&error, item))?;
         worker.check_ranges()?;
+        if let Some(AttributeValue::M(params)) = item.get(attr::PARAMS) {
+            worker.stored_params = Some(Item::from(params.clone()));
+        }
         Ok(worker)
     }
 
@@ -346,6 +356,15 @@ impl Worker {
             ));
         }
         Ok(())
+    }
+
+    /// `params` exactly as stored, for jobs that need its values without loss (JSON numbers
+    /// are rounded past 17 digits, `0.10` reads as `0.1`, and sets as lists); for a worker built
+    /// in code rather than read from an item, `params` converted.
+    pub fn params_as_stored(&self) -> Item {
+        self.stored_params.clone().unwrap_or_else(|| {
+            serde_dynamo::to_item(&self.params).expect("a JSON map always converts")
+        })
     }
 
     /// The zone for `cron()` and `at()`: `timezone`, or UTC.

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 
-use crate::item::{ItemError, Params, Worker, attr};
+use crate::item::{Item, ItemError, Params, Worker, attr};
 use crate::jobs::email::Mail;
 use crate::lifecycle::Planner;
 use crate::timestamp::Due;
@@ -51,11 +51,20 @@ pub trait Mailer: Send + Sync {
     async fn send(&self, mail: &Mail) -> Result<String, JobError>;
 }
 
+/// What became of writing a new worker.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Created {
+    /// It was written.
+    Written,
+    /// An item with its id exists already; this is it.
+    Exists(Item),
+}
+
 /// Writes new workers (the workers table in production).
 #[async_trait]
 pub trait WorkerWriter: Send + Sync {
-    /// Writes `worker` unless an item with its id exists; returns whether it was written.
-    async fn create(&self, worker: &Worker) -> Result<bool, JobError>;
+    /// Writes the worker `item` unless an item with its id exists (then returns that one).
+    async fn create(&self, item: &Item) -> Result<Created, JobError>;
 }
 
 /// Limits that apply to every job.
@@ -104,6 +113,12 @@ pub struct JobContext<'a> {
 pub trait Job: Send + Sync {
     /// Checks `params` before the worker is armed; errors name the attribute (`params.to`).
     fn validate(&self, params: &Params) -> Result<(), ItemError>;
+
+    /// Checks the whole worker before it is armed: by default its `params`. A job whose rules
+    /// involve other attributes (`spawn` derives its children's ids from the worker's) widens it.
+    fn check_worker(&self, worker: &Worker) -> Result<(), ItemError> {
+        self.validate(&worker.params)
+    }
 
     /// Runs once. The `Ok` text is a short summary for `lastRunMessage`.
     async fn execute(&self, ctx: &JobContext<'_>) -> Result<String, JobError>;
@@ -195,7 +210,7 @@ impl Registry {
 
 impl Planner for Registry {
     fn check(&self, worker: &Worker) -> Result<(), ItemError> {
-        self.job_for(worker)?.validate(&worker.params)
+        self.job_for(worker)?.check_worker(worker)
     }
 
     fn next_due(&self, worker: &Worker, previous: Option<Due>, now: Due) -> Option<Due> {

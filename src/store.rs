@@ -5,15 +5,17 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue as SdkValue, ReturnValue, ReturnValuesOnConditionCheckFailure,
 };
 
-use crate::item::{AttributeValue, Item, RunRecord, Worker, attr};
-use crate::job::{JobError, WorkerWriter};
+use crate::item::{AttributeValue, Item, RunRecord, attr};
+use crate::job::{Created, JobError, WorkerWriter};
 use crate::lifecycle::{Change, Condition, Update};
+use crate::sdk_error;
 use crate::timestamp::Due;
 
 /// The workers table's sparse index of live workers, read by the sweeper.
@@ -157,7 +159,7 @@ impl Store {
         StoreError {
             operation,
             table: table.to_owned(),
-            message: DisplayErrorContext(&error).to_string(),
+            message: sdk_error::message(error),
         }
     }
 
@@ -320,9 +322,43 @@ impl Store {
 
 #[async_trait]
 impl WorkerWriter for Store {
-    async fn create(&self, worker: &Worker) -> Result<bool, JobError> {
-        self.put(&self.workers_table, worker.to_item(), Some(attr::ID))
-            .await
-            .map_err(|e| JobError::retryable(format!("could not write worker {}: {e}", worker.id)))
+    async fn create(&self, item: &Item) -> Result<Created, JobError> {
+        let fields: HashMap<String, SdkValue> = item.clone().into();
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.workers_table)
+            .set_item(Some(fields))
+            .condition_expression("attribute_not_exists(#key)")
+            .expression_attribute_names("#key", attr::ID)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Created::Written),
+            Err(SdkError::ServiceError(service))
+                if service.err().is_conditional_check_failed_exception() =>
+            {
+                let PutItemError::ConditionalCheckFailedException(failure) = service.err() else {
+                    unreachable!("checked above")
+                };
+                Ok(Created::Exists(
+                    failure.item().cloned().map(Item::from).unwrap_or_default(),
+                ))
+            }
+            Err(error) => {
+                // The reason first: an id's end says little, and messages are cut at 1 KB.
+                let permanent = sdk_error::code_is(&error, &["ValidationException"]);
+                let message = format!(
+                    "DynamoDB refused the new worker: {}",
+                    sdk_error::message(error)
+                );
+                Err(if permanent {
+                    JobError::permanent(message)
+                } else {
+                    JobError::retryable(message)
+                })
+            }
+        }
     }
 }

@@ -93,7 +93,15 @@ fn every_attribute_round_trips_through_an_item() {
     assert_eq!(item.get("status"), Some(&s("running")));
     assert_eq!(item.get("onLost"), Some(&s("skip")));
     assert_eq!(item.get("runCount"), Some(&n("7")));
-    assert_eq!(Worker::from_item(&item).unwrap(), worker);
+    let back = Worker::from_item(&item).unwrap();
+    assert_eq!(back.params_as_stored(), worker.params_as_stored());
+    assert_eq!(
+        Worker {
+            stored_params: None,
+            ..back
+        },
+        worker
+    );
 }
 
 #[test]

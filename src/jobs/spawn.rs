@@ -1,12 +1,20 @@
 //! `spawn`: each run writes one child worker, `<parentId>#<due time>`, enabled, so every job
 //! the parent starts keeps its own record (the seed's "one worker per job").
+//!
+//! The child holds exactly the attribute values of the template in `params.worker` (numbers as
+//! written, sets as sets), plus `id`, `enabled`, `parentId`, `parentTaskId` and `spawnDepth`.
 
 use async_trait::async_trait;
 use serde::Deserialize;
 
-use crate::item::{Item, ItemError, Params, Worker, attr};
-use crate::job::{Job, JobContext, JobError, parse_params};
+use crate::item::{AttributeValue, Item, ItemError, Params, Worker, attr};
+use crate::job::{Created, Job, JobContext, JobError, parse_params};
 use crate::timestamp::Due;
+
+/// DynamoDB's limit on a partition key, in bytes.
+pub const MAX_ID_BYTES: usize = 2048;
+/// What a child's id adds to its parent's: `#` and a due time (`#2027-01-01T09:00:00Z`).
+pub const CHILD_ID_SUFFIX_BYTES: usize = 21;
 
 /// The `spawn` job.
 pub struct SpawnJob;
@@ -19,45 +27,81 @@ pub struct SpawnParams {
     pub worker: Params,
 }
 
-/// The child a parent writes for the run due at `due`.
-pub fn child_of(parent: &Worker, template: &Params, due: Due) -> Result<Worker, ItemError> {
+/// The child a parent writes for the run due at `due`, built from the template `params.worker`
+/// as stored: the item to write, and the worker it decodes to (which checks it).
+pub fn child_of(parent: &Worker, due: Due) -> Result<(Item, Worker), ItemError> {
+    let stored = parent.params_as_stored();
+    let Some(AttributeValue::M(template)) = stored.get("worker") else {
+        return Err(ItemError::new("params.worker", "expected a map (M)"));
+    };
     if template.contains_key(attr::ID) {
         return Err(ItemError::new(
             "params.worker.id",
             "is chosen by spawn (<parentId>#<due time>); leave it out",
         ));
     }
-    let mut item: Item = serde_dynamo::to_item(template)
-        .map_err(|e| ItemError::new("params.worker", e.to_string()))?;
+    let mut item = Item::from(template.clone());
+    let id = format!("{}#{due}", parent.id);
+    item.insert(attr::ID.into(), AttributeValue::S(id));
+    item.insert(attr::ENABLED.into(), AttributeValue::Bool(true));
+    item.insert(attr::PARENT_ID.into(), AttributeValue::S(parent.id.clone()));
+    if let Some(task) = &parent.task_id {
+        item.insert(attr::PARENT_TASK_ID.into(), AttributeValue::S(task.clone()));
+    }
     item.insert(
-        attr::ID.into(),
-        serde_dynamo::AttributeValue::S(format!("{}#{due}", parent.id)),
+        attr::SPAWN_DEPTH.into(),
+        AttributeValue::N((parent.spawn_depth + 1).to_string()),
     );
-    let mut child = Worker::from_item(&item)
+    let child = Worker::from_item(&item)
         .map_err(|e| ItemError::new(format!("params.worker.{}", e.attribute), e.problem))?;
-    child.enabled = true;
-    child.parent_id = Some(parent.id.clone());
-    child.spawn_depth = parent.spawn_depth + 1;
-    Ok(child)
+    Ok((item, child))
+}
+
+/// Whether `existing` is the child this parent's activation wrote for this due time (an
+/// earlier attempt of the same run), and not an item someone else wrote under that id.
+fn written_by(existing: &Item, parent: &Worker) -> bool {
+    let text = |name: &str| match existing.get(name) {
+        Some(AttributeValue::S(s)) => Some(s.as_str()),
+        _ => None,
+    };
+    text(attr::PARENT_ID) == Some(parent.id.as_str())
+        && text(attr::PARENT_TASK_ID) == parent.task_id.as_deref()
 }
 
 #[async_trait]
 impl Job for SpawnJob {
     fn validate(&self, params: &Params) -> Result<(), ItemError> {
-        let params: SpawnParams = parse_params(params)?;
-        let example = Worker::new("parent", "spawn");
-        child_of(
-            &example,
-            &params.worker,
-            Due::floor(chrono::DateTime::UNIX_EPOCH),
-        )
-        .map(|_| ())
+        let example = Worker {
+            params: parse_params::<SpawnParams>(params).map(|_| params.clone())?,
+            ..Worker::new("parent", "spawn")
+        };
+        child_of(&example, Due::floor(chrono::DateTime::UNIX_EPOCH)).map(|_| ())
+    }
+
+    fn check_worker(&self, worker: &Worker) -> Result<(), ItemError> {
+        let longest = MAX_ID_BYTES - CHILD_ID_SUFFIX_BYTES;
+        if worker.id.len() > longest {
+            return Err(ItemError::new(
+                attr::ID,
+                format!(
+                    "{} bytes leave no room for the ids of spawned children (#<due time>, \
+                     {CHILD_ID_SUFFIX_BYTES} bytes; DynamoDB allows {MAX_ID_BYTES}): use an id \
+                     of at most {longest} bytes",
+                    worker.id.len()
+                ),
+            ));
+        }
+        parse_params::<SpawnParams>(&worker.params)?;
+        let parent = Worker {
+            id: "parent".into(),
+            ..worker.clone()
+        };
+        child_of(&parent, Due::floor(chrono::DateTime::UNIX_EPOCH)).map(|_| ())
     }
 
     async fn execute(&self, ctx: &JobContext<'_>) -> Result<String, JobError> {
         let permanent = |e: ItemError| JobError::permanent(e.to_string());
-        let params: SpawnParams = parse_params(&ctx.worker.params).map_err(permanent)?;
-        let child = child_of(ctx.worker, &params.worker, ctx.due).map_err(permanent)?;
+        let (item, child) = child_of(ctx.worker, ctx.due).map_err(permanent)?;
         let limit = ctx.services.limits.max_spawn_depth;
         if child.spawn_depth > limit {
             return Err(JobError::permanent(format!(
@@ -65,13 +109,17 @@ impl Job for SpawnJob {
                 child.id, child.spawn_depth
             )));
         }
-        if ctx.services.workers.create(&child).await? {
-            Ok(format!("spawned worker {}", child.id))
-        } else {
-            Ok(format!(
+        match ctx.services.workers.create(&item).await? {
+            Created::Written => Ok(format!("spawned worker {}", child.id)),
+            Created::Exists(existing) if written_by(&existing, ctx.worker) => Ok(format!(
                 "worker {} already exists (an earlier attempt wrote it)",
                 child.id
-            ))
+            )),
+            Created::Exists(_) => Err(JobError::permanent(format!(
+                "an item {} exists already and is not this worker's child for this due time; \
+                 remove it, or it stands in for no run",
+                child.id
+            ))),
         }
     }
 }

@@ -5,8 +5,10 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use serde_json::json;
 
-use crate::item::{Params, Worker};
-use crate::job::{JobContext, JobError, JobLimits, Mailer, Registry, Services, WorkerWriter};
+use crate::item::{AttributeValue, Item, Params, Worker};
+use crate::job::{
+    Created, JobContext, JobError, JobLimits, Mailer, Registry, Services, WorkerWriter,
+};
 use crate::jobs::email::Mail;
 use crate::lifecycle::Planner;
 use crate::timestamp::Due;
@@ -30,18 +32,28 @@ impl Mailer for Outbox {
 
 #[derive(Default)]
 struct Table {
-    workers: Mutex<Vec<Worker>>,
+    items: Mutex<Vec<Item>>,
+}
+
+impl Table {
+    fn workers(&self) -> Vec<Worker> {
+        let items = self.items.lock().unwrap();
+        items
+            .iter()
+            .map(|i| Worker::from_item(i).unwrap())
+            .collect()
+    }
 }
 
 #[async_trait]
 impl WorkerWriter for Table {
-    async fn create(&self, worker: &Worker) -> Result<bool, JobError> {
-        let mut workers = self.workers.lock().unwrap();
-        if workers.iter().any(|w| w.id == worker.id) {
-            return Ok(false);
+    async fn create(&self, item: &Item) -> Result<Created, JobError> {
+        let mut items = self.items.lock().unwrap();
+        if let Some(existing) = items.iter().find(|i| i.get("id") == item.get("id")) {
+            return Ok(Created::Exists(existing.clone()));
         }
-        workers.push(worker.clone());
-        Ok(true)
+        items.push(item.clone());
+        Ok(Created::Written)
     }
 }
 
@@ -243,7 +255,7 @@ async fn spawn_writes_one_enabled_child_per_due_time() {
         again,
         "worker w1#2027-01-01T09:00:00Z already exists (an earlier attempt wrote it)"
     );
-    let children = table.workers.lock().unwrap();
+    let children = table.workers();
     assert_eq!(children.len(), 1);
     let child = &children[0];
     assert!(child.enabled);
@@ -255,6 +267,91 @@ async fn spawn_writes_one_enabled_child_per_due_time() {
         ),
         (Some("w1"), 1, "log")
     );
+}
+
+#[tokio::test]
+async fn spawn_gives_the_child_exactly_the_values_its_template_holds() {
+    let value =
+        |json: serde_json::Value| -> AttributeValue { serde_json::from_value(json).unwrap() };
+    let template = value(json!({"M": {
+        "kind": {"S": "log"},
+        "params": {"M": {
+            "message": {"S": "child"},
+            "big": {"N": "12345678901234567890123456789"},
+            "price": {"N": "0.10"},
+            "tags": {"SS": ["a", "b"]},
+        }},
+    }}));
+    let mut parent = worker("spawn", json!({})).to_item();
+    parent.insert("params".into(), value(json!({"M": {"worker": template}})));
+    parent.insert("taskId".into(), AttributeValue::S("t1".into()));
+    let parent = Worker::from_item(&parent).unwrap();
+    let table = Arc::new(Table::default());
+    run(&parent, Arc::default(), table.clone()).await.unwrap();
+    let child = table.items.lock().unwrap()[0].clone();
+    let Some(AttributeValue::M(params)) = child.get("params") else {
+        panic!("{child:?}")
+    };
+    assert_eq!(
+        params.get("big"),
+        Some(&AttributeValue::N("12345678901234567890123456789".into()))
+    );
+    assert_eq!(params.get("price"), Some(&AttributeValue::N("0.10".into())));
+    assert_eq!(
+        params.get("tags"),
+        Some(&AttributeValue::Ss(vec!["a".into(), "b".into()]))
+    );
+    assert_eq!(
+        child.get("parentTaskId"),
+        Some(&AttributeValue::S("t1".into()))
+    );
+}
+
+#[tokio::test]
+async fn spawn_does_not_take_an_item_it_did_not_write_for_its_child() {
+    let parent = Worker {
+        task_id: Some("t1".into()),
+        ..worker(
+            "spawn",
+            json!({"worker": {"kind": "log", "params": {"message": "child"}}}),
+        )
+    };
+    let table = Arc::new(Table::default());
+    let squatter: Item = serde_dynamo::to_item(json!({
+        "id": "w1#2027-01-01T09:00:00Z", "kind": "log", "parentId": "w1", "parentTaskId": "t0",
+    }))
+    .unwrap();
+    table.items.lock().unwrap().push(squatter);
+    let error = run(&parent, Arc::default(), table.clone())
+        .await
+        .unwrap_err();
+    assert!(!error.retryable);
+    assert_eq!(
+        error.message,
+        "an item w1#2027-01-01T09:00:00Z exists already and is not this worker's child for this \
+         due time; remove it, or it stands in for no run"
+    );
+}
+
+#[test]
+fn a_spawn_worker_whose_id_leaves_no_room_for_child_ids_is_invalid() {
+    let long = Worker {
+        id: "p".repeat(2028),
+        ..worker(
+            "spawn",
+            json!({"worker": {"kind": "log", "params": {"message": "x"}}}),
+        )
+    };
+    let error = Registry::builtin().check(&long).unwrap_err().to_string();
+    assert!(
+        error.starts_with("id: 2028 bytes leave no room for the ids of spawned children"),
+        "{error}"
+    );
+    let fits = Worker {
+        id: "p".repeat(2027),
+        ..long
+    };
+    assert_eq!(Registry::builtin().check(&fits), Ok(()));
 }
 
 #[tokio::test]
@@ -270,7 +367,7 @@ async fn spawn_chains_stop_at_the_depth_limit() {
         error.message,
         "spawn depth limit reached: w1#2027-01-01T09:00:00Z would be generation 6 (the limit is 5)"
     );
-    assert!(table.workers.lock().unwrap().is_empty());
+    assert!(table.workers().is_empty());
 }
 
 #[tokio::test]
