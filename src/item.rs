@@ -105,6 +105,82 @@ pub const DEFAULT_QUEUE: &str = "default";
 /// The longest queue name (SQS allows 80 characters, less the `nextdue-` prefix).
 pub const MAX_QUEUE_NAME: usize = 72;
 
+/// DynamoDB's limit on the size of an item, "400 KB", counted as 400,000 bytes: DynamoDB
+/// itself allows a little more, the emulator a little more too (405,000), so nothing nextdue
+/// lets through is refused by either.
+pub const MAX_ITEM_BYTES: usize = 400_000;
+/// The room nextdue keeps in every worker item for the attributes it writes itself (status,
+/// task id, due times, the last run's outcome with its message of at most 1 KB, the claim, the
+/// sweeper's index), so that no write of its own can fail for size.
+pub const SYSTEM_ROOM_BYTES: usize = 4 * 1024;
+/// The most a worker's own attributes (everything but nextdue's) may take.
+pub const MAX_USER_BYTES: usize = MAX_ITEM_BYTES - SYSTEM_ROOM_BYTES;
+
+/// The attributes nextdue writes (the second group of the item table).
+pub const SYSTEM_ATTRIBUTES: &[&str] = &[
+    attr::STATUS,
+    attr::TASK_ID,
+    attr::LAST_RUN_SUCCEEDED,
+    attr::LAST_RUN_MESSAGE,
+    attr::LAST_RUN_START_TIME,
+    attr::LAST_RUN_FINISH_TIME,
+    attr::RUN_COUNT,
+    attr::ATTEMPT,
+    attr::LEASE_UNTIL,
+    attr::RUN_TOKEN,
+    attr::RETRY_OF,
+    attr::RESUME_DUE,
+    attr::CREATE_TIME,
+    attr::UPDATE_TIME,
+    attr::SWEEP_SHARD,
+    attr::SWEEP_AT,
+];
+
+/// The size DynamoDB counts for `item`, by its published rules (names and values in UTF-8
+/// bytes; numbers counted at their largest, 21 bytes; 3 bytes per list or map and 1 per
+/// element), so never less than what DynamoDB or the emulator counts.
+///
+/// ```
+/// use nextdue::item::{AttributeValue, Item, item_size};
+/// let mut item = Item::default();
+/// item.insert("id".into(), AttributeValue::S("abc".into()));
+/// item.insert("n".into(), AttributeValue::N("1".into()));
+/// assert_eq!(item_size(&item), 2 + 3 + 1 + 21);
+/// ```
+pub fn item_size(item: &Item) -> usize {
+    item.iter()
+        .map(|(name, value)| name.len() + value_size(value))
+        .sum()
+}
+
+fn value_size(value: &AttributeValue) -> usize {
+    const NUMBER: usize = 21;
+    match value {
+        AttributeValue::S(s) => s.len(),
+        AttributeValue::N(_) => NUMBER,
+        AttributeValue::B(b) => b.len(),
+        AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+        AttributeValue::Ss(set) => set.iter().map(String::len).sum(),
+        AttributeValue::Ns(set) => set.len() * NUMBER,
+        AttributeValue::Bs(set) => set.iter().map(Vec::len).sum(),
+        AttributeValue::L(list) => 3 + list.iter().map(|v| 1 + value_size(v)).sum::<usize>(),
+        AttributeValue::M(map) => {
+            3 + map
+                .iter()
+                .map(|(name, v)| 1 + name.len() + value_size(v))
+                .sum::<usize>()
+        }
+    }
+}
+
+/// The size of the attributes a user wrote: `item` without nextdue's own.
+pub fn user_size(item: &Item) -> usize {
+    item.iter()
+        .filter(|(name, _)| !SYSTEM_ATTRIBUTES.contains(&name.as_str()))
+        .map(|(name, value)| name.len() + value_size(value))
+        .sum()
+}
+
 /// Whether `name` can name a worker queue: 1 to [`MAX_QUEUE_NAME`] letters, digits, `-` or `_`.
 pub fn is_queue_name(name: &str) -> bool {
     !name.is_empty()
@@ -169,6 +245,10 @@ pub struct Worker {
     /// [`Worker::from_item`]; see [`Worker::params_as_stored`].
     #[serde(skip)]
     pub stored_params: Option<Item>,
+    /// The size of the whole item as stored ([`item_size`]), filled by [`Worker::from_item`];
+    /// 0 for a worker built in code.
+    #[serde(skip)]
+    pub stored_bytes: usize,
     /// Newly true: (re)start with a fresh task id; false: stop at the next check.
     #[serde(default)]
     pub enabled: bool,
@@ -263,6 +343,7 @@ impl Worker {
             kind: kind.into(),
             params: Params::new(),
             stored_params: None,
+            stored_bytes: 0,
             enabled: false,
             schedule: None,
             timezone: None,
@@ -304,6 +385,7 @@ impl Worker {
         if let Some(AttributeValue::M(params)) = item.get(attr::PARAMS) {
             worker.stored_params = Some(Item::from(params.clone()));
         }
+        worker.stored_bytes = item_size(item);
         Ok(worker)
     }
 
@@ -466,6 +548,8 @@ pub struct Image {
     pub enabled: bool,
     /// Whether `runNow` is the boolean true (a request for one extra run).
     pub run_now: bool,
+    /// The size of the attributes the user wrote ([`user_size`]).
+    pub user_bytes: usize,
     /// `status` as stored, if it is a string.
     pub status: Option<String>,
     /// `taskId` as stored, if it is a string.
@@ -489,6 +573,7 @@ impl Image {
             id: text(attr::ID).unwrap_or_default(),
             enabled: item.get(attr::ENABLED) == Some(&AttributeValue::Bool(true)),
             run_now: item.get(attr::RUN_NOW) == Some(&AttributeValue::Bool(true)),
+            user_bytes: user_size(item),
             status: text(attr::STATUS),
             task_id: text(attr::TASK_ID),
             next_due: text(attr::NEXT_DUE),

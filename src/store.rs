@@ -41,8 +41,11 @@ pub struct StoreError {
     pub operation: &'static str,
     /// The table.
     pub table: String,
-    /// What DynamoDB (or the network) said.
+    /// What DynamoDB (or the network) said, in one line.
     pub message: String,
+    /// True when DynamoDB refused the request itself (`ValidationException`: an item over its
+    /// size limit, a key too long): sending it again cannot help.
+    pub refused: bool,
 }
 
 /// The workers and runs tables.
@@ -159,6 +162,7 @@ impl Store {
         StoreError {
             operation,
             table: table.to_owned(),
+            refused: sdk_error::code_is(&error, &["ValidationException"]),
             message: sdk_error::message(error),
         }
     }
@@ -276,6 +280,7 @@ impl Store {
                     operation: "Query",
                     table: self.runs_table.clone(),
                     message: format!("a run record does not decode: {e}"),
+                    refused: false,
                 })
             })
             .collect()

@@ -111,7 +111,17 @@ async fn apply(
         ChangeAction::RunNow(update) => ("took up the run-now request", update),
         ChangeAction::Ignore(_) | ChangeAction::Deliver { .. } => return Ok(()),
     };
-    match dispatcher.store.apply(&update).await? {
+    let applied = match dispatcher.store.apply(&update).await {
+        Ok(applied) => applied,
+        // Retrying a write DynamoDB refuses (an item already at its size limit cannot even be
+        // marked invalid) would only hold up the shard: say so, naming the worker, and go on.
+        Err(error) if error.refused => {
+            tracing::error!(worker = %worker, error = %error, "DynamoDB refused the write that would have {what} this worker; nothing more can be done with this change");
+            return Ok(());
+        }
+        Err(error) => return Err(error.into()),
+    };
+    match applied {
         Applied::Written(_) => match update.value(attr::LAST_RUN_MESSAGE) {
             Some(message) => {
                 tracing::info!(worker = %worker, message = ?message, took_ms = started.elapsed().as_millis() as u64, "{what}")

@@ -98,6 +98,7 @@ fn every_attribute_round_trips_through_an_item() {
     assert_eq!(
         Worker {
             stored_params: None,
+            stored_bytes: 0,
             ..back
         },
         worker

@@ -76,10 +76,8 @@ pub fn on_change(
         return ChangeAction::Ignore(Ignored::Removed);
     };
     let seen_task = Condition::equals_or_missing(attr::TASK_ID, new.task_id.clone().map(s));
-    let worker = match new
-        .worker
-        .as_ref()
-        .map_err(Clone::clone)
+    let worker = match check_size(new)
+        .and_then(|()| new.worker.as_ref().map_err(Clone::clone))
         .and_then(|w| planner.check(w).map(|()| w))
         .and_then(|w| policy.check_queue(w).map(|()| w))
     {

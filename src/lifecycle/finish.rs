@@ -148,9 +148,10 @@ fn settle(
     let worker = &claimed.worker;
     let now = outcome.finished;
     let attempt = claimed.attempt();
+    let room = message_room(worker);
     let (succeeded, message) = match &outcome.result {
-        Ok(summary) => (true, bounded(summary)),
-        Err(error) => (false, bounded(&error.message)),
+        Ok(summary) => (true, bounded_to(summary, room)),
+        Err(error) => (false, bounded_to(&error.message, room)),
     };
     let retryable = matches!(&outcome.result, Err(e) if e.retryable) && may_retry;
     let next = if retryable && attempt < worker.max_attempts() {

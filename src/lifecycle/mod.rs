@@ -34,7 +34,10 @@ use serde::{Deserialize, Serialize};
 use self::retry::RetryPolicy;
 pub use self::update::{Change, Condition, Update};
 use self::update::{b, n, s};
-use crate::item::{Image, ItemError, OnLost, RunRecord, Status, Worker, attr};
+use crate::item::{
+    Image, ItemError, MAX_ITEM_BYTES, MAX_USER_BYTES, OnLost, RunRecord, SYSTEM_ROOM_BYTES, Status,
+    Worker, attr,
+};
 use crate::job::JobError;
 use crate::timestamp::{Due, format_stamp};
 
@@ -206,14 +209,53 @@ pub fn route(due: Due, now: DateTime<Utc>) -> Route {
 
 /// `text`, cut to at most [`MAX_MESSAGE_BYTES`] bytes on a character boundary.
 pub fn bounded(text: &str) -> String {
-    if text.len() <= MAX_MESSAGE_BYTES {
+    bounded_to(text, MAX_MESSAGE_BYTES)
+}
+
+/// `text`, cut to at most `limit` bytes on a character boundary (with `…` when cut).
+fn bounded_to(text: &str, limit: usize) -> String {
+    if text.len() <= limit {
         return text.to_owned();
     }
-    let mut end = MAX_MESSAGE_BYTES - '…'.len_utf8();
+    let Some(mut end) = limit.checked_sub('…'.len_utf8()) else {
+        return String::new();
+    };
     while !text.is_char_boundary(end) {
         end -= 1;
     }
     format!("{}…", &text[..end])
+}
+
+/// The most a finish adds to an item besides its message (outcome, counters, stamps, the next
+/// due time and the sweeper's index), in bytes.
+const FINISH_BYTES: usize = 512;
+
+/// How long the message that closes a run on `worker` may be: [`MAX_MESSAGE_BYTES`], or less
+/// when a user grew the item during the run, so that the finish still fits DynamoDB's limit.
+fn message_room(worker: &Worker) -> usize {
+    if worker.stored_bytes == 0 {
+        return MAX_MESSAGE_BYTES;
+    }
+    let replaced = worker.last_run_message.as_ref().map_or(0, String::len);
+    (MAX_ITEM_BYTES + replaced)
+        .saturating_sub(worker.stored_bytes + FINISH_BYTES)
+        .min(MAX_MESSAGE_BYTES)
+}
+
+/// Checks that the attributes a user wrote leave nextdue its room ([`SYSTEM_ROOM_BYTES`]).
+fn check_size(image: &Image) -> Result<(), ItemError> {
+    if image.user_bytes <= MAX_USER_BYTES {
+        return Ok(());
+    }
+    Err(ItemError::new(
+        "item",
+        format!(
+            "your attributes take {} bytes; DynamoDB allows {MAX_ITEM_BYTES} in all and nextdue \
+             keeps {SYSTEM_ROOM_BYTES} for its own, so at most {MAX_USER_BYTES} may be yours: \
+             make params smaller",
+            image.user_bytes
+        ),
+    ))
 }
 
 #[cfg(test)]

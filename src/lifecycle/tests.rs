@@ -448,6 +448,54 @@ fn a_schedule_past_the_horizon_blames_the_schedule_and_a_fixed_one_recovers() {
 }
 
 #[test]
+fn an_item_that_leaves_nextdue_too_little_room_is_invalid_saying_the_sizes() {
+    let mut item = log_worker("w1").to_item();
+    let base = crate::item::user_size(&item);
+    let pad = |bytes: usize| s("x".repeat(bytes - base - "padding".len()));
+    item.insert("padding".into(), pad(crate::item::MAX_USER_BYTES + 1));
+    let ChangeAction::MarkInvalid(update) = change_items(None, &item) else {
+        panic!("too big to arm")
+    };
+    assert_eq!(
+        update.value("lastRunMessage"),
+        Some(&s(
+            "invalid: item: your attributes take 395905 bytes; DynamoDB allows 400000 in all \
+                 and nextdue keeps 4096 for its own, so at most 395904 may be yours: make params \
+                 smaller"
+        ))
+    );
+    item.insert("padding".into(), pad(crate::item::MAX_USER_BYTES));
+    assert!(matches!(change_items(None, &item), ChangeAction::Arm(_)));
+}
+
+#[test]
+fn a_finish_bounds_its_message_by_the_room_left_in_the_item() {
+    let run = claimed(ready("w1", "t1", "2027-01-01T09:00:00Z"), "r1");
+    let long = "x".repeat(2000);
+    let (finish, _) = close(&run, Ok(&long), "2027-01-01T09:00:01Z");
+    assert_eq!(
+        finish.update.value("lastRunMessage").map(|v| match v {
+            AttributeValue::S(m) => m.len(),
+            _ => 0,
+        }),
+        Some(MAX_MESSAGE_BYTES)
+    );
+    // A user grew the item to 200 bytes short of the limit during the run.
+    let crowded = Claimed {
+        worker: Worker {
+            stored_bytes: crate::item::MAX_ITEM_BYTES - 900,
+            ..run.worker.clone()
+        },
+        ..run
+    };
+    let (finish, _) = close(&crowded, Ok(&long), "2027-01-01T09:00:01Z");
+    let Some(AttributeValue::S(message)) = finish.update.value("lastRunMessage") else {
+        panic!()
+    };
+    assert_eq!(message.len(), 900 - 512);
+}
+
+#[test]
 fn a_disabled_malformed_item_is_left_alone() {
     let mut item = log_worker("w1").to_item();
     item.insert("enabled".into(), b(false));

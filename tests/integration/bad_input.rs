@@ -126,3 +126,43 @@ async fn bad_input_never_poisons_malformed_messages_end_in_the_dead_letter_queue
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_never_poisons_an_item_too_big_to_leave_nextdue_its_room() {
+    let stack = TestStack::start("too-big").await;
+    let domain = stack.verified_domain().await;
+    let to = format!("betty@{domain}");
+    let email = |id: &str, padding: usize| {
+        json!({"id": id, "kind": "email", "enabled": true, "padding": "x".repeat(padding),
+               "params": {"from": format!("anne@{domain}"), "to": to, "subject": "s", "text": "t"}})
+    };
+    // Just under the emulator's limit (405,000 bytes; DynamoDB's is a little higher): it would
+    // arm, run and send, then fail to record the outcome.
+    stack.put(email("huge", 404_000)).await;
+    // Within the room nextdue keeps: it runs, and its finish fits.
+    stack.put(email("large", 395_000)).await;
+    let large = stack
+        .wait_for("large", "stopped", |w| w.status == Some(Status::Stopped))
+        .await;
+    assert_eq!(
+        large.last_run_succeeded,
+        Some(true),
+        "{:?}",
+        large.last_run_message
+    );
+    let huge = stack
+        .wait_for("huge", "invalid", |w| w.status == Some(Status::Invalid))
+        .await;
+    let message = huge.last_run_message.unwrap();
+    assert!(
+        message.starts_with("invalid: item: your attributes take 404")
+            && message.contains("at most 395904 may be yours"),
+        "{message}"
+    );
+    assert!(stack.runs("huge").await.is_empty());
+    assert_eq!(
+        stack.mail_to(&to).await.len(),
+        1,
+        "only the large worker sent mail"
+    );
+}
