@@ -21,10 +21,14 @@ pub struct SpawnJob;
 
 /// The `spawn` job's parameters.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SpawnParams {
     /// The child's attributes (any of a worker's, but not `id`).
     pub worker: Params,
+    /// Whether a recurring spawn may write recurring children (off by default: each such child
+    /// spawns in turn, and a tree grows as a power of time).
+    #[serde(default)]
+    pub allow_recurring_children: bool,
 }
 
 /// The child a parent writes for the run due at `due`, built from the template `params.worker`
@@ -91,12 +95,22 @@ impl Job for SpawnJob {
                 ),
             ));
         }
-        parse_params::<SpawnParams>(&worker.params)?;
+        let params: SpawnParams = parse_params(&worker.params)?;
         let parent = Worker {
             id: "parent".into(),
             ..worker.clone()
         };
-        child_of(&parent, Due::floor(chrono::DateTime::UNIX_EPOCH)).map(|_| ())
+        let (_, child) = child_of(&parent, Due::floor(chrono::DateTime::UNIX_EPOCH))?;
+        let recurs = |w: &Worker| w.schedule.as_ref().is_some_and(|s| s.recurs());
+        if recurs(worker) && recurs(&child) && !params.allow_recurring_children {
+            return Err(ItemError::new(
+                "params.worker.schedule",
+                "a recurring spawn may not write recurring children (each would spawn in turn); \
+                 give the child no schedule or an at(), or set params.allowRecurringChildren \
+                 to true",
+            ));
+        }
+        Ok(())
     }
 
     async fn execute(&self, ctx: &JobContext<'_>) -> Result<String, JobError> {

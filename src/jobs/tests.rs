@@ -334,6 +334,38 @@ async fn spawn_does_not_take_an_item_it_did_not_write_for_its_child() {
 }
 
 #[test]
+fn a_recurring_spawn_of_recurring_children_is_refused_unless_allowed() {
+    let tree = |allow: bool| Worker {
+        schedule: Some("rate(1 second)".parse().unwrap()),
+        ..worker(
+            "spawn",
+            json!({"allowRecurringChildren": allow, "worker": {"kind": "log",
+                   "schedule": "rate(1 second)", "params": {"message": "x"}}}),
+        )
+    };
+    let error = Registry::builtin()
+        .check(&tree(false))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with(
+            "params.worker.schedule: a recurring spawn may not write recurring children"
+        ),
+        "{error}"
+    );
+    assert_eq!(Registry::builtin().check(&tree(true)), Ok(()));
+    let once = Worker {
+        schedule: None,
+        ..tree(false)
+    };
+    assert_eq!(
+        Registry::builtin().check(&once),
+        Ok(()),
+        "a one-shot spawn may"
+    );
+}
+
+#[test]
 fn a_spawn_worker_whose_id_leaves_no_room_for_child_ids_is_invalid() {
     let long = Worker {
         id: "p".repeat(2028),

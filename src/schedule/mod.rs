@@ -138,6 +138,11 @@ impl Schedule {
         }
     }
 
+    /// Whether the schedule names more than one time (`rate()` and `cron()`; `at()` names one).
+    pub fn recurs(&self) -> bool {
+        !matches!(self.rule, Rule::At(_))
+    }
+
     /// Whether a worker with this schedule runs at once when first enabled, unless its item says
     /// otherwise: yes for `rate()`, no for `cron()` and `at()`, which name their own times.
     pub fn runs_immediately_by_default(&self) -> bool {
