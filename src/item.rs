@@ -625,7 +625,12 @@ impl ItemError {
             "Expected seq" => Some("a list (L)"),
             "Expected num" => Some("a number (N)"),
             "Expected enum" => Some("a string (S)"),
-            _ if message.starts_with("Failed to parse") => Some("a whole number of at least 0"),
+            // A number that is not a whole number in range: say the range that is valid.
+            _ if message.starts_with("Failed to parse") => Some(match path.as_str() {
+                attr::MAX_ATTEMPTS => "a whole number from 1 to 100",
+                attr::TIMEOUT_SECONDS => "a whole number from 1 to 900",
+                _ => "a whole number of at least 0",
+            }),
             _ => None,
         };
         let problem = match expected {

@@ -217,12 +217,12 @@ fn each_attribute_reports_its_own_decoding_error() {
         (
             "maxAttempts",
             n("-1"),
-            "maxAttempts: expected a whole number of at least 0, got a number (N) \"-1\"",
+            "maxAttempts: expected a whole number from 1 to 100, got a number (N) \"-1\"",
         ),
         (
             "maxAttempts",
             n("2.5"),
-            "maxAttempts: expected a whole number of at least 0, got a number (N) \"2.5\"",
+            "maxAttempts: expected a whole number from 1 to 100, got a number (N) \"2.5\"",
         ),
         (
             "timeoutSeconds",

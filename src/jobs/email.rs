@@ -146,7 +146,24 @@ fn is_address(text: &str) -> bool {
         && !address.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
+/// Refuses control characters (a line break would let a value forge headers) in a header field.
+fn check_header(attribute: &str, text: &str) -> Result<(), ItemError> {
+    match text.chars().position(char::is_control) {
+        Some(at) => Err(ItemError::new(
+            attribute,
+            format!(
+                "has a control character (such as a line break) at character {at}; header fields \
+                 may not"
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 fn check_addresses(field: &str, addresses: &Addresses) -> Result<(), ItemError> {
+    for (index, address) in addresses.0.iter().enumerate() {
+        check_header(&format!("{}.{field}[{index}]", attr::PARAMS), address)?;
+    }
     match addresses.0.iter().position(|a| !is_address(a)) {
         Some(index) => Err(ItemError::new(
             format!("{}.{field}[{index}]", attr::PARAMS),
@@ -160,6 +177,8 @@ impl EmailParams {
     /// Reads and checks the parameters, naming the one that is wrong.
     pub fn from_params(params: &Params) -> Result<EmailParams, ItemError> {
         let email: EmailParams = parse_params(params)?;
+        check_header("params.from", &email.from)?;
+        check_header("params.subject", &email.subject)?;
         if !is_address(&email.from) {
             return Err(ItemError::new(
                 "params.from",

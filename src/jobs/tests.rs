@@ -205,6 +205,43 @@ async fn email_failures_come_back_as_they_were_classified() {
 }
 
 #[test]
+fn email_header_fields_refuse_control_characters() {
+    let base =
+        json!({"from": "anne@example.com", "to": "b@example.com", "subject": "s", "text": "t"});
+    for (field, value, expected) in [
+        (
+            "subject",
+            json!("Hi\r\nBcc: all@example.com"),
+            "params.subject: has a control character",
+        ),
+        (
+            "from",
+            json!("Anne\r\nBcc: x@example.com <anne@example.com>"),
+            "params.from: has a control character",
+        ),
+        (
+            "to",
+            json!(["ok@example.com", "Bob\n <b@example.com>"]),
+            "params.to[1]: has a control character",
+        ),
+        (
+            "replyTo",
+            json!("Eve\u{7} <e@example.com>"),
+            "params.replyTo[0]: has a control character",
+        ),
+    ] {
+        let mut params = base.clone();
+        params[field] = value;
+        let error = check("email", params).unwrap_err();
+        assert!(error.starts_with(expected), "{field}: {error}");
+        assert!(
+            !error.contains("Bcc"),
+            "the message does not echo the value: {error}"
+        );
+    }
+}
+
+#[test]
 fn spawn_params_check_the_child_template() {
     assert_eq!(
         check(

@@ -165,7 +165,7 @@ fn settle(
         // The run was an extra one a user asked for: back to the due time it interrupted.
         NextState::Next { due }
     } else {
-        match planner.next_due(worker, Some(claimed.anchor()), Due::floor(now)) {
+        match next_after_catch_up(worker, claimed.anchor(), Due::floor(now), planner) {
             Some(due) => NextState::Next { due },
             None => NextState::Stopped,
         }
@@ -216,6 +216,23 @@ fn settle(
         record,
         next,
     }
+}
+
+/// The due time after a run for `anchor` that finished at `now`. If the schedule's next time
+/// has passed already (the run was late: downtime, a long run, a `nextDue` in the past), the
+/// run that just ended stood in for the missed times, and the worker resumes at the first time
+/// on its grid after `now`: one catch-up run, never a burst.
+fn next_after_catch_up(
+    worker: &Worker,
+    anchor: Due,
+    now: Due,
+    planner: &dyn Planner,
+) -> Option<Due> {
+    let next = planner.next_due(worker, Some(anchor), now)?;
+    if next > now {
+        return Some(next);
+    }
+    planner.next_due(worker, Some(next), now)
 }
 
 /// The update that closes a claim on an item that no longer decodes (someone broke it while

@@ -1035,6 +1035,23 @@ fn recurring_runs_are_anchored_to_the_previous_due_time() {
 }
 
 #[test]
+fn a_late_run_is_the_one_catch_up_run_and_the_grid_resumes_after_now() {
+    // An hourly worker whose nextDue a user set three hours and a half in the past.
+    let worker = Worker {
+        schedule: Some("rate(1 hour)".parse().unwrap()),
+        ..ready("w1", "t1", "2027-01-01T05:30:00Z")
+    };
+    let (finish, _) = close(&claimed(worker, "r1"), Ok("ok"), "2027-01-01T09:00:01Z");
+    assert_eq!(
+        finish.next,
+        NextState::Next {
+            due: due("2027-01-01T09:30:00Z")
+        },
+        "no second run for 08:30 right after this one"
+    );
+}
+
+#[test]
 fn a_failed_attempt_is_retried_with_backoff() {
     let worker = Worker {
         schedule: Some("rate(1 hour)".parse().unwrap()),

@@ -108,8 +108,13 @@ fn parse_rate(body: &str) -> Result<Rule, ScheduleError> {
             "expected a number and a unit, such as rate(5 minutes), got {body:?}"
         )));
     };
+    let too_large = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit());
     let value: i64 = value.parse().ok().filter(|v| *v >= 1).ok_or_else(|| {
-        ScheduleError::Rate(format!("{value:?} is not a whole number of at least 1"))
+        ScheduleError::Rate(if too_large && !value.trim_start_matches('0').is_empty() {
+            "the period is longer than 3650 days".to_owned()
+        } else {
+            format!("{value:?} is not a whole number of at least 1")
+        })
     })?;
     let unit_seconds = match unit.to_ascii_lowercase().as_str() {
         "second" | "seconds" => 1,

@@ -543,6 +543,10 @@ fn invalid_expressions_say_what_is_wrong() {
             "rate: the period is longer than 3650 days",
         ),
         (
+            "rate(99999999999999999999999 minutes)",
+            "rate: the period is longer than 3650 days",
+        ),
+        (
             "cron(0 9 * * ?)",
             "cron: expected 6 fields (minutes hours day-of-month month day-of-week year), got 5",
         ),
