@@ -79,6 +79,43 @@ pub mod attr {
     /// The sweeper index's sort key: when the sweeper should look at the worker.
     pub const SWEEP_AT: &str = "sweepAt";
 
+    /// Every attribute of a worker item nextdue reads or writes (a name close to one of these
+    /// that is not one of them is a typo worth reporting).
+    pub const ALL: &[&str] = &[
+        ID,
+        KIND,
+        PARAMS,
+        ENABLED,
+        SCHEDULE,
+        TIMEZONE,
+        NEXT_DUE,
+        EXECUTE_IMMEDIATELY,
+        QUEUE,
+        MAX_ATTEMPTS,
+        TIMEOUT_SECONDS,
+        ON_LOST,
+        RUN_NOW,
+        RESUME_DUE,
+        STATUS,
+        TASK_ID,
+        LAST_RUN_SUCCEEDED,
+        LAST_RUN_MESSAGE,
+        LAST_RUN_START_TIME,
+        LAST_RUN_FINISH_TIME,
+        RUN_COUNT,
+        ATTEMPT,
+        LEASE_UNTIL,
+        RUN_TOKEN,
+        RETRY_OF,
+        CREATE_TIME,
+        UPDATE_TIME,
+        PARENT_ID,
+        PARENT_TASK_ID,
+        SPAWN_DEPTH,
+        SWEEP_SHARD,
+        SWEEP_AT,
+    ];
+
     /// Attribute names of the runs table's keys and TTL.
     pub mod run {
         /// Partition key: the worker that ran.
@@ -179,6 +216,33 @@ pub fn user_size(item: &Item) -> usize {
         .filter(|(name, _)| !SYSTEM_ATTRIBUTES.contains(&name.as_str()))
         .map(|(name, value)| name.len() + value_size(value))
         .sum()
+}
+
+/// Refuses a top-level attribute whose name is nearly one of nextdue's (`nxtDue`, `scheduel`,
+/// `NextDue`): left alone, the intended attribute would silently not apply. Other names of a
+/// user's own are kept as they are.
+fn check_spelling(item: &Item) -> Result<(), ItemError> {
+    for name in item.keys() {
+        if name.len() < 4 || attr::ALL.contains(&name.as_str()) {
+            continue;
+        }
+        let lower = name.to_ascii_lowercase();
+        let meant = attr::ALL.iter().find(|known| {
+            let allowed = match known.len() {
+                10.. => 2,
+                5.. => 1,
+                _ => 0,
+            };
+            strsim::osa_distance(&lower, &known.to_ascii_lowercase()) <= allowed
+        });
+        if let Some(meant) = meant {
+            return Err(ItemError::new(
+                name.as_str(),
+                format!("is not an attribute nextdue knows; did you mean {meant}?"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Whether `name` can name a worker queue: 1 to [`MAX_QUEUE_NAME`] letters, digits, `-` or `_`.
@@ -382,6 +446,7 @@ impl Worker {
         let mut worker: Worker = serde_path_to_error::deserialize(deserializer)
             .map_err(|error| ItemError::from_serde(&error, item))?;
         worker.check_ranges()?;
+        check_spelling(item)?;
         if let Some(AttributeValue::M(params)) = item.get(attr::PARAMS) {
             worker.stored_params = Some(Item::from(params.clone()));
         }
@@ -617,7 +682,13 @@ impl ItemError {
             };
             return ItemError::new(attribute, "is required");
         }
-        let found = lookup(item, &path).map(describe).unwrap_or_default();
+        // Inside `params` say only the type: its values may be secrets.
+        let found = lookup(item, &path)
+            .map(|value| match path.starts_with(attr::PARAMS) {
+                true => describe_type(value),
+                false => describe(value),
+            })
+            .unwrap_or_default();
         let expected = match message.as_str() {
             "Expected string" => Some("a string (S)"),
             "Expected bool" => Some("a boolean (BOOL)"),
@@ -652,6 +723,15 @@ fn lookup<'a>(item: &'a Item, path: &str) -> Option<&'a AttributeValue> {
         value = map.get(part.split('[').next()?)?;
     }
     Some(value)
+}
+
+/// A value's DynamoDB type, for messages about values that must not be shown.
+fn describe_type(value: &AttributeValue) -> String {
+    let described = describe(value);
+    match described.find(" \"") {
+        Some(at) => described[..at].to_owned(),
+        None => described,
+    }
 }
 
 /// A short description of a value for error messages: its DynamoDB type and a glimpse of it.

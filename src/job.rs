@@ -148,8 +148,30 @@ pub fn parse_params<T: DeserializeOwned>(params: &Params) -> Result<T, ItemError
         } else {
             format!("{}.{path}", attr::PARAMS)
         };
-        ItemError::new(attribute, error.into_inner().to_string())
+        ItemError::new(attribute, without_value(&error.into_inner().to_string()))
     })
+}
+
+/// serde's message without the value it quotes (`invalid type: string "hunter2", expected a
+/// number` becomes `invalid type: string, expected a number`): `lastRunMessage` never echoes
+/// `params`, which may hold secrets. Field names (`unknown field `subjet``) are kept.
+fn without_value(message: &str) -> String {
+    let Some(kind) = ["invalid type: ", "invalid value: ", "invalid length "]
+        .iter()
+        .find(|prefix| message.starts_with(**prefix))
+    else {
+        return message.to_owned();
+    };
+    let (found, expected) = message.split_once(", expected").unwrap_or((message, ""));
+    let found = match found[kind.len()..].find(['"', '`']) {
+        Some(at) => found[..kind.len() + at].trim_end(),
+        None => found,
+    };
+    if expected.is_empty() {
+        found.to_owned()
+    } else {
+        format!("{found}, expected{expected}")
+    }
 }
 
 /// The jobs this deployment knows, by `kind`.

@@ -51,10 +51,11 @@ fn is_permanent(error: &SendEmailError) -> bool {
 impl Mailer for SesMailer {
     async fn send(&self, mail: &Mail) -> Result<String, JobError> {
         if !sender_allowed(&mail.from, &self.allowed_senders) {
+            // The list itself stays in the deployment's configuration, not on every item.
             return Err(JobError::permanent(format!(
-                "sender {} is not allowed (NEXTDUE_ALLOWED_SENDERS: {})",
-                mail.from,
-                self.allowed_senders.join(", ")
+                "sender {} is not one of this deployment's allowed senders \
+                 (NEXTDUE_ALLOWED_SENDERS)",
+                mail.from
             )));
         }
         let destination = Destination::builder()

@@ -91,7 +91,7 @@ impl Glue {
                     Ok(0) => tokio::time::sleep(IDLE).await,
                     Ok(_) => {}
                     Err(error) => {
-                        tracing::error!(error = %error, "stream reader");
+                        tracing::error!(error = ?error.to_string(), "stream reader");
                         tokio::time::sleep(BACKOFF).await;
                     }
                 }
@@ -113,7 +113,7 @@ impl Glue {
             tasks.push(tokio::spawn(async move {
                 loop {
                     if let Err(error) = pump.run_once(&executing.executor).await {
-                        tracing::error!(error = %error, "queue poller");
+                        tracing::error!(error = ?error.to_string(), "queue poller");
                         tokio::time::sleep(BACKOFF).await;
                     }
                 }
@@ -126,7 +126,7 @@ impl Glue {
                 if let Err(error) =
                     SchedulePump::run_once(&scheduling.dispatcher.delivery, Utc::now()).await
                 {
-                    tracing::error!(error = %error, "schedule firer");
+                    tracing::error!(error = ?error.to_string(), "schedule firer");
                 }
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
@@ -151,10 +151,10 @@ impl Glue {
                     None => sweep_once(&sweeping.sweeper, Utc::now()).await,
                 };
                 if let Err(error) = swept {
-                    tracing::error!(error = %error, "sweeper");
+                    tracing::error!(error = ?error.to_string(), "sweeper");
                 }
                 if let Err(error) = dead_letters.report().await {
-                    tracing::error!(error = %error, "dead-letter watch");
+                    tracing::error!(error = ?error.to_string(), "dead-letter watch");
                 }
             }
         }));

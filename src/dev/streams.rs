@@ -196,7 +196,7 @@ impl StreamPump {
             "reason": reason,
         });
         self.set_aside(&body.to_string()).await?;
-        tracing::error!(worker = %worker, sequence = %sequence, queue = %self.failure_queue, "{reason}; set aside");
+        tracing::error!(worker = ?worker, sequence = %sequence, queue = %self.failure_queue, "{reason}; set aside");
         self.checkpoints.set(stream_arn, shard_id, &sequence)?;
         Ok(())
     }

@@ -33,7 +33,7 @@ pub async fn handle_stream(event: &Event, dispatcher: &Dispatcher) -> DynamoDbEv
     let mut response = DynamoDbEventResponse::default();
     for record in &event.records {
         if let Err(error) = handle_record(record, dispatcher).await {
-            tracing::error!(worker = %worker_id(record), error = %error, "dispatch failed; the batch resumes here");
+            tracing::error!(worker = ?worker_id(record), error = ?error.to_string(), "dispatch failed; the batch resumes here");
             let mut failure = DynamoDbBatchItemFailure::default();
             failure.item_identifier = record.change.sequence_number.clone();
             response.batch_item_failures.push(failure);
@@ -79,7 +79,7 @@ async fn handle_record(record: &EventRecord, dispatcher: &Dispatcher) -> anyhow:
     let worker = worker_id(record);
     let action = match action {
         ChangeAction::Ignore(reason) => {
-            tracing::debug!(worker = %worker, reason = %reason, "ignored");
+            tracing::debug!(worker = ?worker, reason = %reason, "ignored");
             return Ok(());
         }
         ChangeAction::Deliver { message, queue } => {
@@ -88,7 +88,7 @@ async fn handle_record(record: &EventRecord, dispatcher: &Dispatcher) -> anyhow:
                 .delivery
                 .send(&message, &queue, route(message.due, now))
                 .await?;
-            tracing::info!(worker = %worker, due = %message.due, sent = ?sent, took_ms = started.elapsed().as_millis() as u64, "delivered");
+            tracing::info!(worker = ?worker, due = %message.due, sent = ?sent, took_ms = started.elapsed().as_millis() as u64, "delivered");
             return Ok(());
         }
         action => action,
@@ -116,7 +116,7 @@ async fn apply(
         // Retrying a write DynamoDB refuses (an item already at its size limit cannot even be
         // marked invalid) would only hold up the shard: say so, naming the worker, and go on.
         Err(error) if error.refused => {
-            tracing::error!(worker = %worker, error = %error, "DynamoDB refused the write that would have {what} this worker; nothing more can be done with this change");
+            tracing::error!(worker = ?worker, error = ?error.to_string(), "DynamoDB refused the write that would have {what} this worker; nothing more can be done with this change");
             return Ok(());
         }
         Err(error) => return Err(error.into()),
@@ -124,14 +124,14 @@ async fn apply(
     match applied {
         Applied::Written(_) => match update.value(attr::LAST_RUN_MESSAGE) {
             Some(message) => {
-                tracing::info!(worker = %worker, message = ?message, took_ms = started.elapsed().as_millis() as u64, "{what}")
+                tracing::info!(worker = ?worker, message = ?message, took_ms = started.elapsed().as_millis() as u64, "{what}")
             }
             None => {
-                tracing::info!(worker = %worker, took_ms = started.elapsed().as_millis() as u64, "{what}")
+                tracing::info!(worker = ?worker, took_ms = started.elapsed().as_millis() as u64, "{what}")
             }
         },
         Applied::Refused(_) => {
-            tracing::debug!(worker = %worker, "not {what}: the item has changed since (a later record decides)");
+            tracing::debug!(worker = ?worker, "not {what}: the item has changed since (a later record decides)");
         }
     }
     Ok(())

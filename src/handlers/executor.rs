@@ -52,7 +52,12 @@ pub async fn handle_queue(
     let mut response = SqsBatchResponse::default();
     for (record, result) in event.records.iter().zip(results) {
         if let Err(error) = result {
-            tracing::error!(message_id = ?record.message_id, error = %error, "message failed; the queue will deliver it again");
+            let worker = record
+                .body
+                .as_deref()
+                .and_then(|body| serde_json::from_str::<Message>(body).ok())
+                .map(|message| message.id);
+            tracing::error!(worker = ?worker, message_id = ?record.message_id, error = ?error.to_string(), "message failed; the queue will deliver it again");
             let mut failure = BatchItemFailure::default();
             failure.item_identifier = record.message_id.clone().unwrap_or_default();
             response.batch_item_failures.push(failure);
@@ -82,7 +87,7 @@ async fn handle_message(
                 .ok_or_else(|| anyhow::anyhow!("the message has no source queue"))?;
             let queue = executor.delivery.queue_from_arn(arn).await?;
             let sent = executor.delivery.send(&message, &queue, route).await?;
-            tracing::debug!(worker = %message.id, due = %message.due, sent = ?sent, "early; sent on");
+            tracing::debug!(worker = ?message.id, due = %message.due, sent = ?sent, "early; sent on");
             Ok(())
         }
         MessageAction::WaitThenClaim(_) => {
@@ -99,7 +104,7 @@ async fn handle_message(
                     let image = stored.as_ref().map(Image::decode);
                     match refusal(&message, image.as_ref()) {
                         Some(reason) => {
-                            tracing::info!(worker = %message.id, due = %message.due, reason = %reason, "skipped");
+                            tracing::info!(worker = ?message.id, due = %message.due, reason = %reason, "skipped");
                             if executor.settings.emit_metrics {
                                 println!("{}", metrics::skipped(&reason, &message.id, Utc::now()));
                             }
@@ -122,7 +127,7 @@ async fn handle_message(
                                 Utc::now(),
                             ))
                             .await?;
-                        tracing::warn!(worker = %message.id, error = %error, "claimed, but the item is invalid");
+                        tracing::warn!(worker = ?message.id, error = ?error.to_string(), "claimed, but the item is invalid");
                         Ok(())
                     }
                 },
@@ -192,7 +197,7 @@ async fn run(
     match executor.store.apply(&closing.update).await? {
         Applied::Written(_) => {
             tracing::info!(
-                worker = %message.id,
+                worker = ?message.id,
                 due = %message.due,
                 attempt = claimed.attempt(),
                 succeeded = closing.record.succeeded,
@@ -206,7 +211,7 @@ async fn run(
             let mut record = closing.record.clone();
             record.superseded = true;
             executor.store.put_run(&record).await?;
-            tracing::warn!(worker = %message.id, due = %message.due, "finished after its claim was given up; recorded as superseded");
+            tracing::warn!(worker = ?message.id, due = %message.due, "finished after its claim was given up; recorded as superseded");
         }
     }
     Ok(())

@@ -76,7 +76,7 @@ pub async fn sweep_once(sweeper: &Sweeper, now: DateTime<Utc>) -> anyhow::Result
                 report.looked_at += 1;
                 if let Err(error) = look_at(sweeper, &item, now, &mut report).await {
                     report.failed += 1;
-                    tracing::warn!(worker = %worker_id(&item), error = %error, "sweeper: could not act on this worker; the next pass tries again");
+                    tracing::warn!(worker = ?worker_id(&item), error = ?error.to_string(), "sweeper: could not act on this worker; the next pass tries again");
                 }
             }
             match next {
@@ -124,7 +124,7 @@ async fn look_at(
         SweepAction::Rescue(finish) => {
             sweeper.store.put_run_if_absent(&finish.record).await?;
             if let Applied::Written(_) = sweeper.store.apply(&finish.update).await? {
-                tracing::warn!(worker = %id, next = ?finish.next, "rescued a run whose lease expired");
+                tracing::warn!(worker = ?id, next = ?finish.next, "rescued a run whose lease expired");
                 report.rescued += 1;
             }
         }
@@ -139,7 +139,7 @@ async fn look_at(
                     .delivery
                     .send(&message, &queue, route(message.due, now))
                     .await?;
-                tracing::warn!(worker = %id, due = %message.due, "overdue; message sent again");
+                tracing::warn!(worker = ?id, due = %message.due, "overdue; message sent again");
                 report.redelivered += 1;
             }
         }
@@ -150,7 +150,7 @@ async fn look_at(
         }
         SweepAction::MarkInvalid(update) => {
             if let Applied::Written(_) = sweeper.store.apply(&update).await? {
-                tracing::warn!(worker = %id, message = ?update.value(attr::LAST_RUN_MESSAGE), "an indexed worker no longer decodes; marked invalid");
+                tracing::warn!(worker = ?id, message = ?update.value(attr::LAST_RUN_MESSAGE), "an indexed worker no longer decodes; marked invalid");
                 report.invalidated += 1;
             }
         }

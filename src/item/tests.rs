@@ -139,7 +139,7 @@ fn each_attribute_reports_its_own_decoding_error() {
         (
             "params",
             s("to=bob"),
-            "params: expected a map (M), got a string (S) \"to=bob\"",
+            "params: expected a map (M), got a string (S)",
         ),
         (
             "enabled",
@@ -359,4 +359,30 @@ fn run_records_round_trip() {
     assert_eq!(item.get("expiresAt"), Some(&n("1800000000")));
     assert_eq!(item.get("superseded"), None);
     assert_eq!(RunRecord::from_item(&item).unwrap(), record);
+}
+
+#[test]
+fn near_misses_of_nextdues_attribute_names_are_reported_and_other_names_kept() {
+    let base = || Worker::new("w1", "log").to_item();
+    for (typo, meant) in [
+        ("nxtDue", "nextDue"),
+        ("scheduel", "schedule"),
+        ("NextDue", "nextDue"),
+        ("maxAtempts", "maxAttempts"),
+        ("Enabled", "enabled"),
+        ("timezon", "timezone"),
+    ] {
+        let mut item = base();
+        item.insert(typo.into(), s("x"));
+        let error = Worker::from_item(&item).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!("{typo}: is not an attribute nextdue knows; did you mean {meant}?")
+        );
+    }
+    for own in ["owner", "notes", "team", "padding", "parent", "description"] {
+        let mut item = base();
+        item.insert(own.into(), s("x"));
+        assert!(Worker::from_item(&item).is_ok(), "{own} is the user's own");
+    }
 }

@@ -9,6 +9,10 @@ use serde::{Deserialize, Serialize};
 use crate::item::{ItemError, Params, attr};
 use crate::job::{Job, JobContext, JobError, parse_params};
 
+/// What a value that is not an address is told (without the value: params may hold secrets).
+const NOT_AN_ADDRESS: &str =
+    "is not an email address (expected name@domain, or Display Name <name@domain>)";
+
 /// SES's limit on recipients (to, cc and bcc together) for one message.
 pub const MAX_RECIPIENTS: usize = 50;
 
@@ -167,7 +171,7 @@ fn check_addresses(field: &str, addresses: &Addresses) -> Result<(), ItemError> 
     match addresses.0.iter().position(|a| !is_address(a)) {
         Some(index) => Err(ItemError::new(
             format!("{}.{field}[{index}]", attr::PARAMS),
-            format!("{:?} is not an email address", addresses.0[index]),
+            NOT_AN_ADDRESS,
         )),
         None => Ok(()),
     }
@@ -180,10 +184,7 @@ impl EmailParams {
         check_header("params.from", &email.from)?;
         check_header("params.subject", &email.subject)?;
         if !is_address(&email.from) {
-            return Err(ItemError::new(
-                "params.from",
-                format!("{:?} is not an email address", email.from),
-            ));
+            return Err(ItemError::new("params.from", NOT_AN_ADDRESS));
         }
         for (field, addresses) in [
             ("to", &email.to),

@@ -26,7 +26,11 @@ impl Job for LogJob {
     async fn execute(&self, ctx: &JobContext<'_>) -> Result<String, JobError> {
         let params: LogParams =
             parse_params(&ctx.worker.params).map_err(|e| JobError::permanent(e.to_string()))?;
-        tracing::info!(worker = %ctx.worker.id, due = %ctx.due, message = %params.message, "log job");
-        Ok(format!("logged: {}", params.message))
+        tracing::info!(worker = ?ctx.worker.id, due = %ctx.due, message = ?params.message, "log job");
+        // The summary goes to lastRunMessage, which never echoes params.
+        Ok(format!(
+            "logged a message of {} characters",
+            params.message.chars().count()
+        ))
     }
 }

@@ -121,19 +121,19 @@ fn email_params_name_what_is_wrong() {
         ),
         (
             json!({"from": "a@example.com", "to": 5, "text": "hi"}),
-            "params.to: invalid type: integer `5`, expected an address or a list of addresses",
+            "params.to: invalid type: integer, expected an address or a list of addresses",
         ),
         (
             json!({"from": "a@example.com", "to": ["b@example.com", 7], "text": "hi"}),
-            "params.to[1]: invalid type: integer `7`, expected a string",
+            "params.to[1]: invalid type: integer, expected a string",
         ),
         (
             json!({"from": "a@example.com", "to": ["b@example.com", "bob"], "text": "hi"}),
-            "params.to[1]: \"bob\" is not an email address",
+            "params.to[1]: is not an email address",
         ),
         (
             json!({"from": "anne", "to": "b@example.com", "text": "hi"}),
-            "params.from: \"anne\" is not an email address",
+            "params.from: is not an email address",
         ),
         (
             json!({"from": "a@example.com", "to": [], "text": "hi"}),
@@ -253,7 +253,7 @@ fn spawn_params_check_the_child_template() {
     for (value, expected) in [
         (
             json!({"worker": "log"}),
-            "params.worker: invalid type: string \"log\", expected a map",
+            "params.worker: invalid type: string, expected a map",
         ),
         (
             json!({"worker": {"id": "x", "kind": "log"}}),
@@ -269,7 +269,7 @@ fn spawn_params_check_the_child_template() {
         ),
         (
             json!({"worker": {"kind": "log", "maxAttempts": "many"}}),
-            "params.worker.maxAttempts: expected a number (N), got a string (S) \"many\"",
+            "params.worker.maxAttempts: expected a number (N), got a string (S)",
         ),
     ] {
         let error = check("spawn", value.clone()).expect_err(&value.to_string());
@@ -448,7 +448,7 @@ async fn log_writes_its_message() {
     let job = worker("log", json!({"message": "hello"}));
     assert_eq!(
         run(&job, Arc::default(), Arc::default()).await.unwrap(),
-        "logged: hello"
+        "logged a message of 5 characters"
     );
 }
 
@@ -459,4 +459,23 @@ fn users_register_their_own_kinds() {
         registry.kinds().collect::<Vec<_>>(),
         ["email", "log", "report", "spawn"]
     );
+}
+
+#[test]
+fn messages_about_params_never_echo_their_values() {
+    for (kind, params) in [
+        ("log", json!({"message": {"password": "hunter2"}})),
+        ("log", json!({"message": 12345678})),
+        (
+            "email",
+            json!({"from": "a@example.com", "to": "hunter2", "text": "t"}),
+        ),
+        ("spawn", json!({"worker": "hunter2"})),
+    ] {
+        let error = check(kind, params.clone()).unwrap_err();
+        assert!(
+            !error.contains("hunter2") && !error.contains("12345678"),
+            "{params}: {error}"
+        );
+    }
 }

@@ -39,11 +39,19 @@ async fn least_privilege_email_sends_only_from_allowed_senders() {
         .unwrap_err();
     assert!(!error.retryable);
     assert!(
-        error
-            .message
-            .starts_with(&format!("sender anne@{other} is not allowed")),
+        error.message.starts_with(&format!(
+            "sender anne@{other} is not one of this deployment's allowed senders"
+        )),
         "{}",
         error.message
+    );
+    assert_eq!(
+        error.message,
+        format!(
+            "sender anne@{other} is not one of this deployment's allowed senders \
+             (NEXTDUE_ALLOWED_SENDERS)"
+        ),
+        "the allow-list itself is not echoed"
     );
     assert!(stack.mail_to(&refused_to).await.is_empty());
 
