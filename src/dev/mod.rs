@@ -23,6 +23,7 @@ use tokio::task::JoinHandle;
 
 use self::checkpoint::Checkpoints;
 use self::dead_letters::DeadLetters;
+use self::provision::{QueueSettings, provision};
 use self::queues::QueuePump;
 use self::schedules::SchedulePump;
 use self::streams::StreamPump;
@@ -50,6 +51,18 @@ pub struct GlueOptions {
     /// The Lambda Invoke API of `cargo lambda watch`, to run the handlers there instead of
     /// in process.
     pub invoke_url: Option<String>,
+}
+
+/// Whether an error says nextdue's table or a queue does not exist (the emulator was reset).
+fn resources_missing(error: &anyhow::Error) -> bool {
+    let text = format!("{error:#}");
+    [
+        "ResourceNotFoundException",
+        "NonExistentQueue",
+        "QueueDoesNotExist",
+    ]
+    .iter()
+    .any(|code| text.contains(code))
 }
 
 /// The running glue: its loops stop when it is dropped.
@@ -85,11 +98,30 @@ impl Glue {
         let mut tasks = Vec::new();
 
         let dispatching = stack.clone();
+        let queue_settings = QueueSettings {
+            visibility_timeout_seconds: (options.function_timeout.num_seconds() + 30) as u32,
+        };
         tasks.push(tokio::spawn(async move {
             loop {
                 match stream.run_once(&dispatching.dispatcher).await {
                     Ok(0) => tokio::time::sleep(IDLE).await,
                     Ok(_) => {}
+                    Err(error) if resources_missing(&error) => {
+                        // The emulator restarted empty: make the resources again, as at start.
+                        tracing::warn!("the workers table is gone (did the emulator restart?); provisioning again");
+                        let settings = &dispatching.settings;
+                        if let Err(error) = provision(
+                            &dispatching.clients,
+                            &settings.names,
+                            &settings.policy.queues,
+                            queue_settings,
+                        )
+                        .await
+                        {
+                            tracing::error!(error = ?format!("{error:#}"), "provisioning");
+                        }
+                        tokio::time::sleep(BACKOFF).await;
+                    }
                     Err(error) => {
                         tracing::error!(error = ?error.to_string(), "stream reader");
                         tokio::time::sleep(BACKOFF).await;

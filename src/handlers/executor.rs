@@ -15,8 +15,8 @@ use crate::delivery::Delivery;
 use crate::item::{Image, Worker};
 use crate::job::{JobContext, JobError, Registry, Services};
 use crate::lifecycle::{
-    Claimed, Message, MessageAction, Outcome, claim, finish, invalid_after_claim, on_message,
-    refusal,
+    Claimed, Finish, Message, MessageAction, Outcome, claim, finish, invalid_after_claim,
+    on_message, orphaned, refusal,
 };
 use crate::metrics;
 use crate::store::{Applied, Store};
@@ -145,6 +145,55 @@ async fn run(
     let claimed = Claimed::from_worker(worker)
         .ok_or_else(|| anyhow::anyhow!("the claim returned an item that is not running"))?;
     let started = Instant::now();
+    let closing = match disabled_parent(&claimed.worker, executor).await? {
+        Some(parent) => orphaned(&claimed, &parent, Utc::now(), &executor.settings.policy),
+        None => execute(&claimed, executor, deadline).await,
+    };
+    if executor.settings.emit_metrics {
+        println!(
+            "{}",
+            metrics::finished(&closing.record, &claimed.worker.kind, Utc::now())
+        );
+    }
+    // The run record first: a crash after it leaves a record and a running worker for the
+    // sweeper, never a finished worker without its record.
+    executor.store.put_run(&closing.record).await?;
+    match executor.store.apply(&closing.update).await? {
+        Applied::Written(_) => {
+            tracing::info!(
+                worker = ?message.id,
+                due = %message.due,
+                attempt = claimed.attempt(),
+                succeeded = closing.record.succeeded,
+                message = closing.record.message.as_deref().unwrap_or_default(),
+                next = ?closing.next,
+                took_ms = started.elapsed().as_millis() as u64,
+                "ran"
+            );
+        }
+        Applied::Refused(_) => {
+            let mut record = closing.record.clone();
+            record.superseded = true;
+            executor.store.put_run(&record).await?;
+            tracing::warn!(worker = ?message.id, due = %message.due, "finished after its claim was given up; recorded as superseded");
+        }
+    }
+    Ok(())
+}
+
+/// For a worker a `spawn` wrote: its parent's id if that parent is disabled or gone (one read,
+/// only for spawned workers), so the tree stops when its root is disabled.
+async fn disabled_parent(worker: &Worker, executor: &Executor) -> anyhow::Result<Option<String>> {
+    let Some(parent) = &worker.parent_id else {
+        return Ok(None);
+    };
+    let stored = executor.store.get_worker(parent).await?;
+    let enabled = stored.is_some_and(|item| Image::decode(&item).enabled);
+    Ok((!enabled).then(|| parent.clone()))
+}
+
+/// Runs the claimed job under its time limit, catching a panic, and decides how the run ends.
+async fn execute(claimed: &Claimed, executor: &Executor, deadline: DateTime<Utc>) -> Finish {
     let budget =
         (deadline - executor.settings.safety_margin - Utc::now()).max(TimeDelta::seconds(1));
     let limit = TimeDelta::seconds(claimed.worker.timeout_seconds().into()).min(budget);
@@ -178,43 +227,13 @@ async fn run(
         result,
         finished: Utc::now(),
     };
-    let closing = finish(
-        &claimed,
+    finish(
+        claimed,
         &outcome,
         rand::random::<f64>(),
         &executor.registry,
         &executor.settings.policy,
-    );
-    if executor.settings.emit_metrics {
-        println!(
-            "{}",
-            metrics::finished(&closing.record, &claimed.worker.kind, Utc::now())
-        );
-    }
-    // The run record first: a crash after it leaves a record and a running worker for the
-    // sweeper, never a finished worker without its record.
-    executor.store.put_run(&closing.record).await?;
-    match executor.store.apply(&closing.update).await? {
-        Applied::Written(_) => {
-            tracing::info!(
-                worker = ?message.id,
-                due = %message.due,
-                attempt = claimed.attempt(),
-                succeeded = closing.record.succeeded,
-                message = closing.record.message.as_deref().unwrap_or_default(),
-                next = ?closing.next,
-                took_ms = started.elapsed().as_millis() as u64,
-                "ran"
-            );
-        }
-        Applied::Refused(_) => {
-            let mut record = closing.record.clone();
-            record.superseded = true;
-            executor.store.put_run(&record).await?;
-            tracing::warn!(worker = ?message.id, due = %message.due, "finished after its claim was given up; recorded as superseded");
-        }
-    }
-    Ok(())
+    )
 }
 
 fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {

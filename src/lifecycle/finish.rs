@@ -218,6 +218,55 @@ fn settle(
     }
 }
 
+/// Closes a claimed run of a spawned worker without running its job, because its parent is
+/// disabled or gone: the worker is disabled and stopped, so its own children, when they next
+/// run, stop in turn. Disabling the root of a tree stops the whole tree.
+pub fn orphaned(claimed: &Claimed, parent: &str, now: DateTime<Utc>, policy: &Policy) -> Finish {
+    let condition = Condition::All(vec![
+        Condition::Equals(attr::STATUS, s(Status::Running.as_str())),
+        Condition::Equals(attr::RUN_TOKEN, s(&claimed.run_token)),
+    ]);
+    let outcome = Outcome {
+        result: Err(JobError::permanent(format!(
+            "not run: its parent {parent} is disabled or gone, so this spawned worker stops with \
+             it (set enabled to true to run it on its own)"
+        ))),
+        finished: now,
+    };
+    let closing = settle(
+        claimed,
+        &outcome,
+        condition,
+        false,
+        0.0,
+        &NoSchedule,
+        policy,
+    );
+    Finish {
+        update: unwatch(closing.update)
+            .set(attr::ENABLED, b(false))
+            .set(attr::STATUS, s(Status::Stopped.as_str()))
+            .remove(attr::NEXT_DUE)
+            .remove(attr::RETRY_OF)
+            .remove(attr::RESUME_DUE),
+        next: NextState::Stopped,
+        ..closing
+    }
+}
+
+/// A planner with no next due time: what an orphaned run closes with.
+struct NoSchedule;
+
+impl Planner for NoSchedule {
+    fn check(&self, _worker: &Worker) -> Result<(), ItemError> {
+        Ok(())
+    }
+
+    fn next_due(&self, _worker: &Worker, _previous: Option<Due>, _now: Due) -> Option<Due> {
+        None
+    }
+}
+
 /// The due time after a run for `anchor` that finished at `now`. If the schedule's next time
 /// has passed already (the run was late: downtime, a long run, a `nextDue` in the past), the
 /// run that just ended stood in for the missed times, and the worker resumes at the first time

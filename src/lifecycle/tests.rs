@@ -1052,6 +1052,39 @@ fn a_late_run_is_the_one_catch_up_run_and_the_grid_resumes_after_now() {
 }
 
 #[test]
+fn a_spawned_worker_whose_parent_is_disabled_stops_and_disables_itself() {
+    let child = Worker {
+        schedule: Some("rate(1 hour)".parse().unwrap()),
+        parent_id: Some("root".into()),
+        ..ready("root#2027-01-01T08:00:00Z", "t1", "2027-01-01T09:00:00Z")
+    };
+    let run = claimed(child, "r1");
+    let closing = orphaned(&run, "root", at("2027-01-01T09:00:01Z"), &Policy::default());
+    assert_eq!(closing.next, NextState::Stopped);
+    let after = applied(&closing.update, &run.worker);
+    assert_eq!(
+        (after.enabled, after.status),
+        (false, Some(Status::Stopped))
+    );
+    assert_eq!((after.next_due, after.sweep_at), (None, None));
+    assert_eq!(after.last_run_succeeded, Some(false));
+    assert_eq!(
+        after.last_run_message.as_deref(),
+        Some(
+            "not run: its parent root is disabled or gone, so this spawned worker stops with it \
+              (set enabled to true to run it on its own)"
+        )
+    );
+    assert_eq!(closing.record.succeeded, Some(false));
+    // The write is fenced like any finish: a claim given up and taken again is not touched.
+    let reclaimed = Worker {
+        run_token: Some("r2".into()),
+        ..run.worker.clone()
+    };
+    assert_eq!(closing.update.apply(Some(&reclaimed.to_item())), None);
+}
+
+#[test]
 fn a_failed_attempt_is_retried_with_backoff() {
     let worker = Worker {
         schedule: Some("rate(1 hour)".parse().unwrap()),

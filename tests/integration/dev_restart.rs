@@ -107,3 +107,51 @@ async fn dev_killed_and_restarted_loses_nothing_and_repeats_nothing() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_emulator_that_comes_back_empty_is_provisioned_again() {
+    let stack = TestStack::start("emptied").await;
+    // What an emulator restart does to this test's resources.
+    stack
+        .stack
+        .clients
+        .dynamodb
+        .delete_table()
+        .table_name(&stack.names.workers_table)
+        .send()
+        .await
+        .unwrap();
+    let queue = stack.default_queue().await;
+    stack
+        .stack
+        .clients
+        .sqs
+        .delete_queue()
+        .queue_url(&queue.url)
+        .send()
+        .await
+        .unwrap();
+    let item: nextdue::item::Item = serde_dynamo::to_item(
+        json!({"id": "w", "kind": "log", "enabled": true, "params": {"message": "again"}}),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    while stack
+        .stack
+        .executor
+        .store
+        .put_worker(item.clone())
+        .await
+        .is_err()
+    {
+        assert!(
+            started.elapsed() < crate::support::PATIENCE,
+            "the glue never made the table again"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let done = stack
+        .wait_for("w", "stopped", |w| w.status == Some(Status::Stopped))
+        .await;
+    assert_eq!(done.last_run_succeeded, Some(true));
+}

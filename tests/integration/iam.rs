@@ -103,6 +103,8 @@ async fn least_privilege_each_role_allows_exactly_the_calls_its_function_makes()
         json!({"id": "bad", "kind": "teleport", "enabled": true}),
         json!({"id": "nowhere", "kind": "log", "enabled": true, "queue": "nowhere", "params": {"message": "x"}}),
         json!({"id": "second", "kind": "log", "enabled": true, "queue": "second", "params": {"message": "x"}}),
+        // A spawned worker: the executor reads its parent before each run.
+        json!({"id": "adopted", "kind": "log", "enabled": true, "parentId": "spawner", "params": {"message": "x"}}),
     ] {
         stack.put(item).await;
     }

@@ -52,3 +52,43 @@ async fn a_child_dynamodb_refuses_fails_permanently_with_the_reason_first() {
     );
     assert!(error.message.len() < 1024, "{} bytes", error.message.len());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disabling_the_root_of_a_spawn_tree_stops_the_whole_tree() {
+    let stack = TestStack::start("spawn-tree").await;
+    // A recurring spawn allowed to write recurring children: a tree that would keep growing.
+    stack
+        .put(
+            json!({"id": "root", "kind": "spawn", "enabled": true, "schedule": "rate(2 seconds)",
+                    "params": {"allowRecurringChildren": true, "worker": {"kind": "log",
+                        "schedule": "rate(2 seconds)", "params": {"message": "leaf"}}}}),
+        )
+        .await;
+    stack
+        .wait_for("root", "two runs old", |w| w.run_count >= 2)
+        .await;
+    let mut root = stack.item("root").await;
+    root.insert("enabled".into(), nextdue::item::AttributeValue::Bool(false));
+    stack.stack.executor.store.put_worker(root).await.unwrap();
+    stack
+        .wait_for("root", "stopped", |w| w.status == Some(Status::Stopped))
+        .await;
+    // Every child stops (and disables itself) at its next run.
+    let runs = stack.runs("root").await;
+    for run in runs.iter().filter(|r| r.succeeded == Some(true)) {
+        let id = format!("root#{}", run.due);
+        let child = stack
+            .wait_for(&id, "stopped with its parent", |w| {
+                w.status == Some(Status::Stopped) && !w.enabled
+            })
+            .await;
+        assert!(
+            child
+                .last_run_message
+                .as_deref()
+                .unwrap()
+                .starts_with("not run: its parent root is disabled or gone"),
+            "{child:#?}"
+        );
+    }
+}
