@@ -166,3 +166,139 @@ async fn bad_input_never_poisons_an_item_too_big_to_leave_nextdue_its_room() {
         "only the large worker sent mail"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_never_poisons_good_workers_run_and_the_sweeper_rescues_in_every_shard() {
+    use chrono::{TimeDelta, Utc};
+    use nextdue::lifecycle::{Message, SWEEP_SHARDS, claim, sweep_shard};
+    use nextdue::timestamp::Due;
+
+    let stack = TestStack::provisioned("poison").await;
+    let domain = stack.verified_domain().await;
+    let deep = (0..100).fold(json!("bottom"), |inner, _| json!({ "deeper": inner }));
+    let log =
+        |id: &str| json!({"id": id, "kind": "log", "enabled": true, "params": {"message": "x"}});
+    let with = |mut item: serde_json::Value, name: &str, value: serde_json::Value| {
+        item[name] = value;
+        item
+    };
+    let bad = [
+        (
+            with(log("huge"), "padding", json!("x".repeat(404_000))),
+            "invalid: item: your attributes take",
+        ),
+        (
+            with(log("own-queue"), "queue", json!("default-dlq")),
+            "invalid: queue: no queue \"default-dlq\"",
+        ),
+        (
+            with(log("far"), "schedule", json!("at(2300-01-01T00:00:00)")),
+            "invalid: schedule: at: 2300",
+        ),
+        (
+            with(log("typo"), "nxtDue", json!("2027-01-01T00:00:00Z")),
+            "invalid: nxtDue: is not an attribute",
+        ),
+        (
+            with(log("string-enabled"), "enabled", json!("true")),
+            "invalid: enabled: expected a boolean",
+        ),
+        (
+            json!({"id": "tree", "kind": "spawn", "enabled": true, "schedule": "rate(1 second)",
+                   "params": {"worker": {"kind": "log", "schedule": "rate(1 second)", "params": {"message": "x"}}}}),
+            "invalid: params.worker.schedule: a recurring spawn may not write recurring children",
+        ),
+        (
+            json!({"id": "p".repeat(2040), "kind": "spawn", "enabled": true,
+                   "params": {"worker": {"kind": "log", "params": {"message": "x"}}}}),
+            "invalid: id: 2040 bytes leave no room",
+        ),
+        (
+            json!({"id": "headers", "kind": "email", "enabled": true,
+                   "params": {"from": format!("a@{domain}"), "to": format!("b@{domain}"),
+                              "subject": "hi\r\nBcc: all@example.com", "text": "t"}}),
+            "invalid: params.subject: has a control character",
+        ),
+    ];
+    // One good worker and one whose run will be lost, in every shard of the sweeper's index.
+    let mut good = Vec::new();
+    let mut lost = Vec::new();
+    for i in 0.. {
+        let id = format!("good-{i}");
+        let shard = sweep_shard(&id) as usize;
+        if good.iter().all(|(_, s)| *s != shard) {
+            good.push((id, shard));
+        }
+        let id = format!("lost-{i}");
+        let shard = sweep_shard(&id) as usize;
+        if lost.iter().all(|(_, s)| *s != shard) {
+            lost.push((id, shard));
+        }
+        if good.len() == SWEEP_SHARDS as usize && lost.len() == SWEEP_SHARDS as usize {
+            break;
+        }
+    }
+    let due = Due::ceil(Utc::now() + TimeDelta::seconds(5));
+    for (id, _) in good.iter().chain(&lost) {
+        stack.put(with(log(id), "nextDue", json!(due))).await;
+    }
+    for (item, _) in &bad {
+        stack.put(item.clone()).await;
+    }
+    stack
+        .put(json!({"id": "deep", "kind": "log", "enabled": true, "params": {"message": "x", "extra": deep}}))
+        .await;
+    stack.drain_stream().await;
+    // An executor claims each lost-* worker and dies: only the sweeper can bring them back.
+    for (id, _) in &lost {
+        let armed = stack.worker(id).await;
+        let message = Message {
+            id: id.clone(),
+            task_id: armed.task_id.unwrap(),
+            due: armed.next_due.unwrap(),
+        };
+        let now = Utc::now();
+        let claimed = claim(&message, now, now + TimeDelta::seconds(1), "dead");
+        stack.stack.executor.store.apply(&claimed).await.unwrap();
+    }
+    let mut stack = stack;
+    stack.start_glue().await;
+
+    for (id, _) in &good {
+        let worker = stack
+            .wait_for(id, "stopped", |w| w.status == Some(Status::Stopped))
+            .await;
+        assert_eq!(worker.last_run_succeeded, Some(true), "{id}");
+        let started = worker.last_run_start_time.unwrap();
+        assert!(started >= due.instant(), "{id} started before its due time");
+        println!(
+            "{id}: started {} ms after its due time",
+            (started - due.instant()).num_milliseconds()
+        );
+    }
+    for (id, shard) in &lost {
+        let worker = stack
+            .wait_for(id, "rescued and run", |w| w.status == Some(Status::Stopped))
+            .await;
+        assert_eq!(
+            worker.last_run_succeeded,
+            Some(true),
+            "{id} (shard {shard})"
+        );
+        let runs = stack.runs(id).await;
+        assert!(
+            runs[0].message.as_deref().unwrap().starts_with("lost: "),
+            "{id} (shard {shard}): {runs:#?}"
+        );
+    }
+    for (item, expected) in &bad {
+        let id = item["id"].as_str().unwrap();
+        let worker_item = stack.item(id).await;
+        let Some(nextdue::item::AttributeValue::S(message)) = worker_item.get("lastRunMessage")
+        else {
+            panic!("{id:.40}: no message: {:.300}", format!("{worker_item:?}"))
+        };
+        assert!(message.starts_with(expected), "{id:.40}: {message}");
+        assert!(stack.runs(id).await.is_empty(), "{id:.40} ran");
+    }
+}
