@@ -157,10 +157,9 @@ pub fn parse_queues(text: &str) -> Result<Vec<QueueSpec>, ConfigError> {
 pub struct Settings {
     /// Resource names.
     pub names: Names,
-    /// Addresses and domains the `email` job may send from (`NEXTDUE_ALLOWED_SENDERS`, comma
-    /// separated); empty: any identity SES has verified.
-    pub allowed_senders: Vec<String>,
-    /// Limits on jobs (`NEXTDUE_MAX_SPAWN_DEPTH`).
+    /// Rules for jobs: the spawn depth limit (`NEXTDUE_MAX_SPAWN_DEPTH`) and the addresses and
+    /// domains the `email` job may send from (`NEXTDUE_ALLOWED_SENDERS`, comma separated; empty:
+    /// any identity SES has verified).
     pub limits: JobLimits,
     /// Retry, retention and sweep policy, and the worker queues (`NEXTDUE_RUN_RETENTION_DAYS`,
     /// `NEXTDUE_SWEEP_GRACE_SECONDS`, `NEXTDUE_QUEUES`).
@@ -176,7 +175,6 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             names: Names::default(),
-            allowed_senders: Vec::new(),
             limits: JobLimits::default(),
             policy: Policy::default(),
             safety_margin: TimeDelta::seconds(DEFAULT_SAFETY_MARGIN_SECONDS),
@@ -248,9 +246,9 @@ impl Settings {
         let queues = parse_queues(&text("NEXTDUE_QUEUES", DEFAULT_QUEUE))?;
         Ok(Settings {
             names,
-            allowed_senders,
             limits: JobLimits {
                 max_spawn_depth: max_spawn_depth as u32,
+                allowed_senders,
             },
             policy: Policy {
                 retention: TimeDelta::days(retention_days),

@@ -67,11 +67,14 @@ pub trait WorkerWriter: Send + Sync {
     async fn create(&self, item: &Item) -> Result<Created, JobError>;
 }
 
-/// Limits that apply to every job.
+/// The deployment's rules for jobs, checked when a worker is armed and again when it runs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JobLimits {
     /// How many `spawn` generations may stand below a worker written by a user.
     pub max_spawn_depth: u32,
+    /// Addresses and domains the `email` job may send from (lower case; empty: any identity
+    /// SES has verified).
+    pub allowed_senders: Vec<String>,
 }
 
 /// The default spawn depth limit.
@@ -81,6 +84,7 @@ impl Default for JobLimits {
     fn default() -> Self {
         JobLimits {
             max_spawn_depth: DEFAULT_MAX_SPAWN_DEPTH,
+            allowed_senders: Vec::new(),
         }
     }
 }
@@ -114,9 +118,12 @@ pub trait Job: Send + Sync {
     /// Checks `params` before the worker is armed; errors name the attribute (`params.to`).
     fn validate(&self, params: &Params) -> Result<(), ItemError>;
 
-    /// Checks the whole worker before it is armed: by default its `params`. A job whose rules
-    /// involve other attributes (`spawn` derives its children's ids from the worker's) widens it.
-    fn check_worker(&self, worker: &Worker) -> Result<(), ItemError> {
+    /// Checks the whole worker before it is armed, under the deployment's `limits`: by default
+    /// its `params`. A job whose rules involve other attributes or the deployment (`spawn`
+    /// derives its children's ids from the worker's; `email` may send only from allowed
+    /// senders) widens it.
+    fn check_worker(&self, worker: &Worker, limits: &JobLimits) -> Result<(), ItemError> {
+        let _ = limits;
         self.validate(&worker.params)
     }
 
@@ -174,16 +181,23 @@ fn without_value(message: &str) -> String {
     }
 }
 
-/// The jobs this deployment knows, by `kind`.
+/// The jobs this deployment knows, by `kind`, and the rules they are checked under.
 #[derive(Clone, Default)]
 pub struct Registry {
     jobs: BTreeMap<String, Arc<dyn Job>>,
+    limits: JobLimits,
 }
 
 impl Registry {
     /// A registry with no jobs.
     pub fn empty() -> Self {
         Registry::default()
+    }
+
+    /// The registry, checking workers under these deployment rules.
+    pub fn with_limits(mut self, limits: JobLimits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// The built-in jobs: `email`, `spawn` and `log`.
@@ -232,7 +246,7 @@ impl Registry {
 
 impl Planner for Registry {
     fn check(&self, worker: &Worker) -> Result<(), ItemError> {
-        self.job_for(worker)?.check_worker(worker)
+        self.job_for(worker)?.check_worker(worker, &self.limits)
     }
 
     fn next_due(&self, worker: &Worker, previous: Option<Due>, now: Due) -> Option<Due> {

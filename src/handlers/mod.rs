@@ -45,6 +45,8 @@ impl Stack {
 
     /// Wires the handlers to `clients`.
     pub fn new(clients: Clients, settings: Settings, registry: Registry) -> Self {
+        // Workers are checked under the deployment's rules when armed, not only when run.
+        let registry = registry.with_limits(settings.limits.clone());
         let names = &settings.names;
         let store = Store::new(
             clients.dynamodb.clone(),
@@ -59,7 +61,7 @@ impl Stack {
         let services = Services {
             mailer: Arc::new(SesMailer::new(
                 clients.ses.clone(),
-                settings.allowed_senders.clone(),
+                settings.limits.allowed_senders.clone(),
             )),
             workers: Arc::new(store.clone()),
             limits: settings.limits.clone(),

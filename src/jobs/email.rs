@@ -6,8 +6,9 @@ use async_trait::async_trait;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
+use crate::item::Worker;
 use crate::item::{ItemError, Params, attr};
-use crate::job::{Job, JobContext, JobError, parse_params};
+use crate::job::{Job, JobContext, JobError, JobLimits, parse_params};
 
 /// What a value that is not an address is told (without the value: params may hold secrets).
 const NOT_AN_ADDRESS: &str =
@@ -232,6 +233,17 @@ impl EmailParams {
 impl Job for EmailJob {
     fn validate(&self, params: &Params) -> Result<(), ItemError> {
         EmailParams::from_params(params).map(|_| ())
+    }
+
+    fn check_worker(&self, worker: &Worker, limits: &JobLimits) -> Result<(), ItemError> {
+        let email = EmailParams::from_params(&worker.params)?;
+        if !sender_allowed(&email.from, &limits.allowed_senders) {
+            return Err(ItemError::new(
+                "params.from",
+                "is not one of this deployment's allowed senders (NEXTDUE_ALLOWED_SENDERS)",
+            ));
+        }
+        Ok(())
     }
 
     async fn execute(&self, ctx: &JobContext<'_>) -> Result<String, JobError> {

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 use crate::item::{AttributeValue, Item, ItemError, Params, Worker, attr};
-use crate::job::{Created, Job, JobContext, JobError, parse_params};
+use crate::job::{Created, Job, JobContext, JobError, JobLimits, parse_params};
 use crate::timestamp::Due;
 
 /// DynamoDB's limit on a partition key, in bytes.
@@ -82,7 +82,7 @@ impl Job for SpawnJob {
         child_of(&example, Due::floor(chrono::DateTime::UNIX_EPOCH)).map(|_| ())
     }
 
-    fn check_worker(&self, worker: &Worker) -> Result<(), ItemError> {
+    fn check_worker(&self, worker: &Worker, _limits: &JobLimits) -> Result<(), ItemError> {
         let longest = MAX_ID_BYTES - CHILD_ID_SUFFIX_BYTES;
         if worker.id.len() > longest {
             return Err(ItemError::new(

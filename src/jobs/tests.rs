@@ -479,3 +479,28 @@ fn messages_about_params_never_echo_their_values() {
         );
     }
 }
+
+#[test]
+fn an_email_sender_outside_the_allowed_senders_is_refused_when_the_worker_is_armed() {
+    let registry = Registry::builtin().with_limits(JobLimits {
+        allowed_senders: vec!["ops@example.com".into(), "*@example.org".into()],
+        ..JobLimits::default()
+    });
+    let from = |sender: &str| {
+        worker(
+            "email",
+            json!({"from": sender, "to": "b@example.net", "text": "t"}),
+        )
+    };
+    assert_eq!(registry.check(&from("ops@example.com")), Ok(()));
+    assert_eq!(registry.check(&from("Anne <anne@example.org>")), Ok(()));
+    assert_eq!(
+        registry
+            .check(&from("dev@example.com"))
+            .unwrap_err()
+            .to_string(),
+        "params.from: is not one of this deployment's allowed senders (NEXTDUE_ALLOWED_SENDERS)"
+    );
+    // Without a list, any sender SES has verified.
+    assert_eq!(Registry::builtin().check(&from("dev@example.com")), Ok(()));
+}
