@@ -12,35 +12,35 @@ use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 
 use crate::item::{Item, ItemError, Params, Worker, attr};
-use crate::jobs::email::Mail;
+pub use crate::lifecycle::JobError;
 use crate::lifecycle::Planner;
 use crate::timestamp::Due;
 
-/// Why a run failed, and whether trying again could help.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct JobError {
-    /// A short, human account; it ends up in `lastRunMessage`, so it never holds secrets.
-    pub message: String,
-    /// False when the same run would fail again (bad parameters, a rejected message).
-    pub retryable: bool,
+/// A message ready to send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mail {
+    /// The sender.
+    pub from: String,
+    /// Recipients.
+    pub to: Vec<String>,
+    /// Copies.
+    pub cc: Vec<String>,
+    /// Blind copies.
+    pub bcc: Vec<String>,
+    /// Where replies go.
+    pub reply_to: Vec<String>,
+    /// The subject line.
+    pub subject: String,
+    /// The plain-text body.
+    pub text: Option<String>,
+    /// The HTML body.
+    pub html: Option<String>,
 }
 
-impl JobError {
-    /// A failure that a later attempt may not repeat (a timeout, throttling, a network error).
-    pub fn retryable(message: impl Into<String>) -> Self {
-        JobError {
-            message: message.into(),
-            retryable: true,
-        }
-    }
-
-    /// A failure that would happen again: no retry.
-    pub fn permanent(message: impl Into<String>) -> Self {
-        JobError {
-            message: message.into(),
-            retryable: false,
-        }
+impl Mail {
+    /// How many recipients the message has (to, cc and bcc).
+    pub fn recipient_count(&self) -> usize {
+        self.to.len() + self.cc.len() + self.bcc.len()
     }
 }
 
@@ -112,28 +112,101 @@ pub struct JobContext<'a> {
     pub services: &'a Services,
 }
 
-/// A kind of work.
+/// A kind of work, as you write it: a type with its `kind` name, typed parameters that serde
+/// reads from the item's `params` (errors name the attribute path, `params.to[1]`), an
+/// optional check of them, and one run per due time.
+///
+/// ```
+/// use async_trait::async_trait;
+/// use nextdue::job::{JobContext, JobError, TypedJob};
+///
+/// /// `report`: sums up a team's week.
+/// struct Report;
+///
+/// #[derive(serde::Deserialize)]
+/// #[serde(deny_unknown_fields)]
+/// struct ReportParams {
+///     team: String,
+/// }
+///
+/// #[async_trait]
+/// impl TypedJob for Report {
+///     const KIND: &'static str = "report";
+///     type Params = ReportParams;
+///
+///     async fn run(&self, params: ReportParams, _ctx: &JobContext<'_>) -> Result<String, JobError> {
+///         Ok(format!("reported on {}", params.team))
+///     }
+/// }
+///
+/// let registry = nextdue::jobs::builtin().register(Report).unwrap();
+/// assert!(registry.get("report").is_some());
+/// assert!(registry.register(Report).is_err(), "a kind is registered once");
+/// ```
 #[async_trait]
-pub trait Job: Send + Sync {
-    /// Checks `params` before the worker is armed; errors name the attribute (`params.to`).
-    fn validate(&self, params: &Params) -> Result<(), ItemError>;
+pub trait TypedJob: Send + Sync + 'static {
+    /// The `kind` that items name to run this job.
+    const KIND: &'static str;
+    /// The job's parameters, read from the item's `params`.
+    type Params: DeserializeOwned + Send + Sync;
 
-    /// Checks the whole worker before it is armed, under the deployment's `limits`: by default
-    /// its `params`. A job whose rules involve other attributes or the deployment (`spawn`
-    /// derives its children's ids from the worker's; `email` may send only from allowed
-    /// senders) widens it.
-    fn check_worker(&self, worker: &Worker, limits: &JobLimits) -> Result<(), ItemError> {
-        let _ = limits;
-        self.validate(&worker.params)
+    /// Checks the decoded parameters, and anything else about the worker, before it is armed
+    /// and again before each run, under the deployment's `limits`. Errors name the attribute.
+    fn check(
+        &self,
+        params: &Self::Params,
+        worker: &Worker,
+        limits: &JobLimits,
+    ) -> Result<(), ItemError> {
+        let _ = (params, worker, limits);
+        Ok(())
     }
 
-    /// Runs once. The `Ok` text is a short summary for `lastRunMessage`.
-    async fn execute(&self, ctx: &JobContext<'_>) -> Result<String, JobError>;
+    /// Runs once. The `Ok` text is a short summary for `lastRunMessage`; an error says whether
+    /// a later attempt could succeed ([`JobError::retryable`]) or not
+    /// ([`JobError::permanent`]).
+    async fn run(&self, params: Self::Params, ctx: &JobContext<'_>) -> Result<String, JobError>;
 
     /// The next due time after `previous` (`None`: first activation), given that it is `now`;
-    /// `None` stops the worker. The default follows the worker's `schedule`.
+    /// `None` stops the worker. The default follows the worker's `schedule` (the seed's
+    /// `doCalculateNextRun`, for jobs that know better).
     fn next_due(&self, worker: &Worker, previous: Option<Due>, now: Due) -> Option<Due> {
         scheduled_next_due(worker, previous, now)
+    }
+}
+
+/// A job as the registry holds it, whatever its parameters' type: implemented for every
+/// [`TypedJob`] (implement that one).
+#[async_trait]
+pub trait Job: Send + Sync {
+    /// Decodes and checks the worker's parameters (see [`TypedJob::check`]).
+    fn check_worker(&self, worker: &Worker, limits: &JobLimits) -> Result<(), ItemError>;
+
+    /// Decodes the parameters and runs once (see [`TypedJob::run`]).
+    async fn execute(&self, ctx: &JobContext<'_>) -> Result<String, JobError>;
+
+    /// The next due time (see [`TypedJob::next_due`]).
+    fn next_due(&self, worker: &Worker, previous: Option<Due>, now: Due) -> Option<Due>;
+}
+
+#[async_trait]
+impl<T: TypedJob> Job for T {
+    fn check_worker(&self, worker: &Worker, limits: &JobLimits) -> Result<(), ItemError> {
+        let params: T::Params = parse_params(&worker.params)?;
+        self.check(&params, worker, limits)
+    }
+
+    async fn execute(&self, ctx: &JobContext<'_>) -> Result<String, JobError> {
+        // Checked when armed; checked again, since the item may have changed since.
+        let permanent = |e: ItemError| JobError::permanent(e.to_string());
+        let params: T::Params = parse_params(&ctx.worker.params).map_err(permanent)?;
+        self.check(&params, ctx.worker, &ctx.services.limits)
+            .map_err(permanent)?;
+        self.run(params, ctx).await
+    }
+
+    fn next_due(&self, worker: &Worker, previous: Option<Due>, now: Due) -> Option<Due> {
+        TypedJob::next_due(self, worker, previous, now)
     }
 }
 
@@ -181,6 +254,11 @@ fn without_value(message: &str) -> String {
     }
 }
 
+/// A kind registered twice.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the job kind {0:?} is registered already")]
+pub struct DuplicateKind(pub &'static str);
+
 /// The jobs this deployment knows, by `kind`, and the rules they are checked under.
 #[derive(Clone, Default)]
 pub struct Registry {
@@ -200,24 +278,13 @@ impl Registry {
         self
     }
 
-    /// The built-in jobs: `email`, `spawn` and `log`.
-    pub fn builtin() -> Self {
-        Registry::empty()
-            .with("email", crate::jobs::email::EmailJob)
-            .with("spawn", crate::jobs::spawn::SpawnJob)
-            .with("log", crate::jobs::log::LogJob)
-    }
-
-    /// Adds (or replaces) the job for `kind`.
-    ///
-    /// ```
-    /// use nextdue::job::Registry;
-    /// let registry = Registry::builtin().with("also-log", nextdue::jobs::log::LogJob);
-    /// assert!(registry.get("also-log").is_some());
-    /// ```
-    pub fn with(mut self, kind: impl Into<String>, job: impl Job + 'static) -> Self {
-        self.jobs.insert(kind.into(), Arc::new(job));
-        self
+    /// The registry with `job` added under its kind; a kind is registered once.
+    pub fn register<T: TypedJob>(mut self, job: T) -> Result<Self, DuplicateKind> {
+        if self.jobs.contains_key(T::KIND) {
+            return Err(DuplicateKind(T::KIND));
+        }
+        self.jobs.insert(T::KIND.to_owned(), Arc::new(job));
+        Ok(self)
     }
 
     /// The job for `kind`.

@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use aws_sdk_sesv2::operation::send_email::SendEmailError;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 
-use crate::job::{JobError, Mailer};
-use crate::jobs::email::{Mail, sender_allowed};
+use crate::job::{JobError, Mail, Mailer};
+use crate::jobs::email::sender_allowed;
 use crate::sdk_error;
 
 /// Sends mail through SES v2, only from the allowed senders.

@@ -75,3 +75,34 @@ fn core_modules_import_no_aws_crate_and_read_no_clock() {
         offences.join("\n")
     );
 }
+
+/// The core's layers import downwards only: `lifecycle` knows nothing of jobs (the registry is a
+/// `Planner` to it), and `job` names no built-in job (`jobs::builtin()` does), so no module of
+/// the core imports one that imports it back.
+#[test]
+fn the_core_has_no_import_circle_between_lifecycle_job_and_jobs() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut offences = Vec::new();
+    let mut check = |dir: &str, forbidden: &[&str]| {
+        let mut files = Vec::new();
+        rust_files(&src.join(dir), &mut files);
+        for file in files
+            .iter()
+            .filter(|f| !f.ends_with("tests.rs") && !f.ends_with("corpus.rs"))
+        {
+            let text = fs::read_to_string(file).unwrap();
+            for line in text.lines().filter(|l| l.trim_start().starts_with("use ")) {
+                if forbidden.iter().any(|f| line.contains(f)) {
+                    offences.push(format!("{}: {}", file.display(), line.trim()));
+                }
+            }
+        }
+    };
+    check("lifecycle", &["crate::job", "crate::jobs"]);
+    check("job.rs", &["crate::jobs"]);
+    assert!(
+        offences.is_empty(),
+        "imports that close a circle:\n{}",
+        offences.join("\n")
+    );
+}

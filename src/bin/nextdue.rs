@@ -24,7 +24,6 @@ use nextdue::dev::{
 };
 use nextdue::handlers::Stack;
 use nextdue::item::{Status, Worker};
-use nextdue::job::Registry;
 
 #[derive(Parser)]
 #[command(
@@ -98,7 +97,7 @@ impl Local {
             .map(|q| names.queue_name(&q.name))
             .collect::<Vec<_>>()
             .join(", ");
-        let stack = Arc::new(Stack::new(clients, settings, Registry::builtin()));
+        let stack = Arc::new(Stack::new(clients, settings, nextdue::jobs::builtin()));
         let options = GlueOptions {
             state_dir: self.state_dir.clone(),
             function_timeout: TimeDelta::seconds(self.function_timeout),

@@ -39,7 +39,7 @@ impl Stack {
         Ok(Stack::new(
             Clients::from_env().await,
             Settings::from_env()?,
-            Registry::builtin(),
+            crate::jobs::builtin(),
         ))
     }
 

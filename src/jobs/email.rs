@@ -6,9 +6,8 @@ use async_trait::async_trait;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
-use crate::item::Worker;
-use crate::item::{ItemError, Params, attr};
-use crate::job::{Job, JobContext, JobError, JobLimits, parse_params};
+use crate::item::{ItemError, Worker, attr};
+use crate::job::{JobContext, JobError, JobLimits, Mail, TypedJob};
 
 /// What a value that is not an address is told (without the value: params may hold secrets).
 const NOT_AN_ADDRESS: &str =
@@ -71,34 +70,6 @@ pub struct EmailParams {
     pub text: Option<String>,
     /// The HTML body.
     pub html: Option<String>,
-}
-
-/// A message ready to send.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Mail {
-    /// The sender.
-    pub from: String,
-    /// Recipients.
-    pub to: Vec<String>,
-    /// Copies.
-    pub cc: Vec<String>,
-    /// Blind copies.
-    pub bcc: Vec<String>,
-    /// Where replies go.
-    pub reply_to: Vec<String>,
-    /// The subject line.
-    pub subject: String,
-    /// The plain-text body.
-    pub text: Option<String>,
-    /// The HTML body.
-    pub html: Option<String>,
-}
-
-impl Mail {
-    /// How many recipients the message has (to, cc and bcc).
-    pub fn recipient_count(&self) -> usize {
-        self.to.len() + self.cc.len() + self.bcc.len()
-    }
 }
 
 /// The bare address in `Display Name <name@domain>` (or `text` itself), lower-cased.
@@ -179,9 +150,9 @@ fn check_addresses(field: &str, addresses: &Addresses) -> Result<(), ItemError> 
 }
 
 impl EmailParams {
-    /// Reads and checks the parameters, naming the one that is wrong.
-    pub fn from_params(params: &Params) -> Result<EmailParams, ItemError> {
-        let email: EmailParams = parse_params(params)?;
+    /// Checks the decoded parameters, naming the one that is wrong.
+    pub fn check(&self) -> Result<(), ItemError> {
+        let email = self;
         check_header("params.from", &email.from)?;
         check_header("params.subject", &email.subject)?;
         if !is_address(&email.from) {
@@ -201,17 +172,14 @@ impl EmailParams {
         if email.text.is_none() && email.html.is_none() {
             return Err(ItemError::new(attr::PARAMS, "needs text or html (or both)"));
         }
-        let mail = email.clone().into_mail();
-        if mail.recipient_count() > MAX_RECIPIENTS {
+        let recipients = email.to.0.len() + email.cc.0.len() + email.bcc.0.len();
+        if recipients > MAX_RECIPIENTS {
             return Err(ItemError::new(
                 attr::PARAMS,
-                format!(
-                    "{} recipients; SES allows at most {MAX_RECIPIENTS} per message",
-                    mail.recipient_count()
-                ),
+                format!("{recipients} recipients; SES allows at most {MAX_RECIPIENTS} per message"),
             ));
         }
-        Ok(email)
+        Ok(())
     }
 
     /// The message these parameters describe.
@@ -230,13 +198,17 @@ impl EmailParams {
 }
 
 #[async_trait]
-impl Job for EmailJob {
-    fn validate(&self, params: &Params) -> Result<(), ItemError> {
-        EmailParams::from_params(params).map(|_| ())
-    }
+impl TypedJob for EmailJob {
+    const KIND: &'static str = "email";
+    type Params = EmailParams;
 
-    fn check_worker(&self, worker: &Worker, limits: &JobLimits) -> Result<(), ItemError> {
-        let email = EmailParams::from_params(&worker.params)?;
+    fn check(
+        &self,
+        email: &EmailParams,
+        _worker: &Worker,
+        limits: &JobLimits,
+    ) -> Result<(), ItemError> {
+        email.check()?;
         if !sender_allowed(&email.from, &limits.allowed_senders) {
             return Err(ItemError::new(
                 "params.from",
@@ -246,10 +218,8 @@ impl Job for EmailJob {
         Ok(())
     }
 
-    async fn execute(&self, ctx: &JobContext<'_>) -> Result<String, JobError> {
-        let mail = EmailParams::from_params(&ctx.worker.params)
-            .map_err(|e| JobError::permanent(e.to_string()))?
-            .into_mail();
+    async fn run(&self, email: EmailParams, ctx: &JobContext<'_>) -> Result<String, JobError> {
+        let mail = email.into_mail();
         let message_id = ctx.services.mailer.send(&mail).await?;
         let count = mail.recipient_count();
         let plural = if count == 1 { "" } else { "s" };

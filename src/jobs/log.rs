@@ -3,8 +3,7 @@
 use async_trait::async_trait;
 use serde::Deserialize;
 
-use crate::item::{ItemError, Params};
-use crate::job::{Job, JobContext, JobError, parse_params};
+use crate::job::{JobContext, JobError, TypedJob};
 
 /// The `log` job.
 pub struct LogJob;
@@ -18,14 +17,11 @@ pub struct LogParams {
 }
 
 #[async_trait]
-impl Job for LogJob {
-    fn validate(&self, params: &Params) -> Result<(), ItemError> {
-        parse_params::<LogParams>(params).map(|_| ())
-    }
+impl TypedJob for LogJob {
+    const KIND: &'static str = "log";
+    type Params = LogParams;
 
-    async fn execute(&self, ctx: &JobContext<'_>) -> Result<String, JobError> {
-        let params: LogParams =
-            parse_params(&ctx.worker.params).map_err(|e| JobError::permanent(e.to_string()))?;
+    async fn run(&self, params: LogParams, ctx: &JobContext<'_>) -> Result<String, JobError> {
         tracing::info!(worker = ?ctx.worker.id, due = %ctx.due, message = ?params.message, "log job");
         // The summary goes to lastRunMessage, which never echoes params.
         Ok(format!(

@@ -4,5 +4,17 @@ pub mod email;
 pub mod log;
 pub mod spawn;
 
+use crate::job::Registry;
+
+/// A registry of the built-in jobs: `email`, `spawn` and `log`. Add your own with
+/// [`Registry::register`].
+pub fn builtin() -> Registry {
+    Registry::empty()
+        .register(email::EmailJob)
+        .and_then(|r| r.register(spawn::SpawnJob))
+        .and_then(|r| r.register(log::LogJob))
+        .expect("the built-in kinds differ")
+}
+
 #[cfg(test)]
 mod tests;

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 use crate::item::{AttributeValue, Item, ItemError, Params, Worker, attr};
-use crate::job::{Created, Job, JobContext, JobError, JobLimits, parse_params};
+use crate::job::{Created, JobContext, JobError, JobLimits, TypedJob};
 use crate::timestamp::Due;
 
 /// DynamoDB's limit on a partition key, in bytes.
@@ -73,16 +73,16 @@ fn written_by(existing: &Item, parent: &Worker) -> bool {
 }
 
 #[async_trait]
-impl Job for SpawnJob {
-    fn validate(&self, params: &Params) -> Result<(), ItemError> {
-        let example = Worker {
-            params: parse_params::<SpawnParams>(params).map(|_| params.clone())?,
-            ..Worker::new("parent", "spawn")
-        };
-        child_of(&example, Due::floor(chrono::DateTime::UNIX_EPOCH)).map(|_| ())
-    }
+impl TypedJob for SpawnJob {
+    const KIND: &'static str = "spawn";
+    type Params = SpawnParams;
 
-    fn check_worker(&self, worker: &Worker, _limits: &JobLimits) -> Result<(), ItemError> {
+    fn check(
+        &self,
+        params: &SpawnParams,
+        worker: &Worker,
+        _limits: &JobLimits,
+    ) -> Result<(), ItemError> {
         let longest = MAX_ID_BYTES - CHILD_ID_SUFFIX_BYTES;
         if worker.id.len() > longest {
             return Err(ItemError::new(
@@ -95,7 +95,6 @@ impl Job for SpawnJob {
                 ),
             ));
         }
-        let params: SpawnParams = parse_params(&worker.params)?;
         let parent = Worker {
             id: "parent".into(),
             ..worker.clone()
@@ -113,9 +112,9 @@ impl Job for SpawnJob {
         Ok(())
     }
 
-    async fn execute(&self, ctx: &JobContext<'_>) -> Result<String, JobError> {
-        let permanent = |e: ItemError| JobError::permanent(e.to_string());
-        let (item, child) = child_of(ctx.worker, ctx.due).map_err(permanent)?;
+    async fn run(&self, _params: SpawnParams, ctx: &JobContext<'_>) -> Result<String, JobError> {
+        let (item, child) =
+            child_of(ctx.worker, ctx.due).map_err(|e| JobError::permanent(e.to_string()))?;
         let limit = ctx.services.limits.max_spawn_depth;
         if child.spawn_depth > limit {
             return Err(JobError::permanent(format!(

@@ -6,10 +6,8 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use crate::item::{AttributeValue, Item, Params, Worker};
-use crate::job::{
-    Created, JobContext, JobError, JobLimits, Mailer, Registry, Services, WorkerWriter,
-};
-use crate::jobs::email::Mail;
+use crate::job::{Created, JobContext, JobError, JobLimits, Mailer, Services, WorkerWriter};
+use crate::job::{Mail, TypedJob};
 use crate::lifecycle::Planner;
 use crate::timestamp::Due;
 
@@ -70,7 +68,7 @@ fn worker(kind: &str, value: serde_json::Value) -> Worker {
 }
 
 fn check(kind: &str, value: serde_json::Value) -> Result<(), String> {
-    Registry::builtin()
+    crate::jobs::builtin()
         .check(&worker(kind, value))
         .map_err(|e| e.to_string())
 }
@@ -87,7 +85,7 @@ async fn run(worker: &Worker, outbox: Arc<Outbox>, table: Arc<Table>) -> Result<
         attempt: 1,
         services: &services,
     };
-    Registry::builtin()
+    crate::jobs::builtin()
         .get(&worker.kind)
         .unwrap()
         .execute(&ctx)
@@ -380,7 +378,7 @@ fn a_recurring_spawn_of_recurring_children_is_refused_unless_allowed() {
                    "schedule": "rate(1 second)", "params": {"message": "x"}}}),
         )
     };
-    let error = Registry::builtin()
+    let error = crate::jobs::builtin()
         .check(&tree(false))
         .unwrap_err()
         .to_string();
@@ -390,13 +388,13 @@ fn a_recurring_spawn_of_recurring_children_is_refused_unless_allowed() {
         ),
         "{error}"
     );
-    assert_eq!(Registry::builtin().check(&tree(true)), Ok(()));
+    assert_eq!(crate::jobs::builtin().check(&tree(true)), Ok(()));
     let once = Worker {
         schedule: None,
         ..tree(false)
     };
     assert_eq!(
-        Registry::builtin().check(&once),
+        crate::jobs::builtin().check(&once),
         Ok(()),
         "a one-shot spawn may"
     );
@@ -411,7 +409,7 @@ fn a_spawn_worker_whose_id_leaves_no_room_for_child_ids_is_invalid() {
             json!({"worker": {"kind": "log", "params": {"message": "x"}}}),
         )
     };
-    let error = Registry::builtin().check(&long).unwrap_err().to_string();
+    let error = crate::jobs::builtin().check(&long).unwrap_err().to_string();
     assert!(
         error.starts_with("id: 2028 bytes leave no room for the ids of spawned children"),
         "{error}"
@@ -420,7 +418,7 @@ fn a_spawn_worker_whose_id_leaves_no_room_for_child_ids_is_invalid() {
         id: "p".repeat(2027),
         ..long
     };
-    assert_eq!(Registry::builtin().check(&fits), Ok(()));
+    assert_eq!(crate::jobs::builtin().check(&fits), Ok(()));
 }
 
 #[tokio::test]
@@ -452,12 +450,82 @@ async fn log_writes_its_message() {
     );
 }
 
-#[test]
-fn users_register_their_own_kinds() {
-    let registry = Registry::builtin().with("report", crate::jobs::log::LogJob);
+/// A user's own kind, as a team would write it.
+struct Report;
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReportParams {
+    team: String,
+}
+
+#[async_trait]
+impl TypedJob for Report {
+    const KIND: &'static str = "report";
+    type Params = ReportParams;
+
+    fn check(
+        &self,
+        params: &ReportParams,
+        _worker: &Worker,
+        _limits: &JobLimits,
+    ) -> Result<(), crate::item::ItemError> {
+        if params.team.is_empty() {
+            return Err(crate::item::ItemError::new(
+                "params.team",
+                "must not be empty",
+            ));
+        }
+        Ok(())
+    }
+
+    async fn run(&self, params: ReportParams, _ctx: &JobContext<'_>) -> Result<String, JobError> {
+        Ok(format!("reported on {}", params.team))
+    }
+}
+
+#[tokio::test]
+async fn users_register_their_own_typed_kinds_once() {
+    let registry = crate::jobs::builtin().register(Report).unwrap();
     assert_eq!(
         registry.kinds().collect::<Vec<_>>(),
         ["email", "log", "report", "spawn"]
+    );
+    assert_eq!(
+        registry.clone().register(Report).err(),
+        Some(crate::job::DuplicateKind("report"))
+    );
+    // Its parameters are decoded and checked, naming the attribute; then it runs.
+    assert_eq!(
+        registry
+            .check(&worker("report", json!({"team": 7})))
+            .unwrap_err()
+            .to_string(),
+        "params.team: invalid type: integer, expected a string"
+    );
+    assert_eq!(
+        registry
+            .check(&worker("report", json!({"team": ""})))
+            .unwrap_err()
+            .to_string(),
+        "params.team: must not be empty"
+    );
+    let team = worker("report", json!({"team": "ops"}));
+    assert_eq!(registry.check(&team), Ok(()));
+    let services = Services {
+        mailer: Arc::new(Outbox::default()),
+        workers: Arc::new(Table::default()),
+        limits: JobLimits::default(),
+    };
+    let ctx = JobContext {
+        worker: &team,
+        due: "2027-01-01T09:00:00Z".parse().unwrap(),
+        attempt: 1,
+        services: &services,
+    };
+    assert_eq!(
+        registry.get("report").unwrap().execute(&ctx).await,
+        Ok("reported on ops".into())
     );
 }
 
@@ -482,7 +550,7 @@ fn messages_about_params_never_echo_their_values() {
 
 #[test]
 fn an_email_sender_outside_the_allowed_senders_is_refused_when_the_worker_is_armed() {
-    let registry = Registry::builtin().with_limits(JobLimits {
+    let registry = crate::jobs::builtin().with_limits(JobLimits {
         allowed_senders: vec!["ops@example.com".into(), "*@example.org".into()],
         ..JobLimits::default()
     });
@@ -502,5 +570,8 @@ fn an_email_sender_outside_the_allowed_senders_is_refused_when_the_worker_is_arm
         "params.from: is not one of this deployment's allowed senders (NEXTDUE_ALLOWED_SENDERS)"
     );
     // Without a list, any sender SES has verified.
-    assert_eq!(Registry::builtin().check(&from("dev@example.com")), Ok(()));
+    assert_eq!(
+        crate::jobs::builtin().check(&from("dev@example.com")),
+        Ok(())
+    );
 }

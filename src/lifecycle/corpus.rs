@@ -6,7 +6,6 @@ use serde_json::json;
 
 use super::*;
 use crate::item::Item;
-use crate::job::Registry;
 
 /// A minimal valid `log` worker with `changes` applied (`null` removes an attribute).
 fn item(changes: serde_json::Value) -> Item {
@@ -145,7 +144,7 @@ fn bad_input_never_poisons_every_malformed_item_becomes_invalid_naming_its_attri
             Some(&image),
             "t",
             chrono::DateTime::UNIX_EPOCH + chrono::TimeDelta::days(20_000),
-            &Registry::builtin(),
+            &crate::jobs::builtin(),
             &Policy::default(),
         );
         let ChangeAction::MarkInvalid(update) = action else {
@@ -170,7 +169,7 @@ fn bad_input_never_poisons_every_malformed_item_becomes_invalid_naming_its_attri
             Some(&Image::decode(&marked)),
             "t2",
             chrono::DateTime::UNIX_EPOCH + chrono::TimeDelta::days(20_000),
-            &Registry::builtin(),
+            &crate::jobs::builtin(),
             &Policy::default(),
         );
         assert!(

@@ -17,6 +17,7 @@
 mod dispatch;
 mod execute;
 mod finish;
+mod outcome;
 pub mod retry;
 mod sweep;
 pub mod update;
@@ -31,6 +32,7 @@ use std::fmt;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use self::outcome::JobError;
 use self::retry::RetryPolicy;
 pub use self::update::{Change, Condition, Update};
 use self::update::{b, n, s};
@@ -38,7 +40,6 @@ use crate::item::{
     Image, ItemError, MAX_ITEM_BYTES, MAX_USER_BYTES, OnLost, RunRecord, SYSTEM_ROOM_BYTES, Status,
     Worker, attr,
 };
-use crate::job::JobError;
 use crate::timestamp::{Due, format_stamp};
 
 /// The longest `lastRunMessage` kept, in bytes; longer messages are cut.

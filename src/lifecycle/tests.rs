@@ -4,7 +4,6 @@ use proptest::prelude::*;
 use super::update::{b, s};
 use super::*;
 use crate::item::{AttributeValue, Item, Params};
-use crate::job::Registry;
 use crate::timestamp::parse_stamp;
 
 fn at(text: &str) -> DateTime<Utc> {
@@ -56,7 +55,7 @@ fn change(old: Option<&Worker>, new: Option<&Worker>) -> ChangeAction {
         new.as_ref(),
         "task-new",
         at(NOW),
-        &Registry::builtin(),
+        &crate::jobs::builtin(),
         &policy(),
     )
 }
@@ -68,7 +67,7 @@ fn change_items(old: Option<&Item>, new: &Item) -> ChangeAction {
         Some(&Image::decode(new)),
         "task-new",
         at(NOW),
-        &Registry::builtin(),
+        &crate::jobs::builtin(),
         &policy(),
     )
 }
@@ -983,7 +982,7 @@ fn close(run: &Claimed, result: Result<&str, JobError>, finished: &str) -> (Fini
         run,
         &outcome(result, finished),
         0.5,
-        &Registry::builtin(),
+        &crate::jobs::builtin(),
         &Policy::default(),
     );
     let after = applied(&finish.update, &run.worker);
@@ -1180,7 +1179,7 @@ fn a_late_finish_after_rescue_changes_nothing() {
         &run,
         &outcome(Ok("late"), "2027-01-01T09:30:00Z"),
         0.5,
-        &Registry::builtin(),
+        &crate::jobs::builtin(),
         &Policy::default(),
     );
     assert_eq!(finish.update.apply(Some(&rescued.to_item())), None);
@@ -1220,7 +1219,7 @@ fn crash_after_claim_is_rescued_and_retried() {
             &run.worker,
             at("2027-01-01T09:14:59Z"),
             0.5,
-            &Registry::builtin(),
+            &crate::jobs::builtin(),
             &Policy::default()
         ),
         None
@@ -1229,7 +1228,7 @@ fn crash_after_claim_is_rescued_and_retried() {
         &run.worker,
         at("2027-01-01T09:16:00Z"),
         0.5,
-        &Registry::builtin(),
+        &crate::jobs::builtin(),
         &Policy::default(),
     )
     .unwrap();
@@ -1252,7 +1251,7 @@ fn a_lost_run_is_skipped_when_on_lost_says_skip() {
         &run.worker,
         at("2027-01-01T09:16:00Z"),
         0.5,
-        &Registry::builtin(),
+        &crate::jobs::builtin(),
         &Policy::default(),
     )
     .unwrap();
@@ -1323,7 +1322,7 @@ fn the_sweeper_rescues_expired_leases_only() {
             &run.worker,
             at(now),
             0.5,
-            &Registry::builtin(),
+            &crate::jobs::builtin(),
             &Policy::default(),
         )
     };
@@ -1342,7 +1341,7 @@ fn the_sweeper_redelivers_an_overdue_ready_worker_once_per_grace_period() {
         &worker,
         at("2027-01-01T09:01:59Z"),
         0.5,
-        &Registry::builtin(),
+        &crate::jobs::builtin(),
         &policy,
     );
     assert_eq!(on_time, SweepAction::Ignore);
@@ -1354,7 +1353,7 @@ fn the_sweeper_redelivers_an_overdue_ready_worker_once_per_grace_period() {
         &worker,
         at("2027-01-01T09:02:01Z"),
         0.5,
-        &Registry::builtin(),
+        &crate::jobs::builtin(),
         &policy,
     )
     else {
@@ -1386,7 +1385,7 @@ fn the_sweeper_forgets_workers_that_are_not_live() {
         &stopped,
         at(NOW),
         0.5,
-        &Registry::builtin(),
+        &crate::jobs::builtin(),
         &Policy::default(),
     ) else {
         panic!()
@@ -1561,7 +1560,7 @@ proptest! {
         let run = claimed(worker, "r1");
         let result = if succeeded { Ok("ok".to_owned()) } else { Err(JobError { message: "no".into(), retryable }) };
         let finished = at(NOW) + TimeDelta::seconds(run_seconds);
-        let finish = finish(&run, &Outcome { result, finished }, jitter, &Registry::builtin(), &Policy::default());
+        let finish = finish(&run, &Outcome { result, finished }, jitter, &crate::jobs::builtin(), &Policy::default());
         let after = applied(&finish.update, &run.worker);
         prop_assert_eq!(after.run_token, None);
         // Only live workers stay in the sweeper's index.

@@ -1,7 +1,7 @@
 //! Invariant 6, in the code: the email job sends only from the allowed senders.
 
+use nextdue::job::Mail;
 use nextdue::job::Mailer;
-use nextdue::jobs::email::Mail;
 use nextdue::mail::SesMailer;
 
 use crate::support::TestStack;

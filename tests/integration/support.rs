@@ -17,8 +17,8 @@ use nextdue::dev::streams::StreamPump;
 use nextdue::dev::{Glue, GlueOptions};
 use nextdue::faults::Faults;
 use nextdue::handlers::Stack;
-use nextdue::item::{Item, Params, RunRecord, Worker};
-use nextdue::job::{Job, JobContext, JobError, Registry};
+use nextdue::item::{Item, RunRecord, Worker};
+use nextdue::job::{JobContext, JobError, Registry, TypedJob};
 use nextdue::lifecycle::{Message, Policy, QueueSpec};
 
 /// How long a test waits for the system to reach a state before it fails.
@@ -42,12 +42,11 @@ pub fn endpoint() -> String {
 pub struct AlwaysFails;
 
 #[async_trait]
-impl Job for AlwaysFails {
-    fn validate(&self, _params: &Params) -> Result<(), nextdue::item::ItemError> {
-        Ok(())
-    }
+impl TypedJob for AlwaysFails {
+    const KIND: &'static str = "always-fails";
+    type Params = serde_json::Value;
 
-    async fn execute(&self, ctx: &JobContext<'_>) -> Result<String, JobError> {
+    async fn run(&self, _: serde_json::Value, ctx: &JobContext<'_>) -> Result<String, JobError> {
         Err(JobError::retryable(format!(
             "attempt {} failed on purpose",
             ctx.attempt
@@ -58,21 +57,25 @@ impl Job for AlwaysFails {
 /// A job that sleeps for `params.seconds` (for timeout tests).
 pub struct Sleeps;
 
-#[async_trait]
-impl Job for Sleeps {
-    fn validate(&self, _params: &Params) -> Result<(), nextdue::item::ItemError> {
-        Ok(())
-    }
+/// How long [`Sleeps`] sleeps.
+#[derive(serde::Deserialize)]
+pub struct SleepsParams {
+    #[serde(default = "a_minute")]
+    seconds: u64,
+}
 
-    async fn execute(&self, ctx: &JobContext<'_>) -> Result<String, JobError> {
-        let seconds = ctx
-            .worker
-            .params
-            .get("seconds")
-            .and_then(|s| s.as_u64())
-            .unwrap_or(60);
-        tokio::time::sleep(Duration::from_secs(seconds)).await;
-        Ok(format!("slept {seconds} s"))
+fn a_minute() -> u64 {
+    60
+}
+
+#[async_trait]
+impl TypedJob for Sleeps {
+    const KIND: &'static str = "sleeps";
+    type Params = SleepsParams;
+
+    async fn run(&self, params: SleepsParams, _ctx: &JobContext<'_>) -> Result<String, JobError> {
+        tokio::time::sleep(Duration::from_secs(params.seconds)).await;
+        Ok(format!("slept {} s", params.seconds))
     }
 }
 
@@ -80,22 +83,22 @@ impl Job for Sleeps {
 pub struct Panics;
 
 #[async_trait]
-impl Job for Panics {
-    fn validate(&self, _params: &Params) -> Result<(), nextdue::item::ItemError> {
-        Ok(())
-    }
+impl TypedJob for Panics {
+    const KIND: &'static str = "panics";
+    type Params = serde_json::Value;
 
-    async fn execute(&self, _ctx: &JobContext<'_>) -> Result<String, JobError> {
+    async fn run(&self, _: serde_json::Value, _ctx: &JobContext<'_>) -> Result<String, JobError> {
         panic!("a bug in the job")
     }
 }
 
 /// The registry of the tests: the built-in jobs and the test jobs.
 pub fn registry() -> Registry {
-    Registry::builtin()
-        .with("always-fails", AlwaysFails)
-        .with("sleeps", Sleeps)
-        .with("panics", Panics)
+    nextdue::jobs::builtin()
+        .register(AlwaysFails)
+        .and_then(|r| r.register(Sleeps))
+        .and_then(|r| r.register(Panics))
+        .expect("the test kinds differ from the built-in ones")
 }
 
 /// One test's stack.
