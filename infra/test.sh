@@ -10,6 +10,8 @@ echo "== cargo fmt --check"
 cargo fmt --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --locked -- -D warnings
+echo "== the library and the Lambda binaries without the dev feature"
+cargo clippy --no-default-features --lib --bins --locked -- -D warnings
 
 echo "== template.yaml (cfn-lint; Fn::ForEach and the SAM transform for two queue sets, cfn-lint again; sam validate --lint)"
 infra/venv.sh

@@ -12,6 +12,7 @@ pub struct Clients {
     /// DynamoDB: the workers and runs tables.
     pub dynamodb: aws_sdk_dynamodb::Client,
     /// DynamoDB Streams: read only by the local glue (Lambda reads the stream in production).
+    #[cfg(feature = "dev")]
     pub streams: aws_sdk_dynamodbstreams::Client,
     /// SQS: delivery and the executor's queues.
     pub sqs: aws_sdk_sqs::Client,
@@ -42,6 +43,7 @@ impl Clients {
         }
         Clients {
             dynamodb: client!(aws_sdk_dynamodb),
+            #[cfg(feature = "dev")]
             streams: client!(aws_sdk_dynamodbstreams),
             sqs: client!(aws_sdk_sqs),
             scheduler: client!(aws_sdk_scheduler),

@@ -22,9 +22,12 @@ pub mod timestamp;
 pub mod clients;
 pub mod config;
 pub mod delivery;
+#[cfg(feature = "dev")]
 pub mod dev;
+#[cfg(feature = "dev")]
 pub mod faults;
 pub mod handlers;
+pub mod lambda;
 pub mod mail;
 pub mod metrics;
 pub mod sdk_error;

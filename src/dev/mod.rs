@@ -6,6 +6,7 @@
 //! ticks the sweeper ([`sweep_once`]).
 
 pub mod checkpoint;
+pub mod cli;
 pub mod dead_letters;
 pub mod emulator;
 pub mod invoke;

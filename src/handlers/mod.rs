@@ -33,13 +33,13 @@ pub struct Stack {
 }
 
 impl Stack {
-    /// The stack of a Lambda function: clients and settings from the environment, the
-    /// built-in jobs.
-    pub async fn from_env() -> Result<Self, crate::config::ConfigError> {
+    /// The stack of a Lambda function: clients and settings from the environment, and the jobs
+    /// of `registry`.
+    pub async fn from_env(registry: Registry) -> Result<Self, crate::config::ConfigError> {
         Ok(Stack::new(
             Clients::from_env().await,
             Settings::from_env()?,
-            crate::jobs::builtin(),
+            registry,
         ))
     }
 

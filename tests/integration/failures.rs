@@ -86,7 +86,7 @@ async fn a_run_past_its_time_limit_is_cut_off_and_recorded_as_failed() {
 async fn a_panicking_job_fails_its_own_run_and_spares_the_rest_of_its_batch() {
     // With panic = "abort" (cargo-lambda's default for release builds unless Cargo.toml sets a
     // release profile) the panic would end the process and every claim in the batch; the
-    // release profile unwinds, and src/bin/executor.rs refuses to build otherwise.
+    // release profile unwinds, and nextdue::lambda refuses to build otherwise.
     const { assert!(cfg!(panic = "unwind")) };
     let stack = TestStack::provisioned("panic-batch").await;
     let ids: Vec<String> = (0..10).map(|i| format!("w{i}")).collect();

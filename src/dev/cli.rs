@@ -1,0 +1,228 @@
+//! The `nextdue` command line: local development commands, for any registry of jobs (a team's
+//! own `dev` binary calls [`main`] with its registry).
+//!
+//! * `nextdue dev`: creates the tables, queues and schedule group if absent, then plays AWS's
+//!   glue (stream → dispatcher, queues → executor, due schedules → queue) until Ctrl-C.
+//! * `nextdue demo`: the same, plus a demo email worker, and how it went: the item, its run
+//!   records, and the mail the emulator received.
+//!
+//! Both refuse to run without a loopback endpoint (`AWS_ENDPOINT_URL` or `--endpoint`), so they
+//! can never touch a real account.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use chrono::{TimeDelta, Utc};
+use clap::{Args, Parser, Subcommand};
+
+use crate::clients::{Clients, is_local_endpoint};
+use crate::config::Settings;
+use crate::dev::emulator::sent_mail;
+use crate::dev::provision::{QueueSettings, provision};
+use crate::dev::{
+    DEFAULT_FUNCTION_TIMEOUT_SECONDS, DEFAULT_SWEEP_EVERY_SECONDS, Glue, GlueOptions,
+};
+use crate::handlers::Stack;
+use crate::item::{Status, Worker};
+use crate::job::Registry;
+
+#[derive(Parser)]
+#[command(
+    name = "nextdue",
+    version,
+    about = "Persistent, observable background workers for AWS: local development"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the local glue with the real handlers against a local emulator, until Ctrl-C.
+    Dev(Local),
+    /// Run the glue, write a demo email worker, and show how it went.
+    Demo(Local),
+}
+
+#[derive(Args)]
+struct Local {
+    /// The emulator's endpoint; must be a loopback address.
+    #[arg(long, env = "AWS_ENDPOINT_URL")]
+    endpoint: Option<String>,
+    /// Where the stream reader keeps its checkpoints.
+    #[arg(long, default_value = ".nextdue")]
+    state_dir: PathBuf,
+    /// The executor's invocation time limit, in seconds (Lambda's function timeout).
+    #[arg(long, default_value_t = DEFAULT_FUNCTION_TIMEOUT_SECONDS)]
+    function_timeout: i64,
+    /// How often the sweeper runs, in seconds.
+    #[arg(long, default_value_t = DEFAULT_SWEEP_EVERY_SECONDS)]
+    sweep_every: u64,
+    /// Run the handlers through the Lambda Invoke API at this address (`cargo lambda watch`,
+    /// for example http://127.0.0.1:9000) instead of in process; must be a loopback address.
+    #[arg(long)]
+    invoke_url: Option<String>,
+}
+
+impl Local {
+    async fn start(&self, registry: Registry) -> anyhow::Result<(Arc<Stack>, Glue, String)> {
+        let Some(endpoint) = self.endpoint.clone().filter(|e| is_local_endpoint(e)) else {
+            bail!(
+                "nextdue talks only to a local emulator: set AWS_ENDPOINT_URL or --endpoint to a loopback \
+                 address (infra/emulator.sh start prints one); got {:?}",
+                self.endpoint.as_deref().unwrap_or("nothing")
+            );
+        };
+        if let Some(url) = self.invoke_url.as_deref().filter(|u| !is_local_endpoint(u)) {
+            bail!("--invoke-url must be a loopback address (cargo lambda watch); got {url:?}");
+        }
+        let clients = Clients::local(&endpoint).await;
+        let settings = Settings::from_env()?;
+        let queue_settings = QueueSettings {
+            visibility_timeout_seconds: (self.function_timeout + 30) as u32,
+        };
+        provision(
+            &clients,
+            &settings.names,
+            &settings.policy.queues,
+            queue_settings,
+        )
+        .await
+        .with_context(|| format!("provisioning on {endpoint}"))?;
+        let names = settings.names.clone();
+        let settings_queues = settings
+            .policy
+            .queues
+            .iter()
+            .map(|q| names.queue_name(&q.name))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let stack = Arc::new(Stack::new(clients, settings, registry));
+        let options = GlueOptions {
+            state_dir: self.state_dir.clone(),
+            function_timeout: TimeDelta::seconds(self.function_timeout),
+            sweep_every: Duration::from_secs(self.sweep_every.max(1)),
+            invoke_url: self.invoke_url.clone(),
+        };
+        let glue = Glue::start(stack.clone(), options).await?;
+        tracing::info!(
+            endpoint = %endpoint,
+            workers = %names.workers_table,
+            runs = %names.runs_table,
+            queues = %settings_queues,
+            schedules = %names.schedule_group,
+            "nextdue dev is running"
+        );
+        Ok((stack, glue, endpoint))
+    }
+}
+
+async fn demo(local: &Local, registry: Registry) -> anyhow::Result<()> {
+    let (stack, _glue, endpoint) = local.start(registry).await?;
+    let store = &stack.executor.store;
+    let sender_domain = "example.com";
+    stack
+        .clients
+        .ses
+        .create_email_identity()
+        .email_identity(sender_domain)
+        .send()
+        .await
+        .ok();
+    let id = format!("demo-{}", Utc::now().format("%Y%m%dT%H%M%S"));
+    let recipient = format!("{id}@example.net");
+    let item: serde_json::Value = serde_json::json!({
+        "id": id,
+        "kind": "email",
+        "enabled": true,
+        "params": {
+            "from": format!("anne@{sender_domain}"),
+            "to": recipient,
+            "subject": "Hello from nextdue",
+            "text": "This message was sent by a worker: a DynamoDB item that is a background job.",
+        },
+    });
+    println!(
+        "\n== writing worker {id}:\n{}",
+        serde_json::to_string_pretty(&item)?
+    );
+    store.put_worker(serde_dynamo::to_item(&item)?).await?;
+
+    let started = Instant::now();
+    let worker = loop {
+        let stored = store
+            .get_worker(&id)
+            .await?
+            .context("the demo worker vanished")?;
+        let worker = Worker::from_item(&stored)?;
+        if matches!(worker.status, Some(Status::Stopped | Status::Invalid)) {
+            break worker;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            bail!(
+                "the demo worker did not finish within 60 s; it stands at {:?}",
+                worker.status
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    println!(
+        "\n== the item afterwards (workers table):\n{}",
+        serde_json::to_string_pretty(&worker)?
+    );
+    let runs = store.runs_of(&id).await?;
+    println!(
+        "\n== its runs (runs table):\n{}",
+        serde_json::to_string_pretty(&runs)?
+    );
+    let mail: Vec<_> = sent_mail(&endpoint)
+        .await?
+        .into_iter()
+        .filter(|m| m.is_to(&recipient))
+        .collect();
+    println!("\n== mail the emulator received:\n{}", serde_json::to_string_pretty(&serde_json::json!(mail
+        .iter()
+        .map(|m| serde_json::json!({"id": m.id, "from": m.source, "to": m.destinations, "subject": m.subject, "body": m.body}))
+        .collect::<Vec<_>>()))?);
+    let ok = worker.last_run_succeeded == Some(true) && runs.len() == 1 && mail.len() == 1;
+    println!(
+        "\n== {}: the worker ran {} time(s), lastRunSucceeded = {:?}, lastRunMessage = {:?}",
+        if ok { "demo succeeded" } else { "demo FAILED" },
+        runs.len(),
+        worker.last_run_succeeded,
+        worker.last_run_message.as_deref().unwrap_or_default()
+    );
+    if !ok {
+        bail!("the demo worker did not run as expected");
+    }
+    Ok(())
+}
+
+/// Runs the `nextdue` command line (`dev`, `demo`) with the jobs of `registry`, reading the
+/// arguments of the process.
+pub async fn main(registry: Registry) -> anyhow::Result<()> {
+    // Boxed, so the caller's `main` future stays small.
+    Box::pin(run(registry)).await
+}
+
+async fn run(registry: Registry) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "nextdue=info".into()),
+        )
+        .with_target(false)
+        .compact()
+        .init();
+    match Cli::parse().command {
+        Command::Dev(local) => {
+            let (_stack, _glue, _endpoint) = local.start(registry).await?;
+            tokio::signal::ctrl_c().await?;
+            Ok(())
+        }
+        Command::Demo(local) => demo(&local, registry).await,
+    }
+}
