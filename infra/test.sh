@@ -7,11 +7,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "== cargo fmt --check"
-cargo fmt --check
-echo "== cargo clippy --all-targets -- -D warnings"
-cargo clippy --all-targets --locked -- -D warnings
-echo "== the library and the Lambda binaries without the dev feature"
+cargo fmt --all --check
+echo "== cargo clippy --workspace --all-targets -- -D warnings (nextdue and examples/reports)"
+cargo clippy --workspace --all-targets --features reports/dev --locked -- -D warnings
+echo "== the library and the Lambda binaries without the dev feature (nextdue's and the example's)"
 cargo clippy --no-default-features --lib --bins --locked -- -D warnings
+cargo clippy -p reports --bins --locked -- -D warnings
 
 echo "== template.yaml (cfn-lint; Fn::ForEach and the SAM transform for two queue sets, cfn-lint again; sam validate --lint)"
 infra/venv.sh
@@ -29,5 +30,5 @@ else
 fi
 eval "$(infra/emulator.sh env)"
 
-echo "== cargo test"
-cargo test --locked
+echo "== cargo test (nextdue and examples/reports)"
+cargo test --workspace --features reports/dev --locked

@@ -41,6 +41,9 @@ async fn workers_run_through_the_lambda_binaries_under_cargo_lambda_watch() {
         .args([
             "lambda",
             "watch",
+            // This package's binaries (the example project in the workspace has its own).
+            "--package",
+            "nextdue",
             "-A",
             "127.0.0.1",
             "-P",

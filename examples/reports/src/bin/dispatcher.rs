@@ -1,0 +1,6 @@
+//! The dispatcher Lambda of the reports project.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    nextdue::lambda::dispatcher(reports::registry()?).await
+}

@@ -1,0 +1,6 @@
+//! The executor Lambda of the reports project.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    nextdue::lambda::executor(reports::registry()?).await
+}

@@ -1,0 +1,6 @@
+//! The sweeper Lambda of the reports project.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    nextdue::lambda::sweeper(reports::registry()?).await
+}
