@@ -28,7 +28,8 @@ compile_error!(
     "nextdue's executor must be built with panic = \"unwind\": set it in [profile.release]"
 );
 
-/// The stack of a function, with Lambda's logging set up once.
+/// The stack of a function, with Lambda's logging set up once. It lives as long as the process
+/// (one Lambda execution environment), so the handlers borrow it for `'static`.
 async fn stack(registry: Registry) -> Result<&'static Stack, Error> {
     lambda_runtime::tracing::init_default_subscriber();
     Ok(Box::leak(Box::new(Stack::from_env(registry).await?)))

@@ -5,8 +5,11 @@
 //! run went.
 //!
 //! The core is pure and imports no AWS crate: [`item`] (the item model), [`schedule`] (when),
-//! [`lifecycle`] (what happens), [`job`] and [`jobs`] (the work, behind seams). The AWS shell
-//! applies its decisions.
+//! [`lifecycle`] (what happens), [`job`] and [`jobs`] (the work, behind seams: your own kinds
+//! implement [`job::TypedJob`]), [`stream_filter`] (which changes reach the dispatcher). The
+//! AWS shell applies its decisions: [`store`], [`delivery`], [`mail`], the [`handlers`], and
+//! [`lambda`], the three functions as entry points for your own binaries. Behind the `dev`
+//! feature, `dev` is the local stack (`nextdue dev`) and its command line.
 
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]

@@ -50,14 +50,16 @@ fn undecodable_body(
         .then(|| String::from_utf8_lossy(bytes).into_owned())
 }
 
-/// The JSON string that follows the first `key` (and its colon) in `text`.
+/// The JSON string that follows `key` (and its colon) in `text`, at the first place where a
+/// string follows it (an attribute a user named like the key holds a map, not a string).
 fn string_after(text: &str, key: &str) -> Option<String> {
-    let rest = &text[text.find(key)? + key.len()..];
-    let rest = rest.trim_start().strip_prefix(':')?.trim_start();
-    serde_json::Deserializer::from_str(rest)
-        .into_iter::<String>()
-        .next()?
-        .ok()
+    text.match_indices(key).find_map(|(at, _)| {
+        let rest = text[at + key.len()..].trim_start().strip_prefix(':')?;
+        serde_json::Deserializer::from_str(rest.trim_start())
+            .into_iter::<String>()
+            .next()?
+            .ok()
+    })
 }
 
 /// The reader of one table's stream.
