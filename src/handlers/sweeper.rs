@@ -47,6 +47,9 @@ pub struct SweepReport {
     pub redelivered: usize,
     /// Index entries of workers that are not live, removed.
     pub forgotten: usize,
+    /// Index entries looked at too early (a `nextDue` moved later), moved to match.
+    #[serde(default)]
+    pub postponed: usize,
     /// Indexed items that no longer decode, marked invalid (which takes them out of the index).
     #[serde(default)]
     pub invalidated: usize,
@@ -58,7 +61,13 @@ pub struct SweepReport {
 impl SweepReport {
     /// Whether the pass changed or tried to change anything (beyond reading the index).
     pub fn did_anything(&self) -> bool {
-        self.rescued + self.redelivered + self.forgotten + self.invalidated + self.failed > 0
+        self.rescued
+            + self.redelivered
+            + self.forgotten
+            + self.postponed
+            + self.invalidated
+            + self.failed
+            > 0
     }
 }
 
@@ -146,6 +155,11 @@ async fn look_at(
         SweepAction::Forget(update) => {
             if let Applied::Written(_) = sweeper.store.apply(&update).await? {
                 report.forgotten += 1;
+            }
+        }
+        SweepAction::Postpone(update) => {
+            if let Applied::Written(_) = sweeper.store.apply(&update).await? {
+                report.postponed += 1;
             }
         }
         SweepAction::MarkInvalid(update) => {

@@ -23,6 +23,9 @@ pub enum SweepAction {
     },
     /// The worker is in the index but not live (someone edited it): take it out.
     Forget(Update),
+    /// The worker's look in the index is earlier than its due time allows (its `nextDue` was
+    /// moved later): move the look, so passes until then do not read it.
+    Postpone(Update),
     /// The indexed item no longer decodes: mark it invalid, saying why (which takes it out of
     /// the index), as the dispatcher does.
     MarkInvalid(Update),
@@ -81,7 +84,22 @@ pub fn sweep(
                 update,
             }
         }
-        Some(Status::Ready) => SweepAction::Ignore,
+        // Ready, not overdue, but looked at too early: someone moved its nextDue later. Move
+        // its look to match, so it is not read again on every pass until then.
+        Some(Status::Ready) => match (worker.next_due, worker.sweep_at) {
+            (Some(due), Some(at)) if at < overdue_at(due, policy) => {
+                let condition = Condition::All(vec![
+                    Condition::Equals(attr::STATUS, update::s(Status::Ready.as_str())),
+                    Condition::Equals(attr::NEXT_DUE, update::s(due)),
+                ]);
+                SweepAction::Postpone(watch(
+                    Update::new(&worker.id, condition),
+                    &worker.id,
+                    overdue_at(due, policy),
+                ))
+            }
+            _ => SweepAction::Ignore,
+        },
         status => {
             let condition =
                 Condition::equals_or_missing(attr::STATUS, status.map(|s| update::s(s.as_str())));

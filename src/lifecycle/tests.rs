@@ -1374,6 +1374,42 @@ fn the_sweeper_redelivers_an_overdue_ready_worker_once_per_grace_period() {
 }
 
 #[test]
+fn a_ready_worker_looked_at_before_its_moved_due_time_is_postponed_once() {
+    // Indexed for a look at 09:02 (due 09:00), then a user moved nextDue to 12:00.
+    let worker = Worker {
+        sweep_at: Some(due("2027-01-01T09:02:00Z")),
+        ..ready("w1", "t1", "2027-01-01T12:00:00Z")
+    };
+    let SweepAction::Postpone(update) = sweep(
+        &worker,
+        at("2027-01-01T09:05:00Z"),
+        0.5,
+        &crate::jobs::builtin(),
+        &Policy::default(),
+    ) else {
+        panic!("expected the look to move")
+    };
+    let moved = applied(&update, &worker);
+    assert_eq!(moved.sweep_at, Some(due("2027-01-01T12:02:00Z")));
+    assert_eq!(
+        sweep(
+            &moved,
+            at("2027-01-01T09:06:00Z"),
+            0.5,
+            &crate::jobs::builtin(),
+            &Policy::default()
+        ),
+        SweepAction::Ignore
+    );
+    // Moved again in the meantime: this look does not apply.
+    let again = Worker {
+        next_due: Some(due("2027-01-01T13:00:00Z")),
+        ..worker
+    };
+    assert_eq!(update.apply(Some(&again.to_item())), None);
+}
+
+#[test]
 fn the_sweeper_forgets_workers_that_are_not_live() {
     let stopped = Worker {
         status: Some(Status::Stopped),
