@@ -20,10 +20,6 @@ cargo clippy --workspace --all-targets --features reports/dev --locked -- -D war
 echo "== the library and the Lambda binaries without the dev feature (nextdue's and the example's)"
 cargo clippy --no-default-features --lib --bins --locked -- -D warnings
 cargo clippy -p reports --bins --locked -- -D warnings
-# What `cargo lambda watch` runs in the cargo-lambda test (`cargo run -p nextdue --bin …`): built
-# here, since the test build's features differ (dev-dependencies), rather than during the tests.
-echo "== the Lambda binaries, as cargo lambda watch builds them"
-cargo build -p nextdue --bins --locked
 
 if ! wait "$venv"; then
   cat .nextdue/venv.log >&2
