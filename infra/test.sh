@@ -8,26 +8,14 @@ cd "$(dirname "$0")/.."
 
 echo "== cargo fmt --check"
 cargo fmt --all --check
-
-# The Python tools download and install (mostly waiting on PyPI) while Rust compiles.
-mkdir -p .nextdue
-echo "== Python tools into .venv, in the background (log: .nextdue/venv.log)"
-infra/venv.sh > .nextdue/venv.log 2>&1 &
-venv=$!
-
 echo "== cargo clippy --workspace --all-targets -- -D warnings (nextdue and examples/reports)"
 cargo clippy --workspace --all-targets --features reports/dev --locked -- -D warnings
 echo "== the library and the Lambda binaries without the dev feature (nextdue's and the example's)"
 cargo clippy --no-default-features --lib --bins --locked -- -D warnings
 cargo clippy -p reports --bins --locked -- -D warnings
 
-if ! wait "$venv"; then
-  cat .nextdue/venv.log >&2
-  echo "installing the Python tools failed (log above)" >&2
-  exit 1
-fi
-cat .nextdue/venv.log
 echo "== template.yaml (cfn-lint; Fn::ForEach and the SAM transform for two queue sets, cfn-lint again; sam validate --lint)"
+infra/venv.sh
 # cargo-lambda (for the test that runs the Lambda binaries under `cargo lambda watch`) lives in .venv.
 export PATH="$PWD/.venv/bin:$PATH"
 .venv/bin/python infra/check_template.py template.yaml
