@@ -35,17 +35,29 @@ pub enum Applied {
 
 /// A DynamoDB call that failed.
 #[derive(Debug, thiserror::Error)]
-#[error("DynamoDB {operation} on {table}: {message}")]
-pub struct StoreError {
-    /// The operation (`UpdateItem`, …).
-    pub operation: &'static str,
-    /// The table.
-    pub table: String,
-    /// What DynamoDB (or the network) said, in one line.
-    pub message: String,
-    /// True when DynamoDB refused the request itself (`ValidationException`: an item over its
-    /// size limit, a key too long): sending it again cannot help.
-    pub refused: bool,
+pub enum StoreError {
+    /// DynamoDB refused the request itself (`ValidationException`: an item over its size
+    /// limit, a key too long): sending it again cannot help.
+    #[error("DynamoDB {operation} on {table} refused the request: {message}")]
+    Refused {
+        /// The operation (`UpdateItem`, …).
+        operation: &'static str,
+        /// The table.
+        table: String,
+        /// What DynamoDB said, in one line.
+        message: String,
+    },
+    /// The call failed (throttling, the network, the service, an answer that does not
+    /// decode): it may succeed later.
+    #[error("DynamoDB {operation} on {table}: {message}")]
+    Call {
+        /// The operation (`UpdateItem`, …).
+        operation: &'static str,
+        /// The table.
+        table: String,
+        /// What DynamoDB (or the network) said, in one line.
+        message: String,
+    },
 }
 
 /// The workers and runs tables.
@@ -159,11 +171,19 @@ impl Store {
         table: &str,
         error: SdkError<E, R>,
     ) -> StoreError {
-        StoreError {
-            operation,
-            table: table.to_owned(),
-            refused: sdk_error::code_is(&error, &["ValidationException"]),
-            message: sdk_error::message(error),
+        let table = table.to_owned();
+        if sdk_error::code_is(&error, &["ValidationException"]) {
+            StoreError::Refused {
+                operation,
+                table,
+                message: sdk_error::message(error),
+            }
+        } else {
+            StoreError::Call {
+                operation,
+                table,
+                message: sdk_error::message(error),
+            }
         }
     }
 
@@ -276,11 +296,10 @@ impl Store {
             .unwrap_or_default()
             .into_iter()
             .map(|item| {
-                RunRecord::from_item(&Item::from(item)).map_err(|e| StoreError {
+                RunRecord::from_item(&Item::from(item)).map_err(|e| StoreError::Call {
                     operation: "Query",
                     table: self.runs_table.clone(),
                     message: format!("a run record does not decode: {e}"),
-                    refused: false,
                 })
             })
             .collect()

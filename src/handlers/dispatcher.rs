@@ -14,7 +14,7 @@ use crate::delivery::Delivery;
 use crate::item::{Image, Item, attr};
 use crate::job::Registry;
 use crate::lifecycle::{ChangeAction, Policy, on_change, route};
-use crate::store::{Applied, Store};
+use crate::store::{Applied, Store, StoreError};
 
 /// What the dispatcher needs: the table, delivery and the job registry.
 pub struct Dispatcher {
@@ -115,7 +115,7 @@ async fn apply(
         Ok(applied) => applied,
         // Retrying a write DynamoDB refuses (an item already at its size limit cannot even be
         // marked invalid) would only hold up the shard: say so, naming the worker, and go on.
-        Err(error) if error.refused => {
+        Err(error @ StoreError::Refused { .. }) => {
             tracing::error!(worker = ?worker, error = ?error.to_string(), "DynamoDB refused the write that would have {what} this worker; nothing more can be done with this change");
             return Ok(());
         }
