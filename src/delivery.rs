@@ -90,6 +90,24 @@ pub enum Sent {
     },
 }
 
+/// What the handlers do with queues: find one, and send a message along a route.
+#[async_trait::async_trait]
+pub trait Deliver: Send + Sync {
+    /// The queue a worker's `queue` attribute names.
+    async fn worker_queue(&self, queue: &str) -> Result<QueueRef, DeliveryError>;
+
+    /// The queue with this ARN (the executor learns its queue from the event).
+    async fn queue_from_arn(&self, arn: &str) -> Result<QueueRef, DeliveryError>;
+
+    /// Sends `message` to `queue` along `route`.
+    async fn send(
+        &self,
+        message: &Message,
+        queue: &QueueRef,
+        route: Route,
+    ) -> Result<Sent, DeliveryError>;
+}
+
 /// SQS and EventBridge Scheduler, with queue lookups cached.
 #[derive(Debug)]
 pub struct Delivery {
@@ -188,17 +206,6 @@ impl Delivery {
         }
     }
 
-    /// The queue a worker's `queue` attribute names.
-    pub async fn worker_queue(&self, queue: &str) -> Result<QueueRef, DeliveryError> {
-        self.queue_named(&self.names.queue_name(queue)).await
-    }
-
-    /// The queue with this ARN (the executor learns its queue from the event).
-    pub async fn queue_from_arn(&self, arn: &str) -> Result<QueueRef, DeliveryError> {
-        let name = arn.rsplit(':').next().unwrap_or(arn);
-        self.queue_named(name).await
-    }
-
     /// The queue with this full name (looked up once, then cached).
     pub async fn queue_named(&self, name: &str) -> Result<QueueRef, DeliveryError> {
         if let Some(found) = self.queues.lock().expect("queue cache").get(name) {
@@ -221,9 +228,23 @@ impl Delivery {
     pub fn scheduler(&self) -> (&aws_sdk_scheduler::Client, &str) {
         (&self.scheduler, &self.names.schedule_group)
     }
+}
+
+#[async_trait::async_trait]
+impl Deliver for Delivery {
+    /// The queue a worker's `queue` attribute names.
+    async fn worker_queue(&self, queue: &str) -> Result<QueueRef, DeliveryError> {
+        self.queue_named(&self.names.queue_name(queue)).await
+    }
+
+    /// The queue with this ARN (the executor learns its queue from the event).
+    async fn queue_from_arn(&self, arn: &str) -> Result<QueueRef, DeliveryError> {
+        let name = arn.rsplit(':').next().unwrap_or(arn);
+        self.queue_named(name).await
+    }
 
     /// Sends `message` to `queue` along `route`.
-    pub async fn send(
+    async fn send(
         &self,
         message: &Message,
         queue: &QueueRef,

@@ -23,6 +23,7 @@ pub mod stream_filter;
 pub mod timestamp;
 
 pub mod clients;
+pub mod clock;
 pub mod config;
 pub mod delivery;
 #[cfg(feature = "dev")]

@@ -1,5 +1,6 @@
 //! The DynamoDB seam: applies the lifecycle's conditional updates to worker items, writes run
-//! records, and creates workers for the `spawn` job.
+//! records, and creates workers for the `spawn` job. The handlers see it through
+//! [`WorkerStore`]; [`Store`] is DynamoDB's, and the test kit has one in memory.
 
 use std::collections::HashMap;
 
@@ -21,8 +22,8 @@ use crate::timestamp::Due;
 /// The workers table's sparse index of live workers, read by the sweeper.
 pub const SWEEP_INDEX: &str = "sweep";
 
-/// A page of the sweeper's index, and where the next one starts.
-pub type Page = (Vec<Item>, Option<HashMap<String, SdkValue>>);
+/// A page of the sweeper's index, and where the next one starts (the last key read).
+pub type Page = (Vec<Item>, Option<Item>);
 
 /// What became of a conditional update.
 #[derive(Clone, Debug, PartialEq)]
@@ -58,6 +59,32 @@ pub enum StoreError {
         /// What DynamoDB (or the network) said, in one line.
         message: String,
     },
+}
+
+/// What the handlers do with the workers and runs tables.
+#[async_trait]
+pub trait WorkerStore: Send + Sync {
+    /// Applies one conditional update; a failed condition returns the item as it stood.
+    async fn apply(&self, update: &Update) -> Result<Applied, StoreError>;
+
+    /// Writes (or overwrites) a run record.
+    async fn put_run(&self, record: &RunRecord) -> Result<(), StoreError>;
+
+    /// Writes a run record unless one with its key exists; returns whether it was written.
+    async fn put_run_if_absent(&self, record: &RunRecord) -> Result<bool, StoreError>;
+
+    /// The worker item `id`, as stored (consistent read).
+    async fn get_worker(&self, id: &str) -> Result<Option<Item>, StoreError>;
+
+    /// One page (at most `limit` items) of the sweep index's entries in `shard` whose
+    /// `sweepAt` is before `now`, in `sweepAt` order, starting after `start`.
+    async fn overdue(
+        &self,
+        shard: u32,
+        now: Due,
+        limit: i32,
+        start: Option<Item>,
+    ) -> Result<Page, StoreError>;
 }
 
 /// The workers and runs tables.
@@ -187,9 +214,74 @@ impl Store {
         }
     }
 
+    /// Writes `item` to `table`; with `only_new`, only if no item has its key. Returns whether
+    /// it was written.
+    async fn put(
+        &self,
+        table: &str,
+        item: Item,
+        only_new: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let item: HashMap<String, SdkValue> = item.into();
+        let mut request = self
+            .client
+            .put_item()
+            .table_name(table)
+            .set_item(Some(item));
+        if let Some(key) = only_new {
+            request = request
+                .condition_expression("attribute_not_exists(#key)")
+                .expression_attribute_names("#key", key);
+        }
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(service))
+                if service.err().is_conditional_check_failed_exception() =>
+            {
+                Ok(false)
+            }
+            Err(error) => Err(self.error("PutItem", table, error)),
+        }
+    }
+
+    /// A worker's run records, oldest first.
+    pub async fn runs_of(&self, worker_id: &str) -> Result<Vec<RunRecord>, StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.runs_table)
+            .key_condition_expression("#w = :w")
+            .expression_attribute_names("#w", attr::run::WORKER_ID)
+            .expression_attribute_values(":w", SdkValue::S(worker_id.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.error("Query", &self.runs_table, e))?;
+        output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| {
+                RunRecord::from_item(&Item::from(item)).map_err(|e| StoreError::Call {
+                    operation: "Query",
+                    table: self.runs_table.clone(),
+                    message: format!("a run record does not decode: {e}"),
+                })
+            })
+            .collect()
+    }
+
+    /// Writes a whole worker item (for users, tests and the demo: the way a console would).
+    pub async fn put_worker(&self, item: Item) -> Result<(), StoreError> {
+        self.put(&self.workers_table, item, None).await.map(|_| ())
+    }
+}
+
+#[async_trait]
+impl WorkerStore for Store {
     /// Applies one conditional update in one request; a failed condition returns the item as it
     /// stood, so the caller learns why without a second read.
-    pub async fn apply(&self, update: &Update) -> Result<Applied, StoreError> {
+    async fn apply(&self, update: &Update) -> Result<Applied, StoreError> {
         let rendered = render(update);
         let result = self
             .client
@@ -221,38 +313,8 @@ impl Store {
         }
     }
 
-    /// Writes `item` to `table`; with `only_new`, only if no item has its key. Returns whether
-    /// it was written.
-    async fn put(
-        &self,
-        table: &str,
-        item: Item,
-        only_new: Option<&str>,
-    ) -> Result<bool, StoreError> {
-        let item: HashMap<String, SdkValue> = item.into();
-        let mut request = self
-            .client
-            .put_item()
-            .table_name(table)
-            .set_item(Some(item));
-        if let Some(key) = only_new {
-            request = request
-                .condition_expression("attribute_not_exists(#key)")
-                .expression_attribute_names("#key", key);
-        }
-        match request.send().await {
-            Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(service))
-                if service.err().is_conditional_check_failed_exception() =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(self.error("PutItem", table, error)),
-        }
-    }
-
     /// Writes (or overwrites) a run record.
-    pub async fn put_run(&self, record: &RunRecord) -> Result<(), StoreError> {
+    async fn put_run(&self, record: &RunRecord) -> Result<(), StoreError> {
         self.put(&self.runs_table, record.to_item(), None)
             .await
             .map(|_| ())
@@ -260,13 +322,13 @@ impl Store {
 
     /// Writes a run record unless one with its key exists (the sweeper's record of a lost run
     /// must not overwrite the run's own, written just before its executor died).
-    pub async fn put_run_if_absent(&self, record: &RunRecord) -> Result<bool, StoreError> {
+    async fn put_run_if_absent(&self, record: &RunRecord) -> Result<bool, StoreError> {
         self.put(&self.runs_table, record.to_item(), Some(attr::run::RUN_ID))
             .await
     }
 
     /// The worker item `id`, as stored (consistent read).
-    pub async fn get_worker(&self, id: &str) -> Result<Option<Item>, StoreError> {
+    async fn get_worker(&self, id: &str) -> Result<Option<Item>, StoreError> {
         self.client
             .get_item()
             .table_name(&self.workers_table)
@@ -278,41 +340,14 @@ impl Store {
             .map_err(|e| self.error("GetItem", &self.workers_table, e))
     }
 
-    /// A worker's run records, oldest first.
-    pub async fn runs_of(&self, worker_id: &str) -> Result<Vec<RunRecord>, StoreError> {
-        let output = self
-            .client
-            .query()
-            .table_name(&self.runs_table)
-            .key_condition_expression("#w = :w")
-            .expression_attribute_names("#w", attr::run::WORKER_ID)
-            .expression_attribute_values(":w", SdkValue::S(worker_id.to_owned()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| self.error("Query", &self.runs_table, e))?;
-        output
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|item| {
-                RunRecord::from_item(&Item::from(item)).map_err(|e| StoreError::Call {
-                    operation: "Query",
-                    table: self.runs_table.clone(),
-                    message: format!("a run record does not decode: {e}"),
-                })
-            })
-            .collect()
-    }
-
     /// One page of live workers in `shard` that the sweeper should look at before `now`
     /// (eventually consistent, like every index read; the sweeper's writes are conditional).
-    pub async fn overdue(
+    async fn overdue(
         &self,
         shard: u32,
         now: Due,
         limit: i32,
-        start: Option<HashMap<String, SdkValue>>,
+        start: Option<Item>,
     ) -> Result<Page, StoreError> {
         let output = self
             .client
@@ -325,7 +360,7 @@ impl Store {
             .expression_attribute_values(":shard", SdkValue::N(shard.to_string()))
             .expression_attribute_values(":now", SdkValue::S(now.to_string()))
             .limit(limit)
-            .set_exclusive_start_key(start)
+            .set_exclusive_start_key(start.map(HashMap::from))
             .send()
             .await
             .map_err(|e| self.error("Query", &self.workers_table, e))?;
@@ -335,12 +370,7 @@ impl Store {
             .into_iter()
             .map(Item::from)
             .collect();
-        Ok((items, output.last_evaluated_key))
-    }
-
-    /// Writes a whole worker item (for users, tests and the demo: the way a console would).
-    pub async fn put_worker(&self, item: Item) -> Result<(), StoreError> {
-        self.put(&self.workers_table, item, None).await.map(|_| ())
+        Ok((items, output.last_evaluated_key.map(Item::from)))
     }
 }
 

@@ -27,6 +27,7 @@ use crate::dev::{
 use crate::handlers::Stack;
 use crate::item::{Status, Worker};
 use crate::job::Registry;
+use crate::store::WorkerStore;
 
 #[derive(Parser)]
 #[command(
@@ -122,7 +123,7 @@ impl Local {
 
 async fn demo(local: &Local, registry: Registry) -> anyhow::Result<()> {
     let (stack, _glue, endpoint) = local.start(registry).await?;
-    let store = &stack.executor.store;
+    let store = &stack.store;
     let sender_domain = "example.com";
     stack
         .clients

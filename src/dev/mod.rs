@@ -28,6 +28,7 @@ use self::provision::{QueueSettings, provision};
 use self::queues::QueuePump;
 use self::schedules::SchedulePump;
 use self::streams::StreamPump;
+use crate::delivery::Deliver;
 use crate::handlers::Stack;
 use crate::handlers::sweeper::{SweepReport, sweep_once};
 
@@ -139,7 +140,7 @@ impl Glue {
             .map(|q| q.name.clone())
             .collect();
         for queue in &polled {
-            let queue = stack.executor.delivery.worker_queue(queue).await?;
+            let queue = stack.delivery.worker_queue(queue).await?;
             let pump = QueuePump::new(stack.clients.clone(), queue, options.function_timeout)
                 .through(options.invoke_url.clone());
             let executing = stack.clone();
@@ -156,9 +157,7 @@ impl Glue {
         let scheduling = stack.clone();
         tasks.push(tokio::spawn(async move {
             loop {
-                if let Err(error) =
-                    SchedulePump::run_once(&scheduling.dispatcher.delivery, Utc::now()).await
-                {
+                if let Err(error) = SchedulePump::run_once(&scheduling.delivery, Utc::now()).await {
                     tracing::error!(error = ?error.to_string(), "schedule firer");
                 }
                 tokio::time::sleep(Duration::from_secs(1)).await;

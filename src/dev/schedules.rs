@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 
-use crate::delivery::Delivery;
+use crate::delivery::{Deliver, Delivery};
 use crate::sdk_error;
 
 /// Fires due schedules of one group.

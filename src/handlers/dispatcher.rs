@@ -6,26 +6,27 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use aws_lambda_events::dynamodb::{Event, EventRecord};
-use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
-use chrono::Utc;
-
-use crate::delivery::Delivery;
+use crate::clock::Clock;
+use crate::delivery::Deliver;
 use crate::item::{Image, Item, attr};
 use crate::job::Registry;
 use crate::lifecycle::{ChangeAction, Policy, on_change, route};
-use crate::store::{Applied, Store, StoreError};
+use crate::store::{Applied, StoreError, WorkerStore};
+use aws_lambda_events::dynamodb::{Event, EventRecord};
+use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 
 /// What the dispatcher needs: the table, delivery and the job registry.
 pub struct Dispatcher {
     /// The workers table.
-    pub store: Store,
+    pub store: Arc<dyn WorkerStore>,
     /// SQS and Scheduler.
-    pub delivery: Arc<Delivery>,
+    pub delivery: Arc<dyn Deliver>,
     /// The jobs this deployment knows.
     pub registry: Registry,
     /// Retry, retention and sweep settings.
     pub policy: Policy,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
 }
 
 /// Handles one batch of stream records.
@@ -65,7 +66,7 @@ pub fn task_id_for(record: &EventRecord) -> String {
 
 async fn handle_record(record: &EventRecord, dispatcher: &Dispatcher) -> anyhow::Result<()> {
     let started = Instant::now();
-    let now = Utc::now();
+    let now = dispatcher.clock.now();
     let old = image(&record.change.old_image);
     let new = image(&record.change.new_image);
     let action = on_change(

@@ -8,10 +8,12 @@ use std::time::Instant;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::{DateTime, TimeDelta, Utc};
+
+use crate::clock::Clock;
 use futures::FutureExt;
 
 use crate::config::Settings;
-use crate::delivery::Delivery;
+use crate::delivery::Deliver;
 use crate::item::{Image, Worker};
 use crate::job::{JobContext, JobError, Registry, Services};
 use crate::lifecycle::{
@@ -19,20 +21,22 @@ use crate::lifecycle::{
     on_message, orphaned, refusal,
 };
 use crate::metrics;
-use crate::store::{Applied, Store};
+use crate::store::{Applied, WorkerStore};
 
 /// What the executor needs: the tables, delivery, the jobs and what they may use.
 pub struct Executor {
     /// The workers and runs tables.
-    pub store: Store,
+    pub store: Arc<dyn WorkerStore>,
     /// SQS and Scheduler, to send early messages on.
-    pub delivery: Arc<Delivery>,
+    pub delivery: Arc<dyn Deliver>,
     /// The jobs this deployment knows.
     pub registry: Registry,
     /// What jobs may use.
     pub services: Services,
     /// Retry, retention and safety margins.
     pub settings: Settings,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
 }
 
 /// Handles one batch of queue messages. `deadline` is when the invocation must be over (the
@@ -74,10 +78,10 @@ async fn handle_message(
     let body = record.body.as_deref().unwrap_or_default();
     let message: Message = serde_json::from_str(body)
         .map_err(|e| anyhow::anyhow!("not a nextdue message ({e}): {:.200}", body))?;
-    let mut now = Utc::now();
+    let mut now = executor.clock.now();
     if let MessageAction::WaitThenClaim(wait) = on_message(&message, now) {
         tokio::time::sleep(wait.to_std().unwrap_or_default()).await;
-        now = Utc::now();
+        now = executor.clock.now();
     }
     match on_message(&message, now) {
         MessageAction::Redeliver(route) => {
@@ -106,7 +110,10 @@ async fn handle_message(
                         Some(reason) => {
                             tracing::info!(worker = ?message.id, due = %message.due, reason = %reason, "skipped");
                             if executor.settings.emit_metrics {
-                                println!("{}", metrics::skipped(&reason, &message.id, Utc::now()));
+                                println!(
+                                    "{}",
+                                    metrics::skipped(&reason, &message.id, executor.clock.now())
+                                );
                             }
                             Ok(())
                         }
@@ -124,7 +131,7 @@ async fn handle_message(
                                 &message.id,
                                 &token,
                                 &error,
-                                Utc::now(),
+                                executor.clock.now(),
                             ))
                             .await?;
                         tracing::warn!(worker = ?message.id, error = ?error.to_string(), "claimed, but the item is invalid");
@@ -146,13 +153,18 @@ async fn run(
         .ok_or_else(|| anyhow::anyhow!("the claim returned an item that is not running"))?;
     let started = Instant::now();
     let closing = match disabled_parent(&claimed.worker, executor).await? {
-        Some(parent) => orphaned(&claimed, &parent, Utc::now(), &executor.settings.policy),
+        Some(parent) => orphaned(
+            &claimed,
+            &parent,
+            executor.clock.now(),
+            &executor.settings.policy,
+        ),
         None => execute(&claimed, executor, deadline).await,
     };
     if executor.settings.emit_metrics {
         println!(
             "{}",
-            metrics::finished(&closing.record, &claimed.worker.kind, Utc::now())
+            metrics::finished(&closing.record, &claimed.worker.kind, executor.clock.now())
         );
     }
     // The run record first: a crash after it leaves a record and a running worker for the
@@ -194,8 +206,8 @@ async fn disabled_parent(worker: &Worker, executor: &Executor) -> anyhow::Result
 
 /// Runs the claimed job under its time limit, catching a panic, and decides how the run ends.
 async fn execute(claimed: &Claimed, executor: &Executor, deadline: DateTime<Utc>) -> Finish {
-    let budget =
-        (deadline - executor.settings.safety_margin - Utc::now()).max(TimeDelta::seconds(1));
+    let budget = (deadline - executor.settings.safety_margin - executor.clock.now())
+        .max(TimeDelta::seconds(1));
     let limit = TimeDelta::seconds(claimed.worker.timeout_seconds().into()).min(budget);
     let ctx = JobContext {
         worker: &claimed.worker,
@@ -225,7 +237,7 @@ async fn execute(claimed: &Claimed, executor: &Executor, deadline: DateTime<Utc>
     };
     let outcome = Outcome {
         result,
-        finished: Utc::now(),
+        finished: executor.clock.now(),
     };
     finish(
         claimed,

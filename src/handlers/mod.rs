@@ -12,11 +12,76 @@ pub use executor::Executor;
 pub use sweeper::Sweeper;
 
 use crate::clients::Clients;
+use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
-use crate::delivery::Delivery;
-use crate::job::{Registry, Services};
+use crate::delivery::{Deliver, Delivery};
+use crate::job::{Mailer, Registry, Services, WorkerWriter};
 use crate::mail::SesMailer;
-use crate::store::Store;
+use crate::store::{Store, WorkerStore};
+
+/// What the handlers reach the world through: AWS in a deployment, memory in the test kit.
+#[derive(Clone)]
+pub struct Seams {
+    /// The workers and runs tables.
+    pub store: Arc<dyn WorkerStore>,
+    /// The queues and one-time schedules.
+    pub delivery: Arc<dyn Deliver>,
+    /// The mail jobs send.
+    pub mailer: Arc<dyn Mailer>,
+    /// Where jobs write new workers.
+    pub workers: Arc<dyn WorkerWriter>,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// The three handlers' dependencies, wired to the same seams.
+pub struct Handlers {
+    /// The stream handler's dependencies.
+    pub dispatcher: Dispatcher,
+    /// The queue handler's dependencies.
+    pub executor: Executor,
+    /// The sweeper's dependencies.
+    pub sweeper: Sweeper,
+}
+
+impl Handlers {
+    /// The handlers of a deployment with these `settings` and the jobs of `registry`, reaching
+    /// the world through `seams`.
+    pub fn new(seams: Seams, settings: &Settings, registry: Registry) -> Self {
+        // Workers are checked under the deployment's rules when armed, not only when run.
+        let registry = registry.with_limits(settings.limits.clone());
+        let services = Services {
+            mailer: seams.mailer,
+            workers: seams.workers,
+            limits: settings.limits.clone(),
+        };
+        Handlers {
+            dispatcher: Dispatcher {
+                store: seams.store.clone(),
+                delivery: seams.delivery.clone(),
+                registry: registry.clone(),
+                policy: settings.policy.clone(),
+                clock: seams.clock.clone(),
+            },
+            sweeper: Sweeper {
+                store: seams.store.clone(),
+                delivery: seams.delivery.clone(),
+                registry: registry.clone(),
+                policy: settings.policy.clone(),
+                emit_metrics: settings.emit_metrics,
+                clock: seams.clock.clone(),
+            },
+            executor: Executor {
+                store: seams.store,
+                delivery: seams.delivery,
+                registry,
+                services,
+                settings: settings.clone(),
+                clock: seams.clock,
+            },
+        }
+    }
+}
 
 /// The handlers and clients of one deployment (real or local).
 pub struct Stack {
@@ -24,6 +89,10 @@ pub struct Stack {
     pub clients: Clients,
     /// The settings.
     pub settings: Settings,
+    /// The workers and runs tables.
+    pub store: Store,
+    /// SQS and Scheduler.
+    pub delivery: Arc<Delivery>,
     /// The stream handler's dependencies.
     pub dispatcher: Dispatcher,
     /// The queue handler's dependencies.
@@ -45,8 +114,6 @@ impl Stack {
 
     /// Wires the handlers to `clients`.
     pub fn new(clients: Clients, settings: Settings, registry: Registry) -> Self {
-        // Workers are checked under the deployment's rules when armed, not only when run.
-        let registry = registry.with_limits(settings.limits.clone());
         let names = &settings.names;
         let store = Store::new(
             clients.dynamodb.clone(),
@@ -58,37 +125,29 @@ impl Stack {
             clients.scheduler.clone(),
             names.clone(),
         ));
-        let services = Services {
+        let seams = Seams {
+            store: Arc::new(store.clone()),
+            delivery: delivery.clone(),
             mailer: Arc::new(SesMailer::new(
                 clients.ses.clone(),
                 settings.limits.allowed_senders.clone(),
             )),
             workers: Arc::new(store.clone()),
-            limits: settings.limits.clone(),
+            clock: Arc::new(SystemClock),
         };
+        let Handlers {
+            dispatcher,
+            executor,
+            sweeper,
+        } = Handlers::new(seams, &settings, registry);
         Stack {
-            dispatcher: Dispatcher {
-                store: store.clone(),
-                delivery: delivery.clone(),
-                registry: registry.clone(),
-                policy: settings.policy.clone(),
-            },
-            sweeper: Sweeper {
-                store: store.clone(),
-                delivery: delivery.clone(),
-                registry: registry.clone(),
-                policy: settings.policy.clone(),
-                emit_metrics: settings.emit_metrics,
-            },
-            executor: Executor {
-                store,
-                delivery,
-                registry,
-                services,
-                settings: settings.clone(),
-            },
             clients,
             settings,
+            store,
+            delivery,
+            dispatcher,
+            executor,
+            sweeper,
         }
     }
 }

@@ -9,12 +9,13 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::delivery::Delivery;
+use crate::clock::Clock;
+use crate::delivery::Deliver;
 use crate::item::{Image, Item, attr};
 use crate::job::Registry;
 use crate::lifecycle::{Policy, SWEEP_SHARDS, SweepAction, route, sweep, sweep_undecodable};
 use crate::metrics;
-use crate::store::{Applied, Store};
+use crate::store::{Applied, WorkerStore};
 use crate::timestamp::Due;
 
 /// Workers read per page of the index.
@@ -25,15 +26,17 @@ pub const MAX_PAGES_PER_SHARD: usize = 10;
 /// What the sweeper needs: the tables, delivery, the jobs (for next due times) and the policy.
 pub struct Sweeper {
     /// The workers and runs tables.
-    pub store: Store,
+    pub store: Arc<dyn WorkerStore>,
     /// SQS and Scheduler, to send lost messages again.
-    pub delivery: Arc<Delivery>,
+    pub delivery: Arc<dyn Deliver>,
     /// The jobs this deployment knows.
     pub registry: Registry,
     /// Retry, retention and sweep settings, and the worker queues.
     pub policy: Policy,
     /// Whether each pass prints its Embedded Metric Format line (in Lambda).
     pub emit_metrics: bool,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
 }
 
 /// What one pass did.
@@ -98,7 +101,7 @@ pub async fn sweep_once(sweeper: &Sweeper, now: DateTime<Utc>) -> anyhow::Result
         tracing::info!(report = ?report, "swept");
     }
     if sweeper.emit_metrics {
-        println!("{}", metrics::swept(&report, Utc::now()));
+        println!("{}", metrics::swept(&report, sweeper.clock.now()));
     }
     Ok(report)
 }

@@ -2,6 +2,7 @@
 //! the good items written beside them.
 
 use nextdue::item::Status;
+use nextdue::store::WorkerStore as _;
 use serde_json::json;
 
 use crate::support::TestStack;
@@ -92,13 +93,7 @@ async fn bad_input_never_poisons_malformed_messages_end_in_the_dead_letter_queue
         r#"{"id": "w", "taskId": "t", "due": "2027-01-01T09:00:00Z", "extra": 1}"#,
     ];
     for body in bodies {
-        stack
-            .stack
-            .executor
-            .delivery
-            .forward(&queue, body)
-            .await
-            .unwrap();
+        stack.stack.delivery.forward(&queue, body).await.unwrap();
     }
     stack
         .put(json!({"id": "good", "kind": "log", "enabled": true, "params": {"message": "fine"}}))
@@ -259,7 +254,7 @@ async fn bad_input_never_poisons_good_workers_run_and_the_sweeper_rescues_in_eve
         };
         let now = Utc::now();
         let claimed = claim(&message, now, now + TimeDelta::seconds(1), "dead");
-        stack.stack.executor.store.apply(&claimed).await.unwrap();
+        stack.stack.store.apply(&claimed).await.unwrap();
     }
     let mut stack = stack;
     stack.start_glue().await;

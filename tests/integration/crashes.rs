@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use chrono::TimeDelta;
+use nextdue::delivery::Deliver as _;
 use nextdue::dev::checkpoint::Checkpoints;
 use nextdue::dev::queues::QueuePump;
 use nextdue::dev::streams::StreamPump;
@@ -49,15 +50,8 @@ async fn executor_dies(crash_after: Option<usize>) -> Vec<String> {
     }
     let faults = Faults::new(crash_after.map_or(Plan::Record, Plan::CrashAfter));
     let dying = stack.sibling(&faults).await;
-    let queue = dying.executor.delivery.worker_queue("default").await.ok();
-    if let Some(queue) = queue.or(stack
-        .stack
-        .executor
-        .delivery
-        .worker_queue("default")
-        .await
-        .ok())
-    {
+    let queue = dying.delivery.worker_queue("default").await.ok();
+    if let Some(queue) = queue.or(stack.stack.delivery.worker_queue("default").await.ok()) {
         let pump = QueuePump::new(
             dying.clients.clone(),
             queue,
@@ -222,7 +216,6 @@ async fn a_stream_record_too_deep_to_decode_is_set_aside_and_the_stream_goes_on(
     );
     let queue = stack
         .stack
-        .executor
         .delivery
         .queue_named(&stack.names.stream_failure_queue_name())
         .await

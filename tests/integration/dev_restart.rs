@@ -136,14 +136,7 @@ async fn an_emulator_that_comes_back_empty_is_provisioned_again() {
     )
     .unwrap();
     let started = std::time::Instant::now();
-    while stack
-        .stack
-        .executor
-        .store
-        .put_worker(item.clone())
-        .await
-        .is_err()
-    {
+    while stack.stack.store.put_worker(item.clone()).await.is_err() {
         assert!(
             started.elapsed() < crate::support::PATIENCE,
             "the glue never made the table again"

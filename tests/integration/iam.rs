@@ -12,6 +12,7 @@ use nextdue::faults::Faults;
 use nextdue::handlers::sweeper::sweep_once;
 use nextdue::item::Status;
 use nextdue::lifecycle::{Message, claim};
+use nextdue::store::WorkerStore as _;
 use nextdue::timestamp::Due;
 use serde_json::json;
 use serde_norway::Value;
@@ -158,7 +159,7 @@ async fn least_privilege_each_role_allows_exactly_the_calls_its_function_makes()
     };
     let now = Utc::now();
     let claimed = claim(&message, now, now + TimeDelta::seconds(1), "dead");
-    stack.stack.executor.store.apply(&claimed).await.unwrap();
+    stack.stack.store.apply(&claimed).await.unwrap();
     let tomorrow = Due::floor(Utc::now() + TimeDelta::hours(1));
     stack.put(json!({"id": "unclaimed", "kind": "log", "enabled": true, "nextDue": tomorrow, "params": {"message": "x"}})).await;
     while stream.run_once(&stack.stack.dispatcher).await.unwrap() > 0 {}

@@ -116,15 +116,9 @@ async fn re_enabling_while_a_run_holds_the_claim_starts_a_new_activation() {
         .await;
     let mut item = stack.item("w").await;
     item.insert("enabled".into(), AttributeValue::Bool(false));
-    stack
-        .stack
-        .executor
-        .store
-        .put_worker(item.clone())
-        .await
-        .unwrap();
+    stack.stack.store.put_worker(item.clone()).await.unwrap();
     item.insert("enabled".into(), AttributeValue::Bool(true));
-    stack.stack.executor.store.put_worker(item).await.unwrap();
+    stack.stack.store.put_worker(item).await.unwrap();
     let done = stack
         .wait_for("w", "run again under a new task id", |w| {
             w.status == Some(Status::Stopped) && w.task_id != running.task_id
@@ -157,7 +151,7 @@ async fn run_now_runs_once_and_the_worker_keeps_its_grid() {
 
     let mut item = stack.item("hourly").await;
     item.insert("runNow".into(), AttributeValue::Bool(true));
-    stack.stack.executor.store.put_worker(item).await.unwrap();
+    stack.stack.store.put_worker(item).await.unwrap();
     let after = stack
         .wait_for("hourly", "run once", |w| {
             w.run_count == 1 && w.status == Some(Status::Ready) && w.next_due == Some(grid)

@@ -39,7 +39,7 @@ async fn a_child_dynamodb_refuses_fails_permanently_with_the_reason_first() {
     // refused at arm time; the seam itself must still call the refusal what it is).
     let child: nextdue::item::Item =
         serde_dynamo::to_item(json!({"id": "c".repeat(2100), "kind": "log"})).unwrap();
-    let error = nextdue::job::WorkerWriter::create(&stack.stack.executor.store, &child)
+    let error = nextdue::job::WorkerWriter::create(&stack.stack.store, &child)
         .await
         .unwrap_err();
     assert!(!error.retryable, "{error:?}");
@@ -69,7 +69,7 @@ async fn disabling_the_root_of_a_spawn_tree_stops_the_whole_tree() {
         .await;
     let mut root = stack.item("root").await;
     root.insert("enabled".into(), nextdue::item::AttributeValue::Bool(false));
-    stack.stack.executor.store.put_worker(root).await.unwrap();
+    stack.stack.store.put_worker(root).await.unwrap();
     stack
         .wait_for("root", "stopped", |w| w.status == Some(Status::Stopped))
         .await;

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use chrono::TimeDelta;
 use nextdue::clients::Clients;
 use nextdue::config::{Names, Settings};
+use nextdue::delivery::Deliver as _;
 use nextdue::delivery::QueueRef;
 use nextdue::dev::checkpoint::Checkpoints;
 use nextdue::dev::emulator::{SentMail, sent_mail};
@@ -20,6 +21,7 @@ use nextdue::handlers::Stack;
 use nextdue::item::{Item, RunRecord, Worker};
 use nextdue::job::{JobContext, JobError, Registry, TypedJob};
 use nextdue::lifecycle::{Message, Policy, QueueSpec};
+use nextdue::store::WorkerStore as _;
 
 /// How long a test waits for the system to reach a state before it fails.
 pub const PATIENCE: Duration = Duration::from_secs(45);
@@ -219,12 +221,7 @@ impl TestStack {
     /// Writes an item the way a console user would (a whole item, JSON attributes).
     pub async fn put(&self, item: serde_json::Value) {
         let item = serde_dynamo::to_item(&item).expect("a JSON object");
-        self.stack
-            .executor
-            .store
-            .put_worker(item)
-            .await
-            .expect("PutItem");
+        self.stack.store.put_worker(item).await.expect("PutItem");
     }
 
     /// The default queue of this test's stack.
@@ -235,7 +232,6 @@ impl TestStack {
     /// A worker queue of this test's stack.
     pub async fn queue(&self, name: &str) -> QueueRef {
         self.stack
-            .executor
             .delivery
             .worker_queue(name)
             .await
@@ -245,7 +241,6 @@ impl TestStack {
     /// The worker's item as stored, whatever it holds.
     pub async fn item(&self, id: &str) -> Item {
         self.stack
-            .executor
             .store
             .get_worker(id)
             .await
@@ -300,12 +295,7 @@ impl TestStack {
 
     /// The worker's run records, oldest first.
     pub async fn runs(&self, id: &str) -> Vec<RunRecord> {
-        self.stack
-            .executor
-            .store
-            .runs_of(id)
-            .await
-            .expect("Query runs")
+        self.stack.store.runs_of(id).await.expect("Query runs")
     }
 
     /// Mail the emulator received for `address`.
@@ -322,7 +312,6 @@ impl TestStack {
     pub async fn send_message(&self, message: &Message) {
         let queue = self.default_queue().await;
         self.stack
-            .executor
             .delivery
             .forward(&queue, &serde_json::to_string(message).unwrap())
             .await

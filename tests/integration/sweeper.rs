@@ -8,6 +8,7 @@ use nextdue::handlers::sweeper::sweep_once;
 use nextdue::item::Status;
 use nextdue::lifecycle::{Message, claim};
 use nextdue::store::Applied;
+use nextdue::store::WorkerStore as _;
 use nextdue::timestamp::Due;
 use serde_json::json;
 
@@ -31,7 +32,6 @@ async fn crash_after_claim_is_rescued_and_retried() {
     let now = Utc::now();
     let written = stack
         .stack
-        .executor
         .store
         .apply(&claim(
             &message,
@@ -150,7 +150,7 @@ async fn a_ready_worker_that_no_longer_decodes_leaves_the_index_with_a_reason() 
             "enabled".into(),
             nextdue::item::AttributeValue::S("false".into()),
         );
-        stack.stack.executor.store.put_worker(item).await.unwrap();
+        stack.stack.store.put_worker(item).await.unwrap();
     }
     // The sweeper meets one before any dispatcher does (a lost record, or an entry from before
     // this fix); a pass marks both, as it finds them in the index.
