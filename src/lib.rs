@@ -36,3 +36,5 @@ pub mod mail;
 pub mod metrics;
 pub mod sdk_error;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;

@@ -5,7 +5,7 @@ use aws_sdk_sesv2::operation::send_email::SendEmailError;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 
 use crate::job::{JobError, Mail, Mailer};
-use crate::jobs::email::sender_allowed;
+use crate::jobs::email::check_sender;
 use crate::sdk_error;
 
 /// Sends mail through SES v2, only from the allowed senders.
@@ -50,14 +50,7 @@ fn is_permanent(error: &SendEmailError) -> bool {
 #[async_trait]
 impl Mailer for SesMailer {
     async fn send(&self, mail: &Mail) -> Result<String, JobError> {
-        if !sender_allowed(&mail.from, &self.allowed_senders) {
-            // The list itself stays in the deployment's configuration, not on every item.
-            return Err(JobError::permanent(format!(
-                "sender {} is not one of this deployment's allowed senders \
-                 (NEXTDUE_ALLOWED_SENDERS)",
-                mail.from
-            )));
-        }
+        check_sender(&mail.from, &self.allowed_senders)?;
         let destination = Destination::builder()
             .set_to_addresses(Some(mail.to.clone()))
             .set_cc_addresses(Some(mail.cc.clone()).filter(|a| !a.is_empty()))

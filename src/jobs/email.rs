@@ -106,6 +106,20 @@ pub fn sender_allowed(from: &str, allowed: &[String]) -> bool {
         })
 }
 
+/// Refuses, permanently, mail from a sender the deployment does not allow (every [`Mailer`]
+/// checks this before it sends).
+///
+/// [`Mailer`]: crate::job::Mailer
+pub fn check_sender(from: &str, allowed: &[String]) -> Result<(), JobError> {
+    if sender_allowed(from, allowed) {
+        return Ok(());
+    }
+    // The list itself stays in the deployment's configuration, not on every item.
+    Err(JobError::permanent(format!(
+        "sender {from} is not one of this deployment's allowed senders (NEXTDUE_ALLOWED_SENDERS)"
+    )))
+}
+
 /// Whether `text` looks like an address SES would take: `name@domain`, optionally written
 /// `Display Name <name@domain>`.
 fn is_address(text: &str) -> bool {

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use chrono::TimeDelta;
 use nextdue::clients::Clients;
 use nextdue::config::{Names, Settings};
@@ -19,7 +18,6 @@ use nextdue::dev::{Glue, GlueOptions};
 use nextdue::faults::Faults;
 use nextdue::handlers::Stack;
 use nextdue::item::{Item, RunRecord, Worker};
-use nextdue::job::{JobContext, JobError, Registry, TypedJob};
 use nextdue::lifecycle::{Message, Policy, QueueSpec};
 use nextdue::store::WorkerStore as _;
 
@@ -40,68 +38,9 @@ pub fn endpoint() -> String {
     })
 }
 
-/// A job that always fails with a retryable error (for retry tests).
-pub struct AlwaysFails;
-
-#[async_trait]
-impl TypedJob for AlwaysFails {
-    const KIND: &'static str = "always-fails";
-    type Params = serde_json::Value;
-
-    async fn run(&self, _: serde_json::Value, ctx: &JobContext<'_>) -> Result<String, JobError> {
-        Err(JobError::retryable(format!(
-            "attempt {} failed on purpose",
-            ctx.attempt
-        )))
-    }
-}
-
-/// A job that sleeps for `params.seconds` (for timeout tests).
-pub struct Sleeps;
-
-/// How long [`Sleeps`] sleeps.
-#[derive(serde::Deserialize)]
-pub struct SleepsParams {
-    #[serde(default = "a_minute")]
-    seconds: u64,
-}
-
-fn a_minute() -> u64 {
-    60
-}
-
-#[async_trait]
-impl TypedJob for Sleeps {
-    const KIND: &'static str = "sleeps";
-    type Params = SleepsParams;
-
-    async fn run(&self, params: SleepsParams, _ctx: &JobContext<'_>) -> Result<String, JobError> {
-        tokio::time::sleep(Duration::from_secs(params.seconds)).await;
-        Ok(format!("slept {} s", params.seconds))
-    }
-}
-
-/// A job that panics (for the test that one panic spares the rest of its batch).
-pub struct Panics;
-
-#[async_trait]
-impl TypedJob for Panics {
-    const KIND: &'static str = "panics";
-    type Params = serde_json::Value;
-
-    async fn run(&self, _: serde_json::Value, _ctx: &JobContext<'_>) -> Result<String, JobError> {
-        panic!("a bug in the job")
-    }
-}
-
-/// The registry of the tests: the built-in jobs and the test jobs.
-pub fn registry() -> Registry {
-    nextdue::jobs::builtin()
-        .register(AlwaysFails)
-        .and_then(|r| r.register(Sleeps))
-        .and_then(|r| r.register(Panics))
-        .expect("the test kinds differ from the built-in ones")
-}
+#[path = "../common/kinds.rs"]
+mod kinds;
+pub use kinds::registry;
 
 /// One test's stack.
 pub struct TestStack {

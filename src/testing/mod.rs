@@ -1,0 +1,431 @@
+//! The test kit (feature `testing`): your jobs and the real handlers, on a clock you move,
+//! without AWS or the emulator.
+//!
+//! A [`Harness`] wires the dispatcher, executor and sweeper (the very handlers Lambda runs) to
+//! seams in memory: a store that applies the lifecycle's conditional updates exactly as
+//! DynamoDB is asked to, queues that hold each message until its delay or schedule time, and a
+//! mailer that keeps what it sends. Write an item, advance time, and every run that falls due
+//! happens in order: arming, delivery, claim, job, finish, retries with their backoff, time
+//! limits, the sweeper's rescues, spawned children. Then assert on the worker, its run records
+//! and the mail.
+//!
+//! Time is tokio's paused clock: [`Harness::new`] pauses it, so use it in a plain
+//! `#[tokio::test]` (a current-thread runtime, not `start_paused`). A job that sleeps or
+//! runs past its time limit takes virtual time, not real time.
+//!
+//! ```
+//! use chrono::{TimeDelta, TimeZone, Utc};
+//! use nextdue::testing::Harness;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let start = Utc.with_ymd_and_hms(2027, 1, 4, 8, 0, 0).unwrap();
+//! let mut harness = Harness::new(nextdue::jobs::builtin(), start);
+//! harness.put_json(serde_json::json!({
+//!     "id": "hello", "kind": "email", "enabled": true,
+//!     "schedule": "cron(0 9 ? * MON-FRI *)",
+//!     "params": {"from": "me@example.com", "to": ["you@example.com"],
+//!                "subject": "Good morning", "text": "Hello"}
+//! })).await.unwrap();
+//! harness.advance(TimeDelta::days(1)).await;
+//! assert_eq!(harness.runs("hello").len(), 1);
+//! assert_eq!(harness.mail()[0].subject, "Good morning");
+//! assert_eq!(harness.worker("hello").last_run_succeeded, Some(true));
+//! # }
+//! ```
+
+mod memory;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use aws_lambda_events::dynamodb::{Event, EventRecord};
+use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
+use chrono::{DateTime, TimeDelta, Utc};
+
+pub use self::memory::{MemoryDelivery, MemoryMailer, MemoryStore, StreamChange, Waiting};
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::handlers::dispatcher::handle_stream;
+use crate::handlers::executor::handle_queue;
+use crate::handlers::sweeper::{SweepReport, sweep_once};
+use crate::handlers::{Handlers, Seams};
+use crate::item::{AttributeValue, Item, RunRecord, Worker, attr};
+use crate::job::{Mail, Registry};
+use crate::store::StoreError;
+use crate::stream_filter;
+
+/// Stream records per dispatcher invocation (the template's `BatchSize`).
+pub const STREAM_BATCH_SIZE: usize = 100;
+/// Times a stream record is tried before it is set aside (the template's
+/// `MaximumRetryAttempts` plus the first try).
+pub const STREAM_ATTEMPTS: u32 = 11;
+/// Messages per executor invocation (the template's `BatchSize`).
+pub const QUEUE_BATCH_SIZE: usize = 10;
+/// Receives of a message before the queue moves it to its dead-letter queue (the template's
+/// `maxReceiveCount`).
+pub const MAX_RECEIVE_COUNT: u32 = 5;
+/// How long a failed message stays invisible (the template's `VisibilityTimeout`).
+pub const VISIBILITY_TIMEOUT_SECONDS: i64 = 5400;
+/// How long one executor invocation may last (the template's executor `Timeout`).
+pub const FUNCTION_TIMEOUT_SECONDS: i64 = 900;
+/// How often the sweeper runs (the template's `rate(1 minute)`).
+pub const SWEEP_EVERY_SECONDS: i64 = 60;
+
+/// Virtual time: a start instant, plus the time tokio's paused clock has moved since (a job
+/// sleeping, a time limit running out), plus the jumps the harness makes between events.
+#[derive(Debug)]
+pub struct VirtualClock {
+    origin: DateTime<Utc>,
+    start: tokio::time::Instant,
+    jumped: Mutex<TimeDelta>,
+}
+
+impl VirtualClock {
+    /// Pauses tokio's clock and reads `origin` from it.
+    fn paused_at(origin: DateTime<Utc>) -> Self {
+        tokio::time::pause();
+        VirtualClock {
+            origin,
+            start: tokio::time::Instant::now(),
+            jumped: Mutex::new(TimeDelta::zero()),
+        }
+    }
+
+    /// Moves the clock forward to `to` exactly (never back). Nothing else runs between the
+    /// harness's events, so no timer is waiting to fire on the way.
+    fn move_to(&self, to: DateTime<Utc>) {
+        let step = to - self.now();
+        if step > TimeDelta::zero() {
+            *self.jumped.lock().unwrap_or_else(|p| p.into_inner()) += step;
+        }
+    }
+}
+
+impl Clock for VirtualClock {
+    fn now(&self) -> DateTime<Utc> {
+        let elapsed = tokio::time::Instant::now() - self.start;
+        let jumped = *self.jumped.lock().unwrap_or_else(|p| p.into_inner());
+        self.origin
+            + jumped
+            + TimeDelta::from_std(elapsed).expect("a test runs for less than 292 years")
+    }
+}
+
+/// A stream record the dispatcher kept failing on, set aside as the stream's on-failure
+/// destination would keep it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SetAside {
+    /// The change.
+    pub change: StreamChange,
+}
+
+/// The real handlers on memory seams and a virtual clock: see the [module](self) docs.
+pub struct Harness {
+    clock: Arc<VirtualClock>,
+    store: Arc<MemoryStore>,
+    delivery: Arc<MemoryDelivery>,
+    mailer: Arc<MemoryMailer>,
+    handlers: Handlers,
+    filter: Vec<serde_json::Value>,
+    sequence: u64,
+    next_sweep: DateTime<Utc>,
+    sweeps: Vec<SweepReport>,
+    dead_letters: Vec<Waiting>,
+    set_aside: Vec<SetAside>,
+}
+
+impl Harness {
+    /// A deployment with the default settings and the jobs of `registry`, its clock at
+    /// `start`. Pauses tokio's clock.
+    pub fn new(registry: Registry, start: DateTime<Utc>) -> Self {
+        Harness::with_settings(registry, start, Settings::default())
+    }
+
+    /// A deployment with these `settings` (queues, limits, policy) and the jobs of
+    /// `registry`, its clock at `start`. Pauses tokio's clock.
+    pub fn with_settings(registry: Registry, start: DateTime<Utc>, settings: Settings) -> Self {
+        let clock = Arc::new(VirtualClock::paused_at(start));
+        let store = Arc::new(MemoryStore::new());
+        let queues = settings.policy.queues.iter().map(|q| q.name.clone());
+        let delivery = Arc::new(MemoryDelivery::new(
+            settings.names.clone(),
+            queues.collect(),
+            clock.clone(),
+        ));
+        let mailer = Arc::new(MemoryMailer::new(settings.limits.allowed_senders.clone()));
+        let seams = Seams {
+            store: store.clone(),
+            delivery: delivery.clone(),
+            mailer: mailer.clone(),
+            workers: store.clone(),
+            clock: clock.clone(),
+        };
+        Harness {
+            handlers: Handlers::new(seams, &settings, registry),
+            clock,
+            store,
+            delivery,
+            mailer,
+            filter: stream_filter::patterns(),
+            sequence: 0,
+            next_sweep: start + TimeDelta::seconds(SWEEP_EVERY_SECONDS),
+            sweeps: Vec::new(),
+            dead_letters: Vec::new(),
+            set_aside: Vec::new(),
+        }
+    }
+
+    /// The virtual time now.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Writes a worker item as a console or the SDK would, and lets the dispatcher see it.
+    pub async fn put(&mut self, item: Item) -> Result<(), StoreError> {
+        self.store.put_worker(item)?;
+        self.pump_stream().await;
+        Ok(())
+    }
+
+    /// Writes a worker given as plain JSON (numbers become `N`, `true` becomes `BOOL`, as
+    /// the console's JSON view writes them).
+    pub async fn put_json(&mut self, json: serde_json::Value) -> Result<(), StoreError> {
+        let item: Item = serde_dynamo::to_item(json).map_err(|e| StoreError::Refused {
+            operation: "PutItem",
+            table: "workers".into(),
+            message: format!("not an item: {e}"),
+        })?;
+        self.put(item).await
+    }
+
+    /// Changes a stored worker item as a person editing it would (read, change, write back).
+    /// Panics if there is no such item.
+    pub async fn edit(&mut self, id: &str, change: impl FnOnce(&mut Item)) {
+        let mut item = self
+            .store
+            .worker(id)
+            .unwrap_or_else(|| panic!("no worker {id:?} to edit"));
+        change(&mut item);
+        self.put(item).await.expect("the edited item is stored");
+    }
+
+    /// Sets a worker's `enabled` attribute, as a person flipping it in the console would.
+    pub async fn set_enabled(&mut self, id: &str, enabled: bool) {
+        self.edit(id, |item| {
+            item.insert(attr::ENABLED.into(), AttributeValue::Bool(enabled));
+        })
+        .await;
+    }
+
+    /// Deletes a worker item.
+    pub async fn delete(&mut self, id: &str) {
+        self.store.delete_worker(id);
+        self.pump_stream().await;
+    }
+
+    /// Moves time forward by `by`, running everything that falls due on the way.
+    pub async fn advance(&mut self, by: TimeDelta) {
+        let target = self.now() + by;
+        self.advance_to(target).await;
+    }
+
+    /// Moves time forward to `target`, running everything that falls due on the way, in
+    /// order: each message at its time (a batch per queue and instant), the sweeper every
+    /// minute (when it has something to look at), and the dispatcher after every write.
+    pub async fn advance_to(&mut self, target: DateTime<Utc>) {
+        self.pump_stream().await;
+        loop {
+            let message = self.delivery.next_at();
+            let sweep = self.next_useful_sweep();
+            let next = match (message, sweep) {
+                (Some(m), Some(s)) => m.min(s),
+                (Some(at), None) | (None, Some(at)) => at,
+                (None, None) => break,
+            };
+            if next > target {
+                break;
+            }
+            self.clock.move_to(next);
+            let now = self.now();
+            let batch = self.delivery.take_due(now, QUEUE_BATCH_SIZE);
+            if batch.is_empty() {
+                self.sweep(now).await;
+            } else {
+                self.invoke_executor(batch, now).await;
+            }
+            self.pump_stream().await;
+        }
+        self.clock.move_to(target);
+        self.pump_stream().await;
+    }
+
+    /// The first sweeper pass (on its one-minute grid) that finds an entry in the index: the
+    /// passes before it read nothing and do nothing, so the harness skips them.
+    fn next_useful_sweep(&self) -> Option<DateTime<Utc>> {
+        let earliest = self.store.earliest_sweep_at()?;
+        let mut at = self.next_sweep;
+        if at <= earliest {
+            let behind = (earliest - at).num_seconds() / SWEEP_EVERY_SECONDS + 1;
+            at += TimeDelta::seconds(behind * SWEEP_EVERY_SECONDS);
+        }
+        Some(at)
+    }
+
+    async fn sweep(&mut self, now: DateTime<Utc>) {
+        let report = sweep_once(&self.handlers.sweeper, now)
+            .await
+            .expect("the index in memory can always be read");
+        self.sweeps.push(report);
+        while self.next_sweep <= now {
+            self.next_sweep += TimeDelta::seconds(SWEEP_EVERY_SECONDS);
+        }
+    }
+
+    async fn invoke_executor(&mut self, batch: Vec<Waiting>, now: DateTime<Utc>) {
+        let mut event = SqsEvent::default();
+        for waiting in &batch {
+            let mut message = SqsMessage::default();
+            message.message_id = Some(waiting.id.to_string());
+            message.body = Some(waiting.body.clone());
+            message.event_source = Some("aws:sqs".into());
+            message.event_source_arn = Some(waiting.queue.arn.clone());
+            message.attributes = HashMap::from([(
+                "ApproximateReceiveCount".to_owned(),
+                (waiting.receives + 1).to_string(),
+            )]);
+            event.records.push(message);
+        }
+        let deadline = now + TimeDelta::seconds(FUNCTION_TIMEOUT_SECONDS);
+        let response = handle_queue(&event, &self.handlers.executor, deadline).await;
+        for failure in &response.batch_item_failures {
+            let Some(waiting) = batch
+                .iter()
+                .find(|w| w.id.to_string() == failure.item_identifier)
+            else {
+                continue;
+            };
+            let receives = waiting.receives + 1;
+            if receives >= MAX_RECEIVE_COUNT {
+                self.dead_letters.push(waiting.clone());
+            } else {
+                let back = now + TimeDelta::seconds(VISIBILITY_TIMEOUT_SECONDS);
+                self.delivery
+                    .enqueue(waiting.queue.clone(), waiting.body.clone(), back, receives);
+            }
+        }
+    }
+
+    fn record(&mut self, change: &StreamChange) -> EventRecord {
+        self.sequence += 1;
+        let mut record = EventRecord::default();
+        record.event_id = format!("memory-{}", self.sequence);
+        record.event_name = match (&change.old, &change.new) {
+            (None, _) => "INSERT",
+            (Some(_), Some(_)) => "MODIFY",
+            (Some(_), None) => "REMOVE",
+        }
+        .into();
+        record.event_source = Some("aws:dynamodb".into());
+        let image = change.new.as_ref().or(change.old.as_ref());
+        if let Some(id) = image.and_then(|i| i.get(attr::ID)) {
+            record.change.keys = Item::from(HashMap::from([(attr::ID.to_owned(), id.clone())]));
+        }
+        record.change.old_image = change.old.clone().unwrap_or_default();
+        record.change.new_image = change.new.clone().unwrap_or_default();
+        record.change.sequence_number = Some(format!("{:021}", self.sequence));
+        record
+    }
+
+    /// Hands every committed change to the dispatcher, as the stream and its filter would,
+    /// until its own writes stop producing changes.
+    async fn pump_stream(&mut self) {
+        loop {
+            let changes = self.store.take_changes();
+            if changes.is_empty() {
+                return;
+            }
+            let mut pending: Vec<(EventRecord, StreamChange, u32)> = Vec::new();
+            for change in changes {
+                let record = self.record(&change);
+                let passes = serde_json::to_value(&record)
+                    .is_ok_and(|json| stream_filter::passes(&self.filter, &json));
+                if passes {
+                    pending.push((record, change, 0));
+                }
+            }
+            while !pending.is_empty() {
+                let size = pending.len().min(STREAM_BATCH_SIZE);
+                let mut event = Event::default();
+                event.records = pending[..size].iter().map(|p| p.0.clone()).collect();
+                let response = handle_stream(&event, &self.handlers.dispatcher).await;
+                let failed = response
+                    .batch_item_failures
+                    .first()
+                    .and_then(|f| f.item_identifier.clone());
+                let Some(failed) = failed else {
+                    pending.drain(..size);
+                    continue;
+                };
+                let at = pending
+                    .iter()
+                    .position(|p| p.0.change.sequence_number.as_ref() == Some(&failed))
+                    .unwrap_or(0);
+                pending.drain(..at);
+                pending[0].2 += 1;
+                if pending[0].2 >= STREAM_ATTEMPTS {
+                    let (_, change, _) = pending.remove(0);
+                    self.set_aside.push(SetAside { change });
+                }
+            }
+        }
+    }
+
+    /// The worker item `id` as stored, if there is one.
+    pub fn item(&self, id: &str) -> Option<Item> {
+        self.store.worker(id)
+    }
+
+    /// The worker `id`, decoded. Panics (naming what is wrong) if there is none or it does
+    /// not decode: use [`Harness::item`] to look at invalid ones.
+    pub fn worker(&self, id: &str) -> Worker {
+        let item = self.item(id).unwrap_or_else(|| panic!("no worker {id:?}"));
+        Worker::from_item(&item).unwrap_or_else(|e| panic!("worker {id:?} does not decode: {e}"))
+    }
+
+    /// The run records of worker `id`, oldest first.
+    pub fn runs(&self, id: &str) -> Vec<RunRecord> {
+        self.store.runs_of(id)
+    }
+
+    /// Every message the jobs sent, in order.
+    pub fn mail(&self) -> Vec<Mail> {
+        self.mailer.sent()
+    }
+
+    /// Messages the queue gave up on after `MAX_RECEIVE_COUNT` receives.
+    pub fn dead_letters(&self) -> &[Waiting] {
+        &self.dead_letters
+    }
+
+    /// Stream records the dispatcher failed on `STREAM_ATTEMPTS` times.
+    pub fn set_aside(&self) -> &[SetAside] {
+        &self.set_aside
+    }
+
+    /// What each sweeper pass did, in order (passes that would have found the index empty of
+    /// anything overdue are skipped: they read nothing and change nothing).
+    pub fn sweeps(&self) -> &[SweepReport] {
+        &self.sweeps
+    }
+
+    /// The store, to write or read items directly.
+    pub fn store(&self) -> &MemoryStore {
+        &self.store
+    }
+
+    /// The queues, to see what waits in them.
+    pub fn delivery(&self) -> &MemoryDelivery {
+        &self.delivery
+    }
+}
