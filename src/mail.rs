@@ -87,9 +87,10 @@ impl Mailer for SesMailer {
                     ),
                     None => format!("SES unreachable: {}", sdk_error::message(error)),
                 };
-                Err(JobError {
-                    message: reason,
-                    retryable: !permanent,
+                Err(if permanent {
+                    JobError::permanent(reason)
+                } else {
+                    JobError::retryable(reason)
                 })
             }
         }

@@ -116,13 +116,10 @@ pub fn rescue(
         format_stamp(lease)
     );
     let outcome = Outcome {
-        result: Err(JobError {
-            message: if retry {
-                what
-            } else {
-                format!("{what}; skipped (onLost = skip)")
-            },
-            retryable: retry,
+        result: Err(if retry {
+            JobError::retryable(what)
+        } else {
+            JobError::permanent(format!("{what}; skipped (onLost = skip)"))
         }),
         finished: now,
     };
@@ -155,7 +152,13 @@ fn settle(
     };
     let retryable = matches!(&outcome.result, Err(e) if e.retryable) && may_retry;
     let next = if retryable && attempt < worker.max_attempts() {
-        let delay = policy.retry.delay_seconds(attempt, jitter);
+        let delay = match &outcome.result {
+            Err(JobError {
+                retry_after_seconds: Some(seconds),
+                ..
+            }) => i64::from(*seconds),
+            _ => policy.retry.delay_seconds(attempt, jitter),
+        };
         // Counted from now, or from the due time if the run started early: later either way.
         match Due::floor(now).max(claimed.due).plus_seconds(delay) {
             Some(due) => NextState::Retry { due },

@@ -1122,6 +1122,29 @@ fn a_failed_attempt_is_retried_with_backoff() {
 }
 
 #[test]
+fn a_failure_that_says_when_to_come_back_is_retried_then_not_after_the_backoff() {
+    let run = claimed(ready("w1", "t1", "2027-01-01T09:00:00Z"), "r1");
+    let (finish, after) = close(
+        &run,
+        Err(JobError::retry_after("429 Too Many Requests", 120)),
+        "2027-01-01T09:00:01Z",
+    );
+    assert_eq!(
+        finish.next,
+        NextState::Retry {
+            due: due("2027-01-01T09:02:01Z")
+        }
+    );
+    assert_eq!(after.attempt, 1, "it counts as an attempt");
+    // Whatever a service asks for, a day at most (and a second at least).
+    assert_eq!(
+        JobError::retry_after("x", u32::MAX).retry_after_seconds,
+        Some(MAX_RETRY_AFTER_SECONDS)
+    );
+    assert_eq!(JobError::retry_after("x", 0).retry_after_seconds, Some(1));
+}
+
+#[test]
 fn a_retry_is_always_due_after_the_attempt_it_retries() {
     // Claimed before its due time (a rescued early claim): the retry still comes after it.
     let run = claimed(ready("w1", "t1", "2027-01-01T10:00:00Z"), "r1");
@@ -1594,7 +1617,7 @@ proptest! {
             ..ready("w1", "t1", "2027-01-01T09:00:00Z")
         };
         let run = claimed(worker, "r1");
-        let result = if succeeded { Ok("ok".to_owned()) } else { Err(JobError { message: "no".into(), retryable }) };
+        let result = if succeeded { Ok("ok".to_owned()) } else { Err(JobError { message: "no".into(), retryable, retry_after_seconds: None }) };
         let finished = at(NOW) + TimeDelta::seconds(run_seconds);
         let finish = finish(&run, &Outcome { result, finished }, jitter, &crate::jobs::builtin(), &Policy::default());
         let after = applied(&finish.update, &run.worker);
