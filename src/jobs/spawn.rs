@@ -31,6 +31,30 @@ pub struct SpawnParams {
     pub allow_recurring_children: bool,
 }
 
+/// A worker a job writes under its own: `template`'s attributes, with the id
+/// `<parentId>#<suffix>`, enabled, and the parent's id, task id and spawn depth plus one (so
+/// disabling the parent stops it, and the depth limit bounds the tree). Returns the item to
+/// write (through `ctx.services.workers`) and the worker it decodes to, which checks it.
+pub fn child(
+    parent: &Worker,
+    suffix: impl std::fmt::Display,
+    mut item: Item,
+) -> Result<(Item, Worker), ItemError> {
+    let id = format!("{}#{suffix}", parent.id);
+    item.insert(attr::ID.into(), AttributeValue::S(id));
+    item.insert(attr::ENABLED.into(), AttributeValue::Bool(true));
+    item.insert(attr::PARENT_ID.into(), AttributeValue::S(parent.id.clone()));
+    if let Some(task) = &parent.task_id {
+        item.insert(attr::PARENT_TASK_ID.into(), AttributeValue::S(task.clone()));
+    }
+    item.insert(
+        attr::SPAWN_DEPTH.into(),
+        AttributeValue::N((parent.spawn_depth + 1).to_string()),
+    );
+    let child = Worker::from_item(&item)?;
+    Ok((item, child))
+}
+
 /// The child a parent writes for the run due at `due`, built from the template `params.worker`
 /// as stored: the item to write, and the worker it decodes to (which checks it).
 pub fn child_of(parent: &Worker, due: Due) -> Result<(Item, Worker), ItemError> {
@@ -44,21 +68,34 @@ pub fn child_of(parent: &Worker, due: Due) -> Result<(Item, Worker), ItemError> 
             "is chosen by spawn (<parentId>#<due time>); leave it out",
         ));
     }
-    let mut item = Item::from(template.clone());
-    let id = format!("{}#{due}", parent.id);
-    item.insert(attr::ID.into(), AttributeValue::S(id));
-    item.insert(attr::ENABLED.into(), AttributeValue::Bool(true));
-    item.insert(attr::PARENT_ID.into(), AttributeValue::S(parent.id.clone()));
-    if let Some(task) = &parent.task_id {
-        item.insert(attr::PARENT_TASK_ID.into(), AttributeValue::S(task.clone()));
+    child(parent, due, Item::from(template.clone()))
+        .map_err(|e| ItemError::new(format!("params.worker.{}", e.attribute), e.problem))
+}
+
+/// What a job that writes a child does with the answer: `Ok` when it was written now or by an
+/// earlier attempt of the same run, a permanent error when someone else's item has its id.
+pub async fn create_child(
+    item: &Item,
+    child: &Worker,
+    ctx: &JobContext<'_>,
+) -> Result<Created, JobError> {
+    let limit = ctx.services.limits.max_spawn_depth;
+    if child.spawn_depth > limit {
+        return Err(JobError::permanent(format!(
+            "spawn depth limit reached: {} would be generation {} (the limit is {limit})",
+            child.id, child.spawn_depth
+        )));
     }
-    item.insert(
-        attr::SPAWN_DEPTH.into(),
-        AttributeValue::N((parent.spawn_depth + 1).to_string()),
-    );
-    let child = Worker::from_item(&item)
-        .map_err(|e| ItemError::new(format!("params.worker.{}", e.attribute), e.problem))?;
-    Ok((item, child))
+    match ctx.services.workers.create(item).await? {
+        Created::Exists(existing) if !written_by(&existing, ctx.worker) => {
+            Err(JobError::permanent(format!(
+                "an item {} exists already and is not this worker's child for this due time; \
+                 remove it, or it stands in for no run",
+                child.id
+            )))
+        }
+        created => Ok(created),
+    }
 }
 
 /// Whether `existing` is the child this parent's activation wrote for this due time (an
@@ -115,24 +152,12 @@ impl TypedJob for SpawnJob {
     async fn run(&self, _params: SpawnParams, ctx: &JobContext<'_>) -> Result<String, JobError> {
         let (item, child) =
             child_of(ctx.worker, ctx.due).map_err(|e| JobError::permanent(e.to_string()))?;
-        let limit = ctx.services.limits.max_spawn_depth;
-        if child.spawn_depth > limit {
-            return Err(JobError::permanent(format!(
-                "spawn depth limit reached: {} would be generation {} (the limit is {limit})",
-                child.id, child.spawn_depth
-            )));
-        }
-        match ctx.services.workers.create(&item).await? {
-            Created::Written => Ok(format!("spawned worker {}", child.id)),
-            Created::Exists(existing) if written_by(&existing, ctx.worker) => Ok(format!(
+        Ok(match create_child(&item, &child, ctx).await? {
+            Created::Written => format!("spawned worker {}", child.id),
+            Created::Exists(_) => format!(
                 "worker {} already exists (an earlier attempt wrote it)",
                 child.id
-            )),
-            Created::Exists(_) => Err(JobError::permanent(format!(
-                "an item {} exists already and is not this worker's child for this due time; \
-                 remove it, or it stands in for no run",
-                child.id
-            ))),
-        }
+            ),
+        })
     }
 }

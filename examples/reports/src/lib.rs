@@ -1,12 +1,16 @@
-//! A team's own job kind on nextdue: `report` mails a short report on a team to its readers.
-//! The whole project is this file, three Lambda `main`s and a `dev` binary, each a few lines.
+//! A team's own job kind on nextdue: `report` mails a short report on a team to its readers
+//! and, if asked, writes a follow-up worker that mails them again some hours later. The whole
+//! project is this file, three Lambda `main`s and a `dev` binary, each a few lines.
 
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
 use async_trait::async_trait;
 use nextdue::item::{ItemError, Worker};
-use nextdue::job::{DuplicateKind, JobContext, JobError, JobLimits, Mail, Registry, TypedJob};
+use nextdue::job::{
+    Created, DuplicateKind, JobContext, JobError, JobLimits, Mail, Registry, TypedJob,
+};
+use nextdue::jobs::spawn::{child, create_child};
 use serde::Deserialize;
 
 /// The `report` job.
@@ -22,6 +26,19 @@ pub struct ReportParams {
     pub from: String,
     /// Who reads it.
     pub to: Vec<String>,
+    /// A reminder to send after the report, as a worker of its own.
+    #[serde(default)]
+    pub follow_up: Option<FollowUp>,
+}
+
+/// The follow-up a report may ask for: one `email` worker, due some hours after the report.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FollowUp {
+    /// Hours after the report's due time (1 to a week).
+    pub after_hours: u32,
+    /// What it says.
+    pub text: String,
 }
 
 #[async_trait]
@@ -41,17 +58,26 @@ impl TypedJob for Report {
         if params.to.is_empty() {
             return Err(ItemError::new("params.to", "needs at least one reader"));
         }
+        if let Some(follow_up) = &params.follow_up
+            && !(1..=168).contains(&follow_up.after_hours)
+        {
+            return Err(ItemError::new(
+                "params.followUp.afterHours",
+                "must be from 1 to 168 (a week)",
+            ));
+        }
         Ok(())
     }
 
     async fn run(&self, params: ReportParams, ctx: &JobContext<'_>) -> Result<String, JobError> {
+        let subject = format!("Report on {} for {}", params.team, ctx.due);
         let mail = Mail {
-            from: params.from,
-            to: params.to,
+            from: params.from.clone(),
+            to: params.to.clone(),
             cc: Vec::new(),
             bcc: Vec::new(),
             reply_to: Vec::new(),
-            subject: format!("Report on {} for {}", params.team, ctx.due),
+            subject: subject.clone(),
             text: Some(format!(
                 "Report on {} (run {} of this worker, attempt {}).",
                 params.team,
@@ -61,8 +87,41 @@ impl TypedJob for Report {
             html: None,
         };
         let id = ctx.services.mailer.send(&mail).await?;
-        Ok(format!("report on {} sent (message id {id})", params.team))
+        let mut outcome = format!("report on {} sent (message id {id})", params.team);
+        if let Some(follow_up) = &params.follow_up {
+            let worker = follow_up_worker(&params, follow_up, &subject, ctx)?;
+            // Written once per run, even when this run is retried after the mail went out.
+            match create_child(&worker.0, &worker.1, ctx).await? {
+                Created::Written => outcome += &format!("; follow-up {} written", worker.1.id),
+                Created::Exists(_) => {
+                    outcome += &format!("; follow-up {} was written", worker.1.id)
+                }
+            }
+        }
+        Ok(outcome)
     }
+}
+
+/// The follow-up `email` worker of the run due at `ctx.due`: `<id>#follow-up#<due>`.
+fn follow_up_worker(
+    params: &ReportParams,
+    follow_up: &FollowUp,
+    subject: &str,
+    ctx: &JobContext<'_>,
+) -> Result<(nextdue::item::Item, Worker), JobError> {
+    let due = ctx
+        .due
+        .plus_seconds(i64::from(follow_up.after_hours) * 3600)
+        .ok_or_else(|| JobError::permanent("the follow-up would be due after 9999"))?;
+    let template = serde_dynamo::to_item(serde_json::json!({
+        "kind": "email",
+        "nextDue": due,
+        "params": {"from": params.from, "to": params.to,
+                   "subject": format!("Follow-up: {subject}"), "text": follow_up.text},
+    }))
+    .map_err(|e| JobError::permanent(format!("the follow-up does not encode: {e}")))?;
+    child(ctx.worker, format!("follow-up#{}", ctx.due), template)
+        .map_err(|e| JobError::permanent(format!("the follow-up is not a valid worker: {e}")))
 }
 
 /// This project's jobs: nextdue's built-in ones and `report`.
