@@ -20,6 +20,8 @@ pub struct Clients {
     pub scheduler: aws_sdk_scheduler::Client,
     /// SES v2: the `email` job.
     pub ses: aws_sdk_sesv2::Client,
+    /// Lambda: the `lambda` job (its endpoint may differ: `AWS_ENDPOINT_URL_LAMBDA`).
+    pub lambda: aws_sdk_lambda::Client,
 }
 
 impl Clients {
@@ -48,6 +50,7 @@ impl Clients {
             sqs: client!(aws_sdk_sqs),
             scheduler: client!(aws_sdk_scheduler),
             ses: client!(aws_sdk_sesv2),
+            lambda: client!(aws_sdk_lambda),
         }
     }
 
@@ -77,7 +80,24 @@ impl Clients {
             ))
             .load()
             .await;
-        Self::with_interceptors(&config, interceptors)
+        let mut clients = Self::with_interceptors(&config, interceptors);
+        // The emulator runs no functions: the `lambda` job's calls go to the Invoke API server
+        // the SDK's own variable names (`cargo lambda watch`, or a test's), when one is set.
+        if let Ok(functions) = std::env::var("AWS_ENDPOINT_URL_LAMBDA") {
+            clients.lambda = Self::lambda_at(&config, &functions, interceptors);
+        }
+        clients
+    }
+
+    /// A Lambda client for the Invoke API server at `endpoint`.
+    pub fn lambda_at(
+        config: &aws_config::SdkConfig,
+        endpoint: &str,
+        interceptors: &[SharedInterceptor],
+    ) -> aws_sdk_lambda::Client {
+        let mut builder = aws_sdk_lambda::config::Builder::from(config).endpoint_url(endpoint);
+        builder.set_interceptors(interceptors.iter().cloned());
+        aws_sdk_lambda::Client::from_conf(builder.build())
     }
 }
 

@@ -11,6 +11,7 @@ use crate::lifecycle::{
     DEFAULT_QUEUE_CONCURRENCY, DEFAULT_RUN_RETENTION_DAYS, DEFAULT_SWEEP_GRACE_SECONDS, Policy,
     QueueSpec,
 };
+use crate::network::NetworkPolicy;
 
 /// Default name of the workers table.
 pub const DEFAULT_WORKERS_TABLE: &str = "nextdue-workers";
@@ -157,9 +158,10 @@ pub fn parse_queues(text: &str) -> Result<Vec<QueueSpec>, ConfigError> {
 pub struct Settings {
     /// Resource names.
     pub names: Names,
-    /// Rules for jobs: the spawn depth limit (`NEXTDUE_MAX_SPAWN_DEPTH`) and the addresses and
+    /// Rules for jobs: the spawn depth limit (`NEXTDUE_MAX_SPAWN_DEPTH`), the addresses and
     /// domains the `email` job may send from (`NEXTDUE_ALLOWED_SENDERS`, comma separated; empty:
-    /// any identity SES has verified).
+    /// any identity SES has verified), and the non-public ranges the `http` job may reach
+    /// (`NEXTDUE_HTTP_ALLOW`: `loopback`, `private`, `link-local`; empty: none).
     pub limits: JobLimits,
     /// Retry, retention and sweep policy, and the worker queues (`NEXTDUE_RUN_RETENTION_DAYS`,
     /// `NEXTDUE_SWEEP_GRACE_SECONDS`, `NEXTDUE_QUEUES`).
@@ -244,9 +246,17 @@ impl Settings {
             0..=100,
         )?;
         let queues = parse_queues(&text("NEXTDUE_QUEUES", DEFAULT_QUEUE))?;
+        let http_allow =
+            NetworkPolicy::parse(&text("NEXTDUE_HTTP_ALLOW", "")).map_err(|problem| {
+                ConfigError {
+                    name: "NEXTDUE_HTTP_ALLOW",
+                    problem,
+                }
+            })?;
         Ok(Settings {
             names,
             limits: JobLimits {
+                http_allow,
                 max_spawn_depth: max_spawn_depth as u32,
                 allowed_senders,
             },

@@ -18,6 +18,7 @@ pub mod item;
 pub mod job;
 pub mod jobs;
 pub mod lifecycle;
+pub mod network;
 pub mod schedule;
 pub mod stream_filter;
 pub mod timestamp;
@@ -30,7 +31,9 @@ pub mod delivery;
 pub mod dev;
 #[cfg(feature = "dev")]
 pub mod faults;
+pub mod functions;
 pub mod handlers;
+pub mod http;
 pub mod lambda;
 pub mod mail;
 pub mod metrics;

@@ -15,7 +15,9 @@ use crate::clients::Clients;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::delivery::{Deliver, Delivery};
-use crate::job::{Mailer, Registry, Services, WorkerWriter};
+use crate::functions::LambdaInvoker;
+use crate::http::ReqwestClient;
+use crate::job::{HttpClient, Invoker, Mailer, Registry, Services, WorkerWriter};
 use crate::mail::SesMailer;
 use crate::store::{Store, WorkerStore};
 
@@ -30,6 +32,10 @@ pub struct Seams {
     pub mailer: Arc<dyn Mailer>,
     /// Where jobs write new workers.
     pub workers: Arc<dyn WorkerWriter>,
+    /// The HTTP requests jobs send.
+    pub http: Arc<dyn HttpClient>,
+    /// The Lambda functions jobs invoke.
+    pub functions: Arc<dyn Invoker>,
     /// The time.
     pub clock: Arc<dyn Clock>,
 }
@@ -53,6 +59,8 @@ impl Handlers {
         let services = Services {
             mailer: seams.mailer,
             workers: seams.workers,
+            http: seams.http,
+            functions: seams.functions,
             limits: settings.limits.clone(),
         };
         Handlers {
@@ -133,6 +141,8 @@ impl Stack {
                 settings.limits.allowed_senders.clone(),
             )),
             workers: Arc::new(store.clone()),
+            http: Arc::new(ReqwestClient::new(settings.limits.http_allow)),
+            functions: Arc::new(LambdaInvoker::new(clients.lambda.clone())),
             clock: Arc::new(SystemClock),
         };
         let Handlers {

@@ -73,12 +73,20 @@ fn check(kind: &str, value: serde_json::Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-async fn run(worker: &Worker, outbox: Arc<Outbox>, table: Arc<Table>) -> Result<String, JobError> {
-    let services = Services {
+/// Services with this mailer and worker table, and no network: HTTP and Lambda answer as the
+/// test kit's scripts say (nothing scripted: unreachable).
+fn services(outbox: Arc<Outbox>, table: Arc<Table>) -> Services {
+    Services {
         mailer: outbox,
         workers: table,
+        http: Arc::new(crate::testing::MemoryHttp::new()),
+        functions: Arc::new(crate::testing::MemoryFunctions::new()),
         limits: JobLimits::default(),
-    };
+    }
+}
+
+async fn run(worker: &Worker, outbox: Arc<Outbox>, table: Arc<Table>) -> Result<String, JobError> {
+    let services = services(outbox, table);
     let ctx = JobContext {
         worker,
         due: "2027-01-01T09:00:00Z".parse::<Due>().unwrap(),
@@ -489,7 +497,7 @@ async fn users_register_their_own_typed_kinds_once() {
     let registry = crate::jobs::builtin().register(Report).unwrap();
     assert_eq!(
         registry.kinds().collect::<Vec<_>>(),
-        ["email", "log", "report", "spawn"]
+        ["email", "http", "lambda", "log", "report", "spawn"]
     );
     assert_eq!(
         registry.clone().register(Report).err(),
@@ -512,11 +520,7 @@ async fn users_register_their_own_typed_kinds_once() {
     );
     let team = worker("report", json!({"team": "ops"}));
     assert_eq!(registry.check(&team), Ok(()));
-    let services = Services {
-        mailer: Arc::new(Outbox::default()),
-        workers: Arc::new(Table::default()),
-        limits: JobLimits::default(),
-    };
+    let services = services(Arc::default(), Arc::default());
     let ctx = JobContext {
         worker: &team,
         due: "2027-01-01T09:00:00Z".parse().unwrap(),
@@ -574,4 +578,252 @@ fn an_email_sender_outside_the_allowed_senders_is_refused_when_the_worker_is_arm
         crate::jobs::builtin().check(&from("dev@example.com")),
         Ok(())
     );
+}
+
+mod http_job {
+    use std::time::Duration;
+
+    use serde_json::json;
+
+    use super::{check, run, worker};
+    use crate::job::{HttpFailure, HttpResponse, JobError};
+    use crate::jobs::http::{HttpParams, excerpt, failure, outcome};
+
+    fn answer(status: u16, reason: &str, body: &str) -> HttpResponse {
+        HttpResponse {
+            status,
+            reason: reason.into(),
+            retry_after_seconds: None,
+            body_start: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn two_hundreds_succeed_with_the_status_and_the_start_of_the_answer() {
+        assert_eq!(
+            outcome(&answer(200, "OK", "{\"ok\": true}\n")),
+            Ok("HTTP 200 OK: {\"ok\": true}".into())
+        );
+        assert_eq!(
+            outcome(&answer(204, "No Content", "")),
+            Ok("HTTP 204 No Content".into())
+        );
+    }
+
+    #[test]
+    fn throttling_and_server_errors_are_retried_and_client_errors_are_not() {
+        for status in [429, 500, 502, 503, 504] {
+            let error = outcome(&answer(status, "", "busy")).unwrap_err();
+            assert!(error.retryable, "{status}");
+            assert_eq!(error.retry_after_seconds, None);
+        }
+        for status in [400, 401, 403, 404, 410, 422, 301] {
+            assert!(
+                !outcome(&answer(status, "", "")).unwrap_err().retryable,
+                "{status}"
+            );
+        }
+        let throttled = HttpResponse {
+            retry_after_seconds: Some(30),
+            ..answer(429, "Too Many Requests", "slow down")
+        };
+        assert_eq!(
+            outcome(&throttled),
+            Err(JobError::retry_after(
+                "HTTP 429 Too Many Requests: slow down",
+                30
+            ))
+        );
+    }
+
+    #[test]
+    fn the_excerpt_is_one_bounded_line() {
+        let long = format!("line one\r\n\tline two\u{0007}{}", "x".repeat(500));
+        let quoted = excerpt(long.as_bytes());
+        assert!(quoted.starts_with("line one line two x"), "{quoted}");
+        assert!(quoted.len() <= 200 && quoted.ends_with('…'));
+        assert_eq!(excerpt(&[0xff, b'o', b'k']), "\u{fffd}ok");
+    }
+
+    #[test]
+    fn failures_name_the_host_never_the_query() {
+        let url = "https://api.example.com/hook?token=hunter2";
+        let timed_out = failure(url, HttpFailure::TimedOut(10));
+        assert_eq!(
+            timed_out.message,
+            "no answer from api.example.com within 10 s"
+        );
+        assert!(timed_out.retryable);
+        let refused = failure(
+            url,
+            HttpFailure::Refused("10.0.0.1 is a private address".into()),
+        );
+        assert!(!refused.retryable);
+        let network = failure(url, HttpFailure::Network("connection refused".into()));
+        assert_eq!(
+            network.message,
+            "could not reach api.example.com: connection refused"
+        );
+        assert!(network.retryable && !network.message.contains("hunter2"));
+    }
+
+    #[test]
+    fn params_are_checked_before_the_worker_is_armed() {
+        assert_eq!(
+            check("http", json!({"url": "https://example.com/hook"})),
+            Ok(())
+        );
+        let cases = [
+            (
+                json!({"url": "ftp://example.com/"}),
+                "params.url: must be an http or https URL",
+            ),
+            (json!({"url": "not a url"}), "params.url: is not a URL"),
+            (
+                json!({"url": "http://169.254.169.254/latest/meta-data/"}),
+                "params.url: 169.254.169.254 is a link-local address",
+            ),
+            (
+                json!({"url": "http://[::1]:8080/"}),
+                "params.url: ::1 is a loopback address",
+            ),
+            (
+                json!({"url": "https://example.com", "method": "FETCH"}),
+                "params.method: must be one of GET, POST",
+            ),
+            (
+                json!({"url": "https://example.com", "headers": {"bad name": "x"}}),
+                "params.headers.bad name: is not a header name",
+            ),
+            (
+                json!({"url": "https://example.com", "headers": {"x-token": "a\nb"}}),
+                "params.headers.x-token: is not a header value",
+            ),
+            (
+                json!({"url": "https://example.com", "timeoutSeconds": 0}),
+                "params.timeoutSeconds: must be from 1 to 900",
+            ),
+            (
+                json!({"url": "https://example.com", "retries": 3}),
+                "params.retries: unknown field `retries`",
+            ),
+        ];
+        for (params, expected) in cases {
+            let error = check("http", params.clone()).unwrap_err();
+            assert!(error.starts_with(expected), "{params}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_json_body_is_sent_as_json_and_a_string_as_it_is() {
+        let params: HttpParams = serde_json::from_value(json!({
+            "url": "https://example.com", "body": {"a": [1, 2]}, "headers": {"x-api-key": "k"}}))
+        .unwrap();
+        let request = params.request(Duration::from_secs(60));
+        assert_eq!(request.method, "POST");
+        assert_eq!(request.body.as_deref(), Some(&b"{\"a\":[1,2]}"[..]));
+        assert!(
+            request
+                .headers
+                .contains(&("content-type".into(), "application/json".into()))
+        );
+        assert_eq!(request.timeout, Duration::from_secs(60));
+        let params: HttpParams = serde_json::from_value(json!({
+            "url": "https://example.com", "method": "PUT", "body": "plain", "timeoutSeconds": 5,
+            "headers": {"Content-Type": "text/csv"}}))
+        .unwrap();
+        let request = params.request(Duration::from_secs(60));
+        assert_eq!(request.body.as_deref(), Some(&b"plain"[..]));
+        assert_eq!(
+            request.headers,
+            [("Content-Type".into(), "text/csv".into())]
+        );
+        assert_eq!(request.timeout, Duration::from_secs(5));
+    }
+
+    #[tokio::test]
+    async fn with_nothing_to_reach_the_run_fails_retryably_naming_the_host() {
+        let hook = worker(
+            "http",
+            json!({"url": "https://hooks.example.com/x?secret=s"}),
+        );
+        let error = run(&hook, Default::default(), Default::default())
+            .await
+            .unwrap_err();
+        assert!(error.retryable);
+        assert!(
+            error
+                .message
+                .starts_with("could not reach hooks.example.com"),
+            "{error:?}"
+        );
+    }
+}
+
+mod lambda_job {
+    use serde_json::json;
+
+    use super::check;
+    use crate::job::Invoked;
+    use crate::jobs::lambda::{function_shape_problem, invoked_outcome};
+
+    #[test]
+    fn function_names_arns_and_qualifiers_are_accepted_in_lambdas_shapes() {
+        for function in [
+            "report",
+            "report:live",
+            "report:$LATEST",
+            "report:7",
+            "123456789012:function:report",
+            "arn:aws:lambda:eu-west-1:123456789012:function:report",
+            "arn:aws:lambda:eu-west-1:123456789012:function:report:live",
+        ] {
+            assert_eq!(function_shape_problem(function), None, "{function}");
+        }
+        for function in [
+            "",
+            "a b",
+            "report:",
+            "x".repeat(65).as_str(),
+            "arn:aws:s3:::bucket",
+            "a:b:c:d:e",
+        ] {
+            assert!(function_shape_problem(function).is_some(), "{function}");
+        }
+        assert!(
+            check("lambda", json!({"function": "no spaces please"}))
+                .unwrap_err()
+                .starts_with("params.function:")
+        );
+        assert_eq!(
+            check(
+                "lambda",
+                json!({"function": "report", "payload": {"any": "json"}})
+            ),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn a_function_error_is_retried_with_its_type_and_message() {
+        let failed = Invoked {
+            function_error: Some("Unhandled".into()),
+            payload_start:
+                br#"{"errorType":"TypeError","errorMessage":"x is undefined","trace":[]}"#.to_vec(),
+        };
+        let error = invoked_outcome("report", &failed).unwrap_err();
+        assert!(error.retryable);
+        assert_eq!(
+            error.message,
+            "report failed (Unhandled): TypeError: x is undefined"
+        );
+        let ok = Invoked {
+            function_error: None,
+            payload_start: b"\"done\"".to_vec(),
+        };
+        assert_eq!(
+            invoked_outcome("report", &ok),
+            Ok("invoked report: \"done\"".into())
+        );
+    }
 }

@@ -214,7 +214,7 @@ pub fn bounded(text: &str) -> String {
 }
 
 /// `text`, cut to at most `limit` bytes on a character boundary (with `…` when cut).
-fn bounded_to(text: &str, limit: usize) -> String {
+pub fn bounded_to(text: &str, limit: usize) -> String {
     if text.len() <= limit {
         return text.to_owned();
     }

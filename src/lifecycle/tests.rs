@@ -399,7 +399,7 @@ fn unknown_kinds_and_bad_params_are_invalid() {
     assert_eq!(
         update.value("lastRunMessage"),
         Some(&s(
-            "invalid: kind: unknown kind \"teleport\" (this deployment knows: email, log, spawn)"
+            "invalid: kind: unknown kind \"teleport\" (this deployment knows: email, http, lambda, log, spawn)"
         ))
     );
     let mut bad_params = log_worker("w2");

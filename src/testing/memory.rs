@@ -18,7 +18,7 @@ use crate::lifecycle::{Message, Route, Update};
 use crate::store::{Applied, Page, StoreError, WorkerStore};
 use crate::timestamp::Due;
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A test that panicked while holding the lock has failed already; its state is still
     // worth reading.
     mutex

@@ -7,7 +7,8 @@
 //! mailer that keeps what it sends. Write an item, advance time, and every run that falls due
 //! happens in order: arming, delivery, claim, job, finish, retries with their backoff, time
 //! limits, the sweeper's rescues, spawned children. Then assert on the worker, its run records
-//! and the mail.
+//! and the mail. HTTP servers and Lambda functions answer as the test scripts them
+//! ([`Harness::http`], [`Harness::functions`]); the kit makes no network call.
 //!
 //! Time is tokio's paused clock: [`Harness::new`] pauses it, so use it in a plain
 //! `#[tokio::test]` (a current-thread runtime, not `start_paused`). A job that sleeps or
@@ -35,6 +36,7 @@
 //! ```
 
 mod memory;
+mod scripted;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -44,6 +46,7 @@ use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use chrono::{DateTime, TimeDelta, Utc};
 
 pub use self::memory::{MemoryDelivery, MemoryMailer, MemoryStore, StreamChange, Waiting};
+pub use self::scripted::{MemoryFunctions, MemoryHttp, Scripted, http_answer};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::handlers::dispatcher::handle_stream;
@@ -126,6 +129,8 @@ pub struct Harness {
     store: Arc<MemoryStore>,
     delivery: Arc<MemoryDelivery>,
     mailer: Arc<MemoryMailer>,
+    http: Arc<MemoryHttp>,
+    functions: Arc<MemoryFunctions>,
     handlers: Handlers,
     filter: Vec<serde_json::Value>,
     sequence: u64,
@@ -154,11 +159,15 @@ impl Harness {
             clock.clone(),
         ));
         let mailer = Arc::new(MemoryMailer::new(settings.limits.allowed_senders.clone()));
+        let http = Arc::new(MemoryHttp::new());
+        let functions = Arc::new(MemoryFunctions::new());
         let seams = Seams {
             store: store.clone(),
             delivery: delivery.clone(),
             mailer: mailer.clone(),
             workers: store.clone(),
+            http: http.clone(),
+            functions: functions.clone(),
             clock: clock.clone(),
         };
         Harness {
@@ -167,6 +176,8 @@ impl Harness {
             store,
             delivery,
             mailer,
+            http,
+            functions,
             filter: stream_filter::patterns(),
             sequence: 0,
             next_sweep: start + TimeDelta::seconds(SWEEP_EVERY_SECONDS),
@@ -417,6 +428,16 @@ impl Harness {
     /// anything overdue are skipped: they read nothing and change nothing).
     pub fn sweeps(&self) -> &[SweepReport] {
         &self.sweeps
+    }
+
+    /// The HTTP servers the `http` job reaches: script their answers, read the requests.
+    pub fn http(&self) -> &MemoryHttp {
+        &self.http
+    }
+
+    /// The Lambda functions the `lambda` job invokes: script their answers, read the calls.
+    pub fn functions(&self) -> &MemoryFunctions {
+        &self.functions
     }
 
     /// The store, to write or read items directly.

@@ -1,0 +1,79 @@
+//! The Lambda seam: the `lambda` job's [`Invoker`], a synchronous `Invoke`. Locally its
+//! endpoint can be any Invoke API server (`cargo lambda watch`, or a test's), through the SDK's
+//! `AWS_ENDPOINT_URL_LAMBDA`.
+
+use async_trait::async_trait;
+use aws_sdk_lambda::operation::invoke::InvokeError;
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::InvocationType;
+
+use crate::job::{Invoked, Invoker, JobError};
+use crate::sdk_error::{self, SdkError};
+
+/// Bytes of a response payload kept (for the item's message).
+pub const PAYLOAD_BYTES_KEPT: usize = 512;
+
+/// Invokes functions through the Lambda API.
+#[derive(Clone, Debug)]
+pub struct LambdaInvoker {
+    client: aws_sdk_lambda::Client,
+}
+
+impl LambdaInvoker {
+    /// An invoker on this client.
+    pub fn new(client: aws_sdk_lambda::Client) -> Self {
+        LambdaInvoker { client }
+    }
+}
+
+/// Whether Lambda would refuse the same call again: no such function, no permission (IAM
+/// answers 403 `AccessDeniedException`), or a request it cannot take.
+fn is_permanent<R>(error: &SdkError<InvokeError, R>) -> bool {
+    let typed = error.as_service_error().is_some_and(|e| {
+        matches!(
+            e,
+            InvokeError::ResourceNotFoundException(_)
+                | InvokeError::InvalidRequestContentException(_)
+                | InvokeError::RequestTooLargeException(_)
+                | InvokeError::InvalidParameterValueException(_)
+                | InvokeError::UnsupportedMediaTypeException(_)
+        )
+    });
+    typed || sdk_error::code_is(error, &["AccessDeniedException", "AccessDenied"])
+}
+
+#[async_trait]
+impl Invoker for LambdaInvoker {
+    async fn invoke(&self, function: &str, payload: Vec<u8>) -> Result<Invoked, JobError> {
+        let result = self
+            .client
+            .invoke()
+            .function_name(function)
+            .invocation_type(InvocationType::RequestResponse)
+            .payload(Blob::new(payload))
+            .send()
+            .await;
+        match result {
+            Ok(output) => {
+                let mut payload_start = output.payload.map(Blob::into_inner).unwrap_or_default();
+                payload_start.truncate(PAYLOAD_BYTES_KEPT);
+                Ok(Invoked {
+                    function_error: output.function_error,
+                    payload_start,
+                })
+            }
+            Err(error) => {
+                let permanent = is_permanent(&error);
+                let message = format!(
+                    "Lambda refused to invoke {function}: {}",
+                    sdk_error::message(error)
+                );
+                Err(if permanent {
+                    JobError::permanent(message)
+                } else {
+                    JobError::retryable(message)
+                })
+            }
+        }
+    }
+}
