@@ -80,24 +80,20 @@ impl Clients {
             ))
             .load()
             .await;
-        let mut clients = Self::with_interceptors(&config, interceptors);
+        let clients = Self::with_interceptors(&config, interceptors);
         // The emulator runs no functions: the `lambda` job's calls go to the Invoke API server
         // the SDK's own variable names (`cargo lambda watch`, or a test's), when one is set.
-        if let Ok(functions) = std::env::var("AWS_ENDPOINT_URL_LAMBDA") {
-            clients.lambda = Self::lambda_at(&config, &functions, interceptors);
+        match std::env::var("AWS_ENDPOINT_URL_LAMBDA") {
+            Ok(functions) => clients.with_functions_at(&functions),
+            Err(_) => clients,
         }
-        clients
     }
 
-    /// A Lambda client for the Invoke API server at `endpoint`.
-    pub fn lambda_at(
-        config: &aws_config::SdkConfig,
-        endpoint: &str,
-        interceptors: &[SharedInterceptor],
-    ) -> aws_sdk_lambda::Client {
-        let mut builder = aws_sdk_lambda::config::Builder::from(config).endpoint_url(endpoint);
-        builder.set_interceptors(interceptors.iter().cloned());
-        aws_sdk_lambda::Client::from_conf(builder.build())
+    /// These clients, with the Lambda client sent to the Invoke API server at `endpoint`.
+    pub fn with_functions_at(mut self, endpoint: &str) -> Self {
+        let config = self.lambda.config().to_builder().endpoint_url(endpoint);
+        self.lambda = aws_sdk_lambda::Client::from_conf(config.build());
+        self
     }
 }
 

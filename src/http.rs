@@ -19,13 +19,10 @@ pub const MAX_REDIRECTS: usize = 5;
 /// Bytes of an answer's body read (the rest is not downloaded).
 pub const BODY_BYTES_READ: usize = 512;
 
-/// An address the policy refuses, found while resolving or redirecting.
+/// An address the policy refuses, found while resolving or redirecting: why, in words.
 #[derive(Debug, thiserror::Error)]
-#[error("{host}: {why}")]
-struct Refused {
-    host: String,
-    why: String,
-}
+#[error("{0}")]
+struct Refused(String);
 
 /// Resolves names as the system does, then refuses the answer if any address is refused.
 struct CheckedResolver {
@@ -40,7 +37,7 @@ impl Resolve for CheckedResolver {
             let addresses: Vec<SocketAddr> =
                 tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             if let Some(why) = addresses.iter().find_map(|a| refusal(a.ip(), &policy)) {
-                return Err(Box::new(Refused { host, why }) as _);
+                return Err(Box::new(Refused(format!("{host} resolves to {why}"))) as _);
             }
             Ok(Box::new(addresses.into_iter()) as Addrs)
         })
@@ -54,10 +51,7 @@ fn literal_refusal(url: &reqwest::Url, policy: &NetworkPolicy) -> Option<Refused
         url::Host::Ipv4(v4) => v4.into(),
         url::Host::Ipv6(v6) => v6.into(),
     };
-    refusal(ip, policy).map(|why| Refused {
-        host: ip.to_string(),
-        why,
-    })
+    refusal(ip, policy).map(Refused)
 }
 
 /// An [`HttpClient`] on reqwest, under a [`NetworkPolicy`].
@@ -197,5 +191,33 @@ mod tests {
         let later = (Utc::now() + chrono::TimeDelta::seconds(300)).to_rfc2822();
         assert!(matches!(retry_after(&later), Some(298..=300)));
         assert_eq!(retry_after("soon"), None);
+    }
+
+    #[tokio::test]
+    async fn a_name_that_resolves_to_a_refused_address_is_refused_before_connecting() {
+        let client = ReqwestClient::new(NetworkPolicy::default());
+        let request = HttpRequest {
+            method: "GET".into(),
+            url: "http://localhost:9/".into(),
+            headers: Vec::new(),
+            body: None,
+            timeout: std::time::Duration::from_secs(5),
+        };
+        let Err(HttpFailure::Refused(why)) = client.send(&request).await else {
+            panic!("localhost was reached")
+        };
+        assert!(why.starts_with("localhost resolves to "), "{why}");
+        assert!(why.contains("a loopback address"), "{why}");
+        let literal = HttpRequest {
+            url: "http://169.254.169.254/latest/meta-data/".into(),
+            ..request
+        };
+        let Err(HttpFailure::Refused(why)) = client.send(&literal).await else {
+            panic!("the metadata service was reached")
+        };
+        assert!(
+            why.starts_with("169.254.169.254 is a link-local address"),
+            "{why}"
+        );
     }
 }

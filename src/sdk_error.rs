@@ -6,10 +6,12 @@ pub use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError
 /// Whether a call failed with one of these error codes (checked on the code itself, since
 /// emulators and query-compatible services do not always map it to the typed variant).
 pub fn code_is<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>, codes: &[&str]) -> bool {
-    error
-        .as_service_error()
-        .and_then(|e| e.code())
-        .is_some_and(|code| codes.contains(&code))
+    code_of(error).is_some_and(|code| codes.contains(&code))
+}
+
+/// The service's error code, when the call got one.
+pub fn code_of<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> Option<&str> {
+    error.as_service_error().and_then(|e| e.code())
 }
 
 /// A failed call in one short line: the service's code and message, or what went wrong on the

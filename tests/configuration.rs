@@ -99,3 +99,29 @@ fn the_templates_stream_filter_is_the_one_nextdue_dev_applies() {
         .collect();
     assert_eq!(declared, nextdue::stream_filter::patterns());
 }
+
+#[test]
+fn every_example_item_in_the_readme_is_a_valid_worker() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = fs::read_to_string(root.join("README.md")).unwrap();
+    let section = readme
+        .split("### Examples (DynamoDB JSON")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("the README's examples section");
+    let registry = nextdue::jobs::builtin();
+    let mut checked = 0;
+    for block in section.split("```json").skip(1) {
+        let json = block.split("```").next().unwrap();
+        let item: std::collections::HashMap<String, nextdue::item::AttributeValue> =
+            serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {json}"));
+        let worker = nextdue::item::Worker::from_item(&nextdue::item::Item::from(item))
+            .unwrap_or_else(|e| panic!("{e}: {json}"));
+        use nextdue::job::Job as _;
+        let job = registry.get(&worker.kind).expect("a built-in kind");
+        job.check_worker(&worker, &Default::default())
+            .unwrap_or_else(|e| panic!("{e}: {json}"));
+        checked += 1;
+    }
+    assert!(checked >= 5, "found {checked} examples");
+}

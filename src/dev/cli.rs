@@ -81,7 +81,9 @@ impl Local {
             bail!("--invoke-url must be a loopback address (cargo lambda watch); got {url:?}");
         }
         let clients = Clients::local(&endpoint).await;
-        let settings = Settings::from_env()?;
+        let mut settings = Settings::from_env()?;
+        // Local services listen on loopback: the `http` job may call them here.
+        settings.limits.http_allow.loopback = true;
         let queue_settings = QueueSettings {
             visibility_timeout_seconds: (self.function_timeout + 30) as u32,
         };

@@ -14,9 +14,9 @@ use crate::timestamp::Due;
 /// The `lambda` job.
 pub struct LambdaJob;
 
-/// The `lambda` job's parameters.
+/// The `lambda` job's parameters. Any others in `params` are the function's own: they reach
+/// it in the default payload.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct LambdaParams {
     /// The function: its name, ARN or partial ARN, with an optional `:alias` or `:version`.
     pub function: String,

@@ -3,12 +3,15 @@
 //! handler works through everything it can do, and compared with template.yaml's policies.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use chrono::{TimeDelta, Utc};
+use nextdue::clients::Clients;
 use nextdue::dev::checkpoint::Checkpoints;
 use nextdue::dev::queues::QueuePump;
 use nextdue::dev::streams::StreamPump;
 use nextdue::faults::Faults;
+use nextdue::handlers::Stack;
 use nextdue::handlers::sweeper::sweep_once;
 use nextdue::item::Status;
 use nextdue::lifecycle::{Message, claim};
@@ -32,6 +35,9 @@ fn action(call: &str) -> String {
     }
     if call.starts_with("POST ") && call.contains("/schedules/") {
         return "scheduler:CreateSchedule".into();
+    }
+    if call.starts_with("POST ") && call.contains("/2015-03-31/functions/") {
+        return "lambda:InvokeFunction".into();
     }
     panic!("an AWS call this test cannot name: {call}");
 }
@@ -92,7 +98,22 @@ async fn least_privilege_each_role_allows_exactly_the_calls_its_function_makes()
     let (dispatcher_calls, executor_calls, sweeper_calls) =
         (Faults::default(), Faults::default(), Faults::default());
     let dispatcher = stack.sibling(&dispatcher_calls).await;
-    let executor = stack.sibling(&executor_calls).await;
+    // The executor's `lambda` job calls go to a local Invoke API server.
+    let functions = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::path(
+        "/2015-03-31/functions/report/invocations",
+    ))
+    .respond_with(wiremock::ResponseTemplate::new(200).set_body_string("{}"))
+    .mount(&functions)
+    .await;
+    let executor_clients = Clients::local_with(&stack.endpoint, &[executor_calls.interceptor()])
+        .await
+        .with_functions_at(&functions.uri());
+    let executor = Arc::new(Stack::new(
+        executor_clients,
+        stack.stack.settings.clone(),
+        crate::support::registry(),
+    ));
     let sweeper = stack.sibling(&sweeper_calls).await;
 
     // Everything the dispatcher does: arm, deliver by queue and by schedule, stop, mark invalid.
@@ -104,6 +125,7 @@ async fn least_privilege_each_role_allows_exactly_the_calls_its_function_makes()
         json!({"id": "bad", "kind": "teleport", "enabled": true}),
         json!({"id": "nowhere", "kind": "log", "enabled": true, "queue": "nowhere", "params": {"message": "x"}}),
         json!({"id": "second", "kind": "log", "enabled": true, "queue": "second", "params": {"message": "x"}}),
+        json!({"id": "function", "kind": "lambda", "enabled": true, "params": {"function": "report"}}),
         // A spawned worker: the executor reads its parent before each run.
         json!({"id": "adopted", "kind": "log", "enabled": true, "parentId": "spawner", "params": {"message": "x"}}),
     ] {
@@ -133,6 +155,10 @@ async fn least_privilege_each_role_allows_exactly_the_calls_its_function_makes()
     let pump = QueuePump::new(stack.stack.clients.clone(), queue, TimeDelta::seconds(30));
     while pump.run_once(&executor.executor).await.unwrap() > 0 {}
     assert_eq!(stack.worker("mail").await.last_run_succeeded, Some(true));
+    assert_eq!(
+        stack.worker("function").await.last_run_succeeded,
+        Some(true)
+    );
     let spawner = stack.worker("spawner").await;
     for due in [
         Utc::now() + TimeDelta::seconds(30),

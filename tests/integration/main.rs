@@ -7,6 +7,7 @@ mod crashes;
 mod dev_restart;
 mod duplicates;
 mod failures;
+mod http_and_lambda;
 mod iam;
 mod parity;
 mod runs;

@@ -105,11 +105,13 @@ impl TestStack {
             queues,
             ..Policy::default()
         };
-        let settings = Settings {
+        let mut settings = Settings {
             names: names.clone(),
             policy,
             ..Settings::default()
         };
+        // As `nextdue dev` does: the `http` job may call local servers.
+        settings.limits.http_allow.loopback = true;
         let registry = registry();
         let state_dir = std::env::temp_dir().join(&prefix);
         TestStack {
@@ -120,6 +122,13 @@ impl TestStack {
             state_dir,
             glue: None,
         }
+    }
+
+    /// This stack with its `lambda` job's calls sent to the Invoke API server at `endpoint`.
+    pub fn with_functions_at(mut self, endpoint: &str) -> TestStack {
+        let clients = self.stack.clients.clone().with_functions_at(endpoint);
+        self.stack = Arc::new(Stack::new(clients, self.stack.settings.clone(), registry()));
+        self
     }
 
     /// Starts (or restarts) the glue.
