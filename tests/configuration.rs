@@ -117,7 +117,6 @@ fn every_example_item_in_the_readme_is_a_valid_worker() {
             serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {json}"));
         let worker = nextdue::item::Worker::from_item(&nextdue::item::Item::from(item))
             .unwrap_or_else(|e| panic!("{e}: {json}"));
-        use nextdue::job::Job as _;
         let job = registry.get(&worker.kind).expect("a built-in kind");
         job.check_worker(&worker, &Default::default())
             .unwrap_or_else(|e| panic!("{e}: {json}"));
