@@ -65,10 +65,11 @@ impl Clients {
         Self::local_with(endpoint, &[]).await
     }
 
-    /// [`Clients::local`], every call passing through `interceptors`.
-    pub async fn local_with(endpoint: &str, interceptors: &[SharedInterceptor]) -> Self {
+    /// The SDK config for a local emulator at `endpoint`: throwaway credentials, the region of
+    /// `AWS_REGION` or [`LOCAL_REGION`].
+    pub async fn local_config(endpoint: &str) -> aws_config::SdkConfig {
         let region = std::env::var("AWS_REGION").unwrap_or_else(|_| LOCAL_REGION.to_owned());
-        let config = aws_config::defaults(BehaviorVersion::latest())
+        aws_config::defaults(BehaviorVersion::latest())
             .endpoint_url(endpoint)
             .region(Region::new(region))
             .credentials_provider(Credentials::new(
@@ -79,7 +80,12 @@ impl Clients {
                 "nextdue-local",
             ))
             .load()
-            .await;
+            .await
+    }
+
+    /// [`Clients::local`], every call passing through `interceptors`.
+    pub async fn local_with(endpoint: &str, interceptors: &[SharedInterceptor]) -> Self {
+        let config = Self::local_config(endpoint).await;
         let clients = Self::with_interceptors(&config, interceptors);
         // The emulator runs no functions: the `lambda` job's calls go to the Invoke API server
         // the SDK's own variable names (`cargo lambda watch`, or a test's), when one is set.

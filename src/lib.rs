@@ -37,6 +37,8 @@ pub mod http;
 pub mod lambda;
 pub mod mail;
 pub mod metrics;
+#[cfg(feature = "dev")]
+pub mod ops;
 pub mod sdk_error;
 pub mod store;
 #[cfg(feature = "testing")]

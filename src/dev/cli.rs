@@ -1,13 +1,16 @@
-//! The `nextdue` command line: local development commands, for any registry of jobs (a team's
-//! own `dev` binary calls [`main`] with its registry).
+//! The `nextdue` command line, for any registry of jobs (a team's own `dev` binary calls
+//! [`main`] with its registry).
 //!
 //! * `nextdue dev`: creates the tables, queues and schedule group if absent, then plays AWS's
 //!   glue (stream → dispatcher, queues → executor, due schedules → queue) until Ctrl-C.
 //! * `nextdue demo`: the same, plus a demo email worker, and how it went: the item, its run
 //!   records, and the mail the emulator received.
+//! * The operator's commands (`ls`, `show`, `runs`, `put`, `enable`, `disable`, `run-now`,
+//!   `schedule`, `tail`, `dead-letters`; [`crate::ops`]), against AWS or the emulator, and
+//!   `completions`.
 //!
-//! Both refuse to run without a loopback endpoint (`AWS_ENDPOINT_URL` or `--endpoint`), so they
-//! can never touch a real account.
+//! `dev` and `demo` refuse to run without a loopback endpoint (`AWS_ENDPOINT_URL` or
+//! `--endpoint`), so they can never touch a real account.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -27,13 +30,15 @@ use crate::dev::{
 use crate::handlers::Stack;
 use crate::item::{Status, Worker};
 use crate::job::Registry;
+use crate::ops;
 use crate::store::WorkerStore;
 
 #[derive(Parser)]
 #[command(
     name = "nextdue",
     version,
-    about = "Persistent, observable background workers for AWS: local development"
+    about = "Persistent, observable background workers for AWS: see, start, stop and preview \
+             workers, and run the local stack"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -46,6 +51,40 @@ enum Command {
     Dev(Local),
     /// Run the glue, write a demo email worker, and show how it went.
     Demo(Local),
+    /// List the workers, soonest due first.
+    Ls(Operate<ops::list::ListArgs>),
+    /// Show a worker in words: state, next due times, latest runs, what is wrong.
+    Show(Operate<ops::show::ShowArgs>),
+    /// A worker's run history, newest first.
+    Runs(Operate<ops::show::RunsArgs>),
+    /// Write a worker from JSON, after checking it as the dispatcher would.
+    Put(Operate<ops::put::PutArgs>),
+    /// Enable a worker (it is armed with a new task id).
+    Enable(Operate<ops::put::IdArgs>),
+    /// Disable a worker (it stops).
+    Disable(Operate<ops::put::IdArgs>),
+    /// Ask a worker for one extra run as soon as possible; its schedule is kept.
+    RunNow(Operate<ops::put::IdArgs>),
+    /// Preview the next due times of a rate(), cron() or at() expression (offline).
+    Schedule(Operate<ops::preview::PreviewArgs>),
+    /// Follow runs as they finish, until Ctrl-C.
+    Tail(Operate<ops::tail::TailArgs>),
+    /// List the dead-letter queues' messages, with the reason where one is known.
+    DeadLetters(Operate<ops::dead_letters::DeadLetterArgs>),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// An operator's command: its own arguments, and where to look.
+#[derive(Args)]
+struct Operate<T: Args> {
+    #[command(flatten)]
+    args: T,
+    #[command(flatten)]
+    connection: ops::Connection,
 }
 
 #[derive(Args)]
@@ -206,26 +245,60 @@ async fn demo(local: &Local, registry: Registry) -> anyhow::Result<()> {
 
 /// Runs the `nextdue` command line (`dev`, `demo`) with the jobs of `registry`, reading the
 /// arguments of the process.
+/// An operator's command that fails prints `error: …` on stderr and exits with 1 (a usage
+/// error exits with 2, as clap does).
 pub async fn main(registry: Registry) -> anyhow::Result<()> {
     // Boxed, so the caller's `main` future stays small.
-    Box::pin(run(registry)).await
+    match Box::pin(run(registry)).await {
+        Err(error) if error.is::<ops::OpsError>() => {
+            let red = anstyle::AnsiColor::Red.on_default().bold();
+            let mut err = anstream::stderr();
+            let _ =
+                std::io::Write::write_fmt(&mut err, format_args!("{red}error:{red:#} {error}\n"));
+            std::process::exit(1);
+        }
+        other => other,
+    }
 }
 
 async fn run(registry: Registry) -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    // The local stack logs what it does; the operator's commands only what goes wrong. Logs
+    // go to stderr, so `--json` output stays clean.
+    let level = match cli.command {
+        Command::Dev(_) | Command::Demo(_) => "nextdue=info",
+        _ => "nextdue=warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "nextdue=info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| level.into()),
         )
+        .with_writer(std::io::stderr)
         .with_target(false)
         .compact()
         .init();
-    match Cli::parse().command {
+    let done = match cli.command {
         Command::Dev(local) => {
             let (_stack, _glue, _endpoint) = local.start(registry).await?;
             tokio::signal::ctrl_c().await?;
-            Ok(())
+            return Ok(());
         }
-        Command::Demo(local) => demo(&local, registry).await,
-    }
+        Command::Demo(local) => return demo(&local, registry).await,
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "nextdue", &mut std::io::stdout());
+            return Ok(());
+        }
+        Command::Ls(o) => ops::list::run(&o.connection, &o.args).await,
+        Command::Show(o) => ops::show::run_show(&o.connection, &o.args).await,
+        Command::Runs(o) => ops::show::run_runs(&o.connection, &o.args).await,
+        Command::Put(o) => ops::put::run_put(&o.connection, &o.args, &registry).await,
+        Command::Enable(o) => ops::put::run_enable(&o.connection, &o.args).await,
+        Command::Disable(o) => ops::put::run_disable(&o.connection, &o.args).await,
+        Command::RunNow(o) => ops::put::run_now(&o.connection, &o.args).await,
+        Command::Schedule(o) => ops::preview::run(&o.connection, &o.args),
+        Command::Tail(o) => ops::tail::run(&o.connection, &o.args).await,
+        Command::DeadLetters(o) => ops::dead_letters::run(&o.connection, &o.args).await,
+    };
+    Ok(done?)
 }

@@ -7,10 +7,9 @@ use serde_json::json;
 
 use crate::support::TestStack;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_input_never_poisons_bad_items_become_invalid_while_a_good_one_runs() {
-    let stack = TestStack::provisioned("bad").await;
-    let bad = [
+/// Bad items as users write them, and how their message on the item begins.
+pub fn bad_items() -> Vec<(serde_json::Value, &'static str)> {
+    vec![
         (
             json!({"id": "bad-due", "kind": "log", "enabled": true, "nextDue": "yesterday", "params": {"message": "x"}}),
             "invalid: nextDue: expected an RFC 3339 time",
@@ -43,7 +42,13 @@ async fn bad_input_never_poisons_bad_items_become_invalid_while_a_good_one_runs(
             json!({"id": "far-schedule", "kind": "log", "enabled": true, "schedule": "at(2300-01-01T00:00:00)", "params": {"message": "x"}}),
             "invalid: schedule: at: 2300-01-01T00:00:00 is after 2199",
         ),
-    ];
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_never_poisons_bad_items_become_invalid_while_a_good_one_runs() {
+    let stack = TestStack::provisioned("bad").await;
+    let bad = bad_items();
     // Written before the glue starts, so they reach the dispatcher in one batch with the good one.
     for (item, _) in &bad {
         stack.put(item.clone()).await;

@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod cargo_lambda;
+mod cli;
 mod crashes;
 mod dev_restart;
 mod duplicates;

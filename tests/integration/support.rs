@@ -131,6 +131,14 @@ impl TestStack {
         self
     }
 
+    /// This stack running only the built-in jobs, as the `nextdue` binary does.
+    pub fn with_builtin_jobs(mut self) -> TestStack {
+        let clients = self.stack.clients.clone();
+        let settings = self.stack.settings.clone();
+        self.stack = Arc::new(Stack::new(clients, settings, nextdue::jobs::builtin()));
+        self
+    }
+
     /// Starts (or restarts) the glue.
     pub async fn start_glue(&mut self) {
         self.start_glue_with(FUNCTION_TIMEOUT_SECONDS).await;

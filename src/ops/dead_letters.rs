@@ -1,0 +1,261 @@
+//! `nextdue dead-letters`: what sits in the dead-letter queues (messages the executor failed
+//! on `maxReceiveCount` times) and in the queue of stream records the dispatcher set aside,
+//! with the reason where one is known; `--redrive` moves dead letters back to their queue.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_sqs::types::{ChangeMessageVisibilityBatchRequestEntry, MessageSystemAttributeName};
+use clap::Args;
+use serde::Serialize;
+
+use super::format::{self, paint, style};
+use super::show::worker_item;
+use super::{Connection, OpsError, OpsResult};
+use crate::delivery::{QueueRef, lookup_queue, send_body};
+use crate::lifecycle::Message;
+
+/// What `dead-letters` looks at.
+#[derive(Args, Clone, Debug)]
+pub struct DeadLetterArgs {
+    /// Only this worker queue's dead letters (default: every queue of `NEXTDUE_QUEUES`, and
+    /// the stream's set-aside records).
+    #[arg(long)]
+    pub queue: Option<String>,
+    /// Move the worker queues' dead letters back to their queue (the executor gets them again).
+    #[arg(long)]
+    pub redrive: bool,
+}
+
+/// How long listed messages stay hidden while the listing reads on (they are made visible
+/// again at once afterwards).
+const HIDE_SECONDS: i32 = 30;
+/// The most messages read per queue.
+const MAX_MESSAGES: usize = 1000;
+
+/// One dead letter, as `dead-letters --json` gives it.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadLetter {
+    /// The queue it sits in.
+    pub queue: String,
+    /// The worker it is for, if it names one.
+    pub worker_id: Option<String>,
+    /// The due time it was for, if it is a nextdue message.
+    pub due: Option<String>,
+    /// How many times the queue handed it out.
+    pub receive_count: Option<u32>,
+    /// Why it is here, as far as is known.
+    pub reason: String,
+    /// Whether `--redrive` moved it back.
+    pub redriven: bool,
+}
+
+struct Received {
+    body: String,
+    receipt: String,
+    receive_count: Option<u32>,
+}
+
+/// Every message of `queue` (up to [`MAX_MESSAGES`]), left in the queue.
+async fn read_all(
+    connection: &Connection,
+    sqs: &aws_sdk_sqs::Client,
+    queue: &QueueRef,
+) -> OpsResult<Vec<Received>> {
+    let mut all: Vec<Received> = Vec::new();
+    while all.len() < MAX_MESSAGES {
+        let page = sqs
+            .receive_message()
+            .queue_url(&queue.url)
+            .max_number_of_messages(10)
+            .visibility_timeout(HIDE_SECONDS)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .send()
+            .await
+            .map_err(|e| connection.explain("reading a dead-letter queue", &queue.name, e))?;
+        let messages = page.messages.unwrap_or_default();
+        if messages.is_empty() {
+            break;
+        }
+        for message in messages {
+            let receive_count = message
+                .attributes
+                .as_ref()
+                .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+                .and_then(|n| n.parse().ok());
+            all.push(Received {
+                body: message.body.unwrap_or_default(),
+                receipt: message.receipt_handle.unwrap_or_default(),
+                receive_count,
+            });
+        }
+    }
+    Ok(all)
+}
+
+/// Makes listed messages visible again.
+async fn release(sqs: &aws_sdk_sqs::Client, queue: &QueueRef, messages: &[&Received]) {
+    for chunk in messages.chunks(10) {
+        let entries = chunk
+            .iter()
+            .enumerate()
+            .filter_map(|(i, m)| {
+                ChangeMessageVisibilityBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(&m.receipt)
+                    .visibility_timeout(0)
+                    .build()
+                    .ok()
+            })
+            .collect();
+        // A message left hidden comes back by itself after HIDE_SECONDS.
+        let _ = sqs
+            .change_message_visibility_batch()
+            .queue_url(&queue.url)
+            .set_entries(Some(entries))
+            .send()
+            .await;
+    }
+}
+
+/// Why a worker queue's dead letter is there: what the worker's item says of its last run.
+async fn worker_reason(connection: &Connection, message: &Message) -> String {
+    match worker_item(connection, &message.id).await {
+        Err(_) => "the worker no longer exists".into(),
+        Ok(item) => {
+            let row = super::list::Row::of(&item);
+            let status = row.status.unwrap_or_else(|| "-".into());
+            let last = row
+                .last_run_message
+                .unwrap_or_else(|| "no run recorded".into());
+            format!(
+                "the executor failed on it each time it was received; the worker is {status} \
+                 (last run: {last}); see the executor's log for worker {}",
+                message.id
+            )
+        }
+    }
+}
+
+/// Runs `nextdue dead-letters`.
+pub async fn run(connection: &Connection, args: &DeadLetterArgs) -> OpsResult<()> {
+    let clients = connection.clients().await?;
+    let settings = connection.settings()?;
+    let names = &settings.names;
+    let queues: Vec<String> = match &args.queue {
+        Some(queue) => vec![queue.clone()],
+        None => settings
+            .policy
+            .queues
+            .iter()
+            .map(|q| q.name.clone())
+            .collect(),
+    };
+    let mut letters = Vec::new();
+    let mut counts = BTreeMap::new();
+    for queue in &queues {
+        let dlq_name = names.dead_letter_queue_name(queue);
+        let dlq = lookup_queue(&clients.sqs, &dlq_name)
+            .await
+            .map_err(|e| OpsError(format!("{e}: deploy the stack, or set NEXTDUE_QUEUES and NEXTDUE_QUEUE_PREFIX to its queues")))?;
+        let received = read_all(connection, &clients.sqs, &dlq).await?;
+        let target = if args.redrive {
+            Some(
+                lookup_queue(&clients.sqs, &names.queue_name(queue))
+                    .await
+                    .map_err(|e| OpsError(e.to_string()))?,
+            )
+        } else {
+            None
+        };
+        let mut kept = Vec::new();
+        for message in &received {
+            let decoded = serde_json::from_str::<Message>(&message.body).ok();
+            let reason = match &decoded {
+                Some(m) => worker_reason(connection, m).await,
+                None => "not a nextdue message: its body does not decode".into(),
+            };
+            let mut redriven = false;
+            if let (Some(target), Some(_)) = (&target, &decoded) {
+                send_body(&clients.sqs, target, &message.body)
+                    .await
+                    .map_err(|e| OpsError(e.to_string()))?;
+                clients
+                    .sqs
+                    .delete_message()
+                    .queue_url(&dlq.url)
+                    .receipt_handle(&message.receipt)
+                    .send()
+                    .await
+                    .map_err(|e| connection.explain("removing a redriven message", &dlq.name, e))?;
+                redriven = true;
+            } else {
+                kept.push(message);
+            }
+            letters.push(DeadLetter {
+                queue: dlq_name.clone(),
+                worker_id: decoded.as_ref().map(|m| m.id.clone()),
+                due: decoded.as_ref().map(|m| m.due.to_string()),
+                receive_count: message.receive_count,
+                reason,
+                redriven,
+            });
+        }
+        release(&clients.sqs, &dlq, &kept).await;
+        counts.insert(dlq_name, received.len());
+    }
+    if args.queue.is_none() {
+        let name = names.stream_failure_queue_name();
+        if let Ok(queue) = lookup_queue(&clients.sqs, &name).await {
+            let received = read_all(connection, &clients.sqs, &queue).await?;
+            for message in &received {
+                let body: serde_json::Value =
+                    serde_json::from_str(&message.body).unwrap_or_default();
+                let reason = body["reason"].as_str().map(str::to_owned).unwrap_or_else(|| {
+                    "the dispatcher failed on this stream record every time it was retried (see its log)".into()
+                });
+                letters.push(DeadLetter {
+                    queue: name.clone(),
+                    worker_id: body["workerId"].as_str().map(str::to_owned),
+                    due: None,
+                    receive_count: message.receive_count,
+                    reason,
+                    redriven: false,
+                });
+            }
+            release(&clients.sqs, &queue, &received.iter().collect::<Vec<_>>()).await;
+            counts.insert(name, received.len());
+        }
+    }
+    if connection.json {
+        format::print_json(&serde_json::to_value(&letters).expect("dead letters serialize"));
+        return Ok(());
+    }
+    let summary: Vec<String> = counts.iter().map(|(q, n)| format!("{q}: {n}")).collect();
+    format::print(&summary.join(", "));
+    if letters.is_empty() {
+        format::print(&paint("no dead letters", style::OK));
+        return Ok(());
+    }
+    let mut table = format::table(&["QUEUE", "WORKER", "DUE", "RECEIVED", "REASON"]);
+    for letter in &letters {
+        let received = letter
+            .receive_count
+            .map(|n| format!("{n}×"))
+            .unwrap_or_default();
+        let reason = if letter.redriven {
+            format!("{} (moved back to its queue)", letter.reason)
+        } else {
+            letter.reason.clone()
+        };
+        table.add_row(vec![
+            letter.queue.clone(),
+            letter.worker_id.clone().unwrap_or_else(|| "?".into()),
+            letter.due.clone().unwrap_or_default(),
+            received,
+            format::fit(&reason, 80),
+        ]);
+    }
+    format::print(&table.trim_fmt());
+    Ok(())
+}

@@ -1,0 +1,97 @@
+//! How the commands print: tables sized to the terminal, times in UTC with how far they are
+//! from now ("in 4 minutes"), colour only on a terminal, JSON for scripts.
+
+use std::io::{IsTerminal, Write};
+
+use anstyle::{AnsiColor, Style};
+use chrono::{DateTime, Utc};
+use chrono_humanize::HumanTime;
+use comfy_table::{ContentArrangement, Table, presets};
+
+use crate::lifecycle::bounded_to;
+
+/// `2027-01-04 09:00:00Z`.
+pub fn utc(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M:%SZ").to_string()
+}
+
+/// How far `at` is from `now`, in words: `in 4 minutes`, `2 hours ago`, `now`.
+pub fn relative(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let delta = at - now;
+    if delta.num_seconds().abs() < 1 {
+        return "now".into();
+    }
+    HumanTime::from(delta).to_string()
+}
+
+/// `2027-01-04 09:00:00Z (in 4 minutes)`.
+pub fn when(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    format!("{} ({})", utc(at), relative(at, now))
+}
+
+/// The width output should fit: the terminal's, `COLUMNS`, or none (a pipe or a file).
+pub fn width() -> Option<u16> {
+    if std::io::stdout().is_terminal()
+        && let Some((terminal_size::Width(w), _)) = terminal_size::terminal_size()
+    {
+        return Some(w);
+    }
+    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok())
+}
+
+/// A table with these column headers, fitting [`width`]. Its cells stay plain (no colour):
+/// the table measures escape codes as text.
+pub fn table(headers: &[&str]) -> Table {
+    let mut table = Table::new();
+    table
+        .load_style(presets::NOTHING)
+        .set_header(headers.iter().copied());
+    if let Some(width) = width() {
+        table
+            .set_width(width)
+            .set_content_arrangement(ContentArrangement::Dynamic);
+    }
+    table
+}
+
+/// `text` cut to fit what remains of the width after `used` columns (whole when there is no
+/// width).
+pub fn fit(text: &str, used: usize) -> String {
+    let line = text.replace(['\n', '\r'], " ");
+    match width() {
+        Some(width) => bounded_to(&line, (width as usize).saturating_sub(used).max(20)),
+        None => line,
+    }
+}
+
+/// Styles, as anstream renders them: colours on a terminal, plain text elsewhere (and
+/// when `NO_COLOR` is set).
+pub mod style {
+    use super::*;
+
+    /// Good news.
+    pub const OK: Style = AnsiColor::Green.on_default();
+    /// Bad news.
+    pub const BAD: Style = AnsiColor::Red.on_default().bold();
+    /// Something to notice.
+    pub const NOTE: Style = AnsiColor::Yellow.on_default();
+    /// A heading.
+    pub const HEAD: Style = Style::new().bold();
+}
+
+/// `text` in `style` (plain when stdout is not a terminal).
+pub fn paint(text: &str, style: Style) -> String {
+    format!("{style}{text}{style:#}")
+}
+
+/// Prints `text` to stdout, colours stripped unless it is a terminal.
+pub fn print(text: &str) {
+    let mut out = anstream::stdout();
+    // A closed pipe (`| head`) is not an error worth a message.
+    let _ = writeln!(out, "{text}");
+}
+
+/// Prints `value` as pretty JSON.
+pub fn print_json(value: &serde_json::Value) {
+    print(&serde_json::to_string_pretty(value).expect("JSON values serialize"));
+}

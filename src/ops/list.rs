@@ -1,0 +1,224 @@
+//! `nextdue ls`: one row per worker, soonest due first.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue as SdkValue;
+use chrono::{DateTime, Utc};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use super::format;
+use super::{Connection, OpsResult};
+use crate::item::{AttributeValue, Item, attr};
+
+/// What `ls` shows.
+#[derive(Args, Clone, Debug)]
+pub struct ListArgs {
+    /// Only workers with this status (`ready`, `running`, `stopped`, `invalid`).
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Only workers of this kind.
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// Only workers on this queue.
+    #[arg(long)]
+    pub queue: Option<String>,
+    /// At most this many rows.
+    #[arg(long)]
+    pub limit: Option<usize>,
+}
+
+/// One worker as `ls --json` gives it (field names are stable).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Row {
+    /// The worker's id.
+    pub id: String,
+    /// Its kind.
+    pub kind: Option<String>,
+    /// `ready`, `running`, `stopped`, `invalid`, or none yet.
+    pub status: Option<String>,
+    /// Whether it is enabled.
+    pub enabled: bool,
+    /// Its schedule expression.
+    pub schedule: Option<String>,
+    /// Its time zone.
+    pub timezone: Option<String>,
+    /// Its queue.
+    pub queue: Option<String>,
+    /// When it is next due.
+    pub next_due: Option<String>,
+    /// Finished runs.
+    pub run_count: u64,
+    /// Whether the last run succeeded.
+    pub last_run_succeeded: Option<bool>,
+    /// When the last run finished.
+    pub last_run_finish_time: Option<String>,
+    /// The last run's message (or why the worker is invalid).
+    pub last_run_message: Option<String>,
+}
+
+/// A string attribute of an item.
+pub fn text(item: &Item, name: &str) -> Option<String> {
+    match item.get(name) {
+        Some(AttributeValue::S(s)) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn boolean(item: &Item, name: &str) -> Option<bool> {
+    match item.get(name) {
+        Some(AttributeValue::Bool(b)) => Some(*b),
+        _ => None,
+    }
+}
+
+impl Row {
+    /// The row of a stored item, whatever it holds (an invalid item shows what it has).
+    pub fn of(item: &Item) -> Row {
+        let run_count = match item.get(attr::RUN_COUNT) {
+            Some(AttributeValue::N(n)) => n.parse().unwrap_or(0),
+            _ => 0,
+        };
+        Row {
+            id: text(item, attr::ID).unwrap_or_default(),
+            kind: text(item, attr::KIND),
+            status: text(item, attr::STATUS),
+            enabled: boolean(item, attr::ENABLED) == Some(true),
+            schedule: text(item, attr::SCHEDULE),
+            timezone: text(item, attr::TIMEZONE),
+            queue: text(item, attr::QUEUE),
+            next_due: text(item, attr::NEXT_DUE),
+            run_count,
+            last_run_succeeded: boolean(item, attr::LAST_RUN_SUCCEEDED),
+            last_run_finish_time: text(item, attr::LAST_RUN_FINISH_TIME),
+            last_run_message: text(item, attr::LAST_RUN_MESSAGE),
+        }
+    }
+
+    fn next_due_at(&self) -> Option<DateTime<Utc>> {
+        self.next_due.as_deref().and_then(|d| d.parse().ok())
+    }
+}
+
+/// Every worker item, read page by page (with a spinner on a terminal once it takes a moment).
+async fn scan(connection: &Connection, args: &ListArgs) -> OpsResult<Vec<Item>> {
+    let clients = connection.clients().await?;
+    let mut filters = Vec::new();
+    let mut names = HashMap::new();
+    let mut values = HashMap::new();
+    for (placeholder, name, value) in [
+        ("status", attr::STATUS, &args.status),
+        ("kind", attr::KIND, &args.kind),
+        ("queue", attr::QUEUE, &args.queue),
+    ] {
+        if let Some(value) = value {
+            filters.push(format!("#{placeholder} = :{placeholder}"));
+            names.insert(format!("#{placeholder}"), name.to_owned());
+            values.insert(format!(":{placeholder}"), SdkValue::S(value.clone()));
+        }
+    }
+    let spinner = ProgressBar::new_spinner().with_style(
+        ProgressStyle::with_template("{spinner} reading {msg}").expect("a valid template"),
+    );
+    let mut items = Vec::new();
+    let mut start = None;
+    let started = std::time::Instant::now();
+    loop {
+        let mut request =
+            connection_scan(&clients, &connection.workers_table).set_exclusive_start_key(start);
+        if !filters.is_empty() {
+            request = request
+                .filter_expression(filters.join(" AND "))
+                .set_expression_attribute_names(Some(names.clone()))
+                .set_expression_attribute_values(Some(values.clone()));
+        }
+        let page = request
+            .send()
+            .await
+            .map_err(|e| connection.explain("reading the workers", &connection.workers_table, e))?;
+        items.extend(page.items.unwrap_or_default().into_iter().map(Item::from));
+        start = page.last_evaluated_key;
+        if start.is_none() {
+            break;
+        }
+        if started.elapsed() > Duration::from_millis(500) {
+            spinner.set_message(format!("{} workers", items.len()));
+            spinner.tick();
+        }
+    }
+    spinner.finish_and_clear();
+    Ok(items)
+}
+
+fn connection_scan(
+    clients: &crate::clients::Clients,
+    table: &str,
+) -> aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder {
+    clients.dynamodb.scan().table_name(table)
+}
+
+/// The rows `ls` shows, soonest due first (workers with no due time last, by id).
+pub async fn rows(connection: &Connection, args: &ListArgs) -> OpsResult<Vec<Row>> {
+    let mut rows: Vec<Row> = scan(connection, args).await?.iter().map(Row::of).collect();
+    rows.sort_by(|a, b| {
+        let key = |r: &Row| (r.next_due_at().is_none(), r.next_due_at(), r.id.clone());
+        key(a).cmp(&key(b))
+    });
+    if let Some(limit) = args.limit {
+        rows.truncate(limit);
+    }
+    Ok(rows)
+}
+
+/// The last run, in a few words: `ok 3 minutes ago`.
+fn last_run(row: &Row, now: DateTime<Utc>) -> String {
+    let when = row
+        .last_run_finish_time
+        .as_deref()
+        .and_then(|t| t.parse::<DateTime<Utc>>().ok())
+        .map(|t| format::relative(t, now));
+    match (row.last_run_succeeded, when) {
+        (Some(true), Some(when)) => format!("ok {when}"),
+        (Some(false), Some(when)) => format!("failed {when}"),
+        _ => "-".into(),
+    }
+}
+
+/// Runs `nextdue ls`.
+pub async fn run(connection: &Connection, args: &ListArgs) -> OpsResult<()> {
+    let rows = rows(connection, args).await?;
+    if connection.json {
+        format::print_json(&serde_json::to_value(&rows).expect("rows serialize"));
+        return Ok(());
+    }
+    if rows.is_empty() {
+        format::print("no workers");
+        return Ok(());
+    }
+    let now = connection.now();
+    let mut table = format::table(&[
+        "ID", "KIND", "STATUS", "SCHEDULE", "NEXT DUE", "LAST RUN", "MESSAGE",
+    ]);
+    for row in &rows {
+        let status = row.status.clone().unwrap_or_else(|| "-".into());
+        let next = row
+            .next_due_at()
+            .map(|at| format::when(at, now))
+            .unwrap_or_else(|| "-".into());
+        let used = row.id.len() + 70;
+        table.add_row(vec![
+            row.id.clone(),
+            row.kind.clone().unwrap_or_default(),
+            status,
+            row.schedule.clone().unwrap_or_else(|| "once".into()),
+            next,
+            last_run(row, now),
+            format::fit(row.last_run_message.as_deref().unwrap_or_default(), used),
+        ]);
+    }
+    format::print(&table.trim_fmt());
+    Ok(())
+}

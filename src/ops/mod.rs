@@ -1,0 +1,153 @@
+//! The operator's commands of `nextdue` (`ls`, `show`, `runs`, `put`, `enable`, `disable`,
+//! `run-now`, `schedule`, `tail`, `dead-letters`): against AWS (the SDK's usual credentials,
+//! region and profile) or the emulator (`AWS_ENDPOINT_URL` or `--endpoint`), with the
+//! deployment's names from the same `NEXTDUE_…` settings as the Lambdas.
+
+pub mod dead_letters;
+pub mod format;
+pub mod list;
+pub mod preview;
+pub mod put;
+pub mod show;
+pub mod tail;
+
+use aws_config::{BehaviorVersion, Region};
+use chrono::{DateTime, Utc};
+use clap::Args;
+
+use crate::clients::{Clients, is_local_endpoint};
+use crate::config::{DEFAULT_QUEUE_PREFIX, DEFAULT_RUNS_TABLE, DEFAULT_WORKERS_TABLE, Settings};
+use crate::sdk_error::{self, DisplayErrorContext, ProvideErrorMetadata, SdkError};
+
+/// Where the commands look, and how they answer.
+#[derive(Args, Clone, Debug)]
+pub struct Connection {
+    /// The AWS endpoint (the emulator's, for example); default: AWS itself.
+    #[arg(long, env = "AWS_ENDPOINT_URL", global = true)]
+    pub endpoint: Option<String>,
+    /// The workers table.
+    #[arg(long, env = "NEXTDUE_WORKERS_TABLE", default_value = DEFAULT_WORKERS_TABLE, global = true)]
+    pub workers_table: String,
+    /// The runs table.
+    #[arg(long, env = "NEXTDUE_RUNS_TABLE", default_value = DEFAULT_RUNS_TABLE, global = true)]
+    pub runs_table: String,
+    /// The prefix of the queue names.
+    #[arg(long, env = "NEXTDUE_QUEUE_PREFIX", default_value = DEFAULT_QUEUE_PREFIX, global = true)]
+    pub queue_prefix: String,
+    /// Answer in JSON (stable field names, for scripts) instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Say which endpoint, region and account the command talks to.
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
+    /// Read the time as this instant instead of the clock (for reproducible output).
+    #[arg(long, global = true, hide = true)]
+    pub now: Option<DateTime<Utc>>,
+}
+
+/// A command that failed, in words a user can act on.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct OpsError(pub String);
+
+/// What a command's result is: a message for the user on failure.
+pub type OpsResult<T> = Result<T, OpsError>;
+
+impl Connection {
+    /// The time the command reads.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.now.unwrap_or_else(Utc::now)
+    }
+
+    fn is_local(&self) -> bool {
+        self.endpoint.as_deref().is_some_and(is_local_endpoint)
+    }
+
+    /// The SDK config: throwaway credentials for a loopback endpoint (the emulator), the SDK's
+    /// usual chain otherwise.
+    async fn config(&self) -> aws_config::SdkConfig {
+        match &self.endpoint {
+            Some(endpoint) if self.is_local() => Clients::local_config(endpoint).await,
+            Some(endpoint) => {
+                aws_config::defaults(BehaviorVersion::latest())
+                    .endpoint_url(endpoint)
+                    .load()
+                    .await
+            }
+            None => aws_config::load_defaults(BehaviorVersion::latest()).await,
+        }
+    }
+
+    /// The AWS clients.
+    pub async fn clients(&self) -> OpsResult<Clients> {
+        let config = self.config().await;
+        let Some(region) = config.region().map(Region::to_string) else {
+            return Err(OpsError(
+                "no AWS region: set AWS_REGION (or a profile with a region), or point \
+                 --endpoint at the emulator"
+                    .into(),
+            ));
+        };
+        if self.verbose {
+            let sts = aws_sdk_sts::Client::new(&config);
+            let account = match sts.get_caller_identity().send().await {
+                Ok(identity) => identity.account.unwrap_or_else(|| "?".into()),
+                Err(error) => format!("unknown ({})", sdk_error::message(error)),
+            };
+            eprintln!(
+                "endpoint {}, region {region}, account {account}, workers table {}, runs table {}",
+                self.endpoint.as_deref().unwrap_or("AWS"),
+                self.workers_table,
+                self.runs_table
+            );
+        }
+        Ok(Clients::from_config(&config))
+    }
+
+    /// The deployment's settings, with this command's names.
+    pub fn settings(&self) -> OpsResult<Settings> {
+        let mut settings = Settings::from_env().map_err(|e| OpsError(e.to_string()))?;
+        settings.names.workers_table = self.workers_table.clone();
+        settings.names.runs_table = self.runs_table.clone();
+        settings.names.queue_prefix = self.queue_prefix.clone();
+        Ok(settings)
+    }
+
+    /// A failed AWS call, explained: what went wrong, and what to do about it.
+    pub fn explain<E, R>(&self, what: &str, table: &str, error: SdkError<E, R>) -> OpsError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        let code = sdk_error::code_of(&error).map(str::to_owned);
+        let detail = DisplayErrorContext(&error).to_string();
+        let message = match code.as_deref() {
+            Some("ResourceNotFoundException") => format!(
+                "{what}: no table {table} here: deploy the stack, or set NEXTDUE_WORKERS_TABLE \
+                 and NEXTDUE_RUNS_TABLE (or --workers-table, --runs-table) to its tables"
+            ),
+            Some(
+                "UnrecognizedClientException"
+                | "InvalidSignatureException"
+                | "ExpiredTokenException"
+                | "AccessDeniedException",
+            ) => format!(
+                "{what}: AWS refused the credentials ({}): check AWS_PROFILE or your \
+                 credentials",
+                sdk_error::message(error)
+            ),
+            Some(_) => format!("{what}: {}", sdk_error::message(error)),
+            None if detail.contains("credentials") => format!(
+                "{what}: no AWS credentials: set AWS_PROFILE or AWS_ACCESS_KEY_ID (or point \
+                 --endpoint at the emulator)"
+            ),
+            None if self.is_local() => format!(
+                "{what}: cannot reach the emulator at {}: start it with `infra/emulator.sh \
+                 start` (or run `infra/demo.sh`)",
+                self.endpoint.as_deref().unwrap_or_default()
+            ),
+            None => format!("{what}: {detail}"),
+        };
+        OpsError(message)
+    }
+}

@@ -1,0 +1,254 @@
+//! `nextdue put` (write a worker, checked first), and `enable`, `disable`, `run-now`
+//! (conditional writes: acting on a worker that does not exist is an error, never a new
+//! half-item).
+
+use std::collections::HashMap;
+use std::io::Read;
+
+use aws_sdk_dynamodb::types::{AttributeValue as SdkValue, ReturnValue};
+use clap::Args;
+
+use super::format::{self, paint, style};
+use super::{Connection, OpsError, OpsResult};
+use crate::item::{AttributeValue, Image, Item, attr};
+use crate::job::Registry;
+use crate::lifecycle::{ChangeAction, on_change};
+
+/// What `put` writes.
+#[derive(Args, Clone, Debug)]
+pub struct PutArgs {
+    /// A JSON file holding the worker (plain JSON, or DynamoDB JSON as the console and
+    /// `aws dynamodb get-item` give it); `-` reads standard input.
+    pub file: String,
+    /// Only check the item; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Which worker `enable`, `disable` or `run-now` acts on.
+#[derive(Args, Clone, Debug)]
+pub struct IdArgs {
+    /// The worker's id.
+    pub id: String,
+}
+
+const TYPES: &[&str] = &["S", "N", "B", "BOOL", "NULL", "M", "L", "SS", "NS", "BS"];
+
+/// Whether `value` looks like DynamoDB JSON: every attribute a one-key object naming a type.
+fn is_dynamodb_json(map: &serde_json::Map<String, serde_json::Value>) -> bool {
+    !map.is_empty()
+        && map.values().all(|v| {
+            v.as_object()
+                .is_some_and(|o| o.len() == 1 && o.keys().all(|k| TYPES.contains(&k.as_str())))
+        })
+}
+
+/// Reads an item from JSON text: plain JSON (numbers become `N`, as the console's JSON view
+/// writes them), or DynamoDB JSON, bare or under `"Item"`.
+pub fn parse_item(text: &str) -> OpsResult<Item> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| OpsError(format!("not JSON: {e}")))?;
+    let serde_json::Value::Object(mut map) = value else {
+        return Err(OpsError("expected a JSON object (one worker)".into()));
+    };
+    if let Some(serde_json::Value::Object(inner)) = map.get("Item")
+        && map.len() == 1
+    {
+        map = inner.clone();
+    }
+    if is_dynamodb_json(&map) {
+        let typed: HashMap<String, AttributeValue> =
+            serde_json::from_value(serde_json::Value::Object(map))
+                .map_err(|e| OpsError(format!("not DynamoDB JSON: {e}")))?;
+        return Ok(Item::from(typed));
+    }
+    serde_dynamo::to_item(serde_json::Value::Object(map))
+        .map_err(|e| OpsError(format!("not an item: {e}")))
+}
+
+/// What the dispatcher would say of `item` if it were enabled: `None` when it is a valid
+/// worker, else the `lastRunMessage` it would get (`invalid: …`).
+pub fn problem(
+    item: &Item,
+    registry: &Registry,
+    settings: &crate::config::Settings,
+) -> Option<String> {
+    let mut probe = item.clone();
+    // A disabled worker is checked as if enabled (the dispatcher would check it then); an
+    // `enabled` of the wrong type is left for the check to report.
+    if matches!(
+        probe.get(attr::ENABLED),
+        None | Some(AttributeValue::Bool(false))
+    ) {
+        probe.insert(attr::ENABLED.into(), AttributeValue::Bool(true));
+    }
+    let registry = registry.clone().with_limits(settings.limits.clone());
+    let action = on_change(
+        None,
+        Some(&Image::decode(&probe)),
+        "nextdue-put-check",
+        chrono::Utc::now(),
+        &registry,
+        &settings.policy,
+    );
+    match action {
+        ChangeAction::MarkInvalid(update) => match update.value(attr::LAST_RUN_MESSAGE) {
+            Some(AttributeValue::S(message)) => Some(message.clone()),
+            _ => Some("invalid".into()),
+        },
+        _ => None,
+    }
+}
+
+/// Runs `nextdue put`.
+pub async fn run_put(
+    connection: &Connection,
+    args: &PutArgs,
+    registry: &Registry,
+) -> OpsResult<()> {
+    let text = if args.file == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| OpsError(format!("reading standard input: {e}")))?;
+        text
+    } else {
+        std::fs::read_to_string(&args.file)
+            .map_err(|e| OpsError(format!("reading {}: {e}", args.file)))?
+    };
+    let item = parse_item(&text)?;
+    let id = match item.get(attr::ID) {
+        Some(AttributeValue::S(id)) if !id.is_empty() => id.clone(),
+        _ => return Err(OpsError("id: a worker needs an id (a string)".into())),
+    };
+    let settings = connection.settings()?;
+    if let Some(problem) = problem(&item, registry, &settings) {
+        if connection.json {
+            format::print_json(
+                &serde_json::json!({"id": id, "valid": false, "written": false, "message": problem}),
+            );
+        }
+        return Err(OpsError(format!("{id} not written: {problem}")));
+    }
+    let enabled = item.get(attr::ENABLED) == Some(&AttributeValue::Bool(true));
+    if !args.dry_run {
+        let clients = connection.clients().await?;
+        clients
+            .dynamodb
+            .put_item()
+            .table_name(&connection.workers_table)
+            .set_item(Some(item.into()))
+            .send()
+            .await
+            .map_err(|e| connection.explain("writing the worker", &connection.workers_table, e))?;
+    }
+    if connection.json {
+        format::print_json(&serde_json::json!({
+            "id": id, "valid": true, "written": !args.dry_run, "enabled": enabled}));
+    } else {
+        let what = if args.dry_run {
+            "is a valid worker (nothing written)"
+        } else {
+            "written"
+        };
+        let then = match (args.dry_run, enabled) {
+            (true, _) => "",
+            (false, true) => ": enabled, so nextdue arms it now",
+            (false, false) => ": disabled; `nextdue enable` starts it",
+        };
+        format::print(&format!("{} {what}{then}", paint(&id, style::HEAD)));
+    }
+    Ok(())
+}
+
+/// One conditional change to an existing worker.
+enum Change {
+    Enable,
+    Disable,
+    RunNow,
+}
+
+async fn change(connection: &Connection, id: &str, change: Change) -> OpsResult<()> {
+    let clients = connection.clients().await?;
+    let (name, value) = match change {
+        Change::Enable => (attr::ENABLED, true),
+        Change::Disable => (attr::ENABLED, false),
+        Change::RunNow => (attr::RUN_NOW, true),
+    };
+    let result = clients
+        .dynamodb
+        .update_item()
+        .table_name(&connection.workers_table)
+        .key(attr::ID, SdkValue::S(id.to_owned()))
+        .update_expression("SET #a = :v")
+        .condition_expression("attribute_exists(#id)")
+        .expression_attribute_names("#a", name)
+        .expression_attribute_names("#id", attr::ID)
+        .expression_attribute_values(":v", SdkValue::Bool(value))
+        .return_values(ReturnValue::AllOld)
+        .send()
+        .await;
+    let old = match result {
+        Ok(output) => Item::from(output.attributes.unwrap_or_default()),
+        Err(error) if crate::sdk_error::code_is(&error, &["ConditionalCheckFailedException"]) => {
+            return Err(OpsError(format!(
+                "no worker {id:?} in {} (nothing written; `nextdue put` writes a new one)",
+                connection.workers_table
+            )));
+        }
+        Err(error) => {
+            return Err(connection.explain(
+                "changing the worker",
+                &connection.workers_table,
+                error,
+            ));
+        }
+    };
+    let was_enabled = old.get(attr::ENABLED) == Some(&AttributeValue::Bool(true));
+    let (changed, said) = match change {
+        Change::Enable if was_enabled => {
+            (false, "was already enabled (nothing changes)".to_owned())
+        }
+        Change::Enable => (
+            true,
+            "enabled: nextdue arms it with a new task id".to_owned(),
+        ),
+        Change::Disable if !was_enabled => (false, "was already disabled".to_owned()),
+        Change::Disable => (
+            true,
+            "disabled: it stops (a run under way finishes first)".to_owned(),
+        ),
+        Change::RunNow if !was_enabled => (
+            true,
+            "asked to run now, but it is disabled: the request is reported on the item, not run"
+                .to_owned(),
+        ),
+        Change::RunNow => (
+            true,
+            "asked to run now: one extra run, then back to its schedule".to_owned(),
+        ),
+    };
+    if connection.json {
+        format::print_json(
+            &serde_json::json!({"id": id, "changed": changed, "wasEnabled": was_enabled}),
+        );
+    } else {
+        format::print(&format!("{} {said}", paint(id, style::HEAD)));
+    }
+    Ok(())
+}
+
+/// Runs `nextdue enable`.
+pub async fn run_enable(connection: &Connection, args: &IdArgs) -> OpsResult<()> {
+    change(connection, &args.id, Change::Enable).await
+}
+
+/// Runs `nextdue disable`.
+pub async fn run_disable(connection: &Connection, args: &IdArgs) -> OpsResult<()> {
+    change(connection, &args.id, Change::Disable).await
+}
+
+/// Runs `nextdue run-now`.
+pub async fn run_now(connection: &Connection, args: &IdArgs) -> OpsResult<()> {
+    change(connection, &args.id, Change::RunNow).await
+}

@@ -1,0 +1,301 @@
+//! `nextdue show` (a worker in words) and `nextdue runs` (its run history).
+
+use aws_sdk_dynamodb::types::AttributeValue as SdkValue;
+use chrono::{DateTime, Utc};
+use clap::Args;
+use serde::Serialize;
+
+use super::format::{self, paint, style};
+use super::list::Row;
+use super::preview::{DueTime, describe};
+use super::{Connection, OpsError, OpsResult};
+use crate::item::{Item, RunRecord, Worker, attr};
+
+/// What `show` shows.
+#[derive(Args, Clone, Debug)]
+pub struct ShowArgs {
+    /// The worker's id.
+    pub id: String,
+    /// How many of its latest runs to show.
+    #[arg(long, default_value_t = 5)]
+    pub runs: usize,
+}
+
+/// What `runs` shows.
+#[derive(Args, Clone, Debug)]
+pub struct RunsArgs {
+    /// The worker's id.
+    pub id: String,
+    /// At most this many runs.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    /// Only failed runs.
+    #[arg(long)]
+    pub failed: bool,
+}
+
+/// The worker item `id`, or an error saying there is none.
+pub async fn worker_item(connection: &Connection, id: &str) -> OpsResult<Item> {
+    let clients = connection.clients().await?;
+    let output = clients
+        .dynamodb
+        .get_item()
+        .table_name(&connection.workers_table)
+        .key(attr::ID, SdkValue::S(id.to_owned()))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| connection.explain("reading the worker", &connection.workers_table, e))?;
+    output.item.map(Item::from).ok_or_else(|| {
+        OpsError(format!(
+            "no worker {id:?} in {} (`nextdue ls` lists them)",
+            connection.workers_table
+        ))
+    })
+}
+
+/// The latest runs of worker `id`, newest first: at most `limit`, only failed ones if asked.
+pub async fn latest_runs(
+    connection: &Connection,
+    id: &str,
+    limit: usize,
+    failed_only: bool,
+) -> OpsResult<Vec<RunRecord>> {
+    let clients = connection.clients().await?;
+    let mut runs = Vec::new();
+    let mut start = None;
+    while runs.len() < limit {
+        let mut request = clients
+            .dynamodb
+            .query()
+            .table_name(&connection.runs_table)
+            .key_condition_expression("#w = :w")
+            .expression_attribute_names("#w", attr::run::WORKER_ID)
+            .expression_attribute_values(":w", SdkValue::S(id.to_owned()))
+            .scan_index_forward(false)
+            .set_exclusive_start_key(start);
+        if failed_only {
+            request = request
+                .filter_expression("#s = :f")
+                .expression_attribute_names("#s", "succeeded")
+                .expression_attribute_values(":f", SdkValue::Bool(false));
+        }
+        let page = request
+            .send()
+            .await
+            .map_err(|e| connection.explain("reading the runs", &connection.runs_table, e))?;
+        for item in page.items.unwrap_or_default() {
+            let record = RunRecord::from_item(&Item::from(item))
+                .map_err(|e| OpsError(format!("a run record of {id} does not decode: {e}")))?;
+            runs.push(record);
+        }
+        start = page.last_evaluated_key;
+        if start.is_none() {
+            break;
+        }
+    }
+    runs.truncate(limit);
+    Ok(runs)
+}
+
+/// A run as `runs --json` and `show --json` give it.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RunView<'a> {
+    due: String,
+    attempt: u32,
+    start_time: DateTime<Utc>,
+    finish_time: Option<DateTime<Utc>>,
+    succeeded: Option<bool>,
+    message: Option<&'a str>,
+    duration_ms: Option<u64>,
+    superseded: bool,
+    task_id: &'a str,
+}
+
+fn view(run: &RunRecord) -> RunView<'_> {
+    RunView {
+        due: run.due.to_string(),
+        attempt: run.attempt,
+        start_time: run.start_time,
+        finish_time: run.finish_time,
+        succeeded: run.succeeded,
+        message: run.message.as_deref(),
+        duration_ms: run.duration_ms,
+        superseded: run.superseded,
+        task_id: &run.task_id,
+    }
+}
+
+fn runs_table(runs: &[RunRecord], now: DateTime<Utc>) -> String {
+    let mut table = format::table(&["DUE", "ATTEMPT", "STARTED", "TOOK", "OUTCOME", "MESSAGE"]);
+    for run in runs {
+        let outcome = match (run.succeeded, run.superseded) {
+            (_, true) => "superseded",
+            (Some(true), _) => "ok",
+            (Some(false), _) => "failed",
+            (None, _) => "-",
+        };
+        let took = run
+            .duration_ms
+            .map(|ms| format!("{:.1} s", ms as f64 / 1000.0))
+            .unwrap_or_else(|| "-".into());
+        table.add_row(vec![
+            format::utc(run.due.instant()),
+            run.attempt.to_string(),
+            format::relative(run.start_time, now),
+            took,
+            outcome.to_owned(),
+            format::fit(run.message.as_deref().unwrap_or_default(), 90),
+        ]);
+    }
+    table.trim_fmt()
+}
+
+/// Runs `nextdue runs`.
+pub async fn run_runs(connection: &Connection, args: &RunsArgs) -> OpsResult<()> {
+    worker_item(connection, &args.id).await?;
+    let runs = latest_runs(connection, &args.id, args.limit, args.failed).await?;
+    if connection.json {
+        let views: Vec<RunView> = runs.iter().map(view).collect();
+        format::print_json(&serde_json::to_value(views).expect("runs serialize"));
+    } else if runs.is_empty() {
+        format::print(&format!("no runs of {} yet", args.id));
+    } else {
+        format::print(&runs_table(&runs, connection.now()));
+    }
+    Ok(())
+}
+
+/// How to mend an invalid worker, from its message (`invalid: <attribute>: <problem>`).
+fn remedy(message: &str) -> String {
+    let attribute = message
+        .strip_prefix("invalid: ")
+        .and_then(|rest| rest.split(':').next())
+        .unwrap_or("the attribute named");
+    format!(
+        "fix {attribute} and save the item with enabled = true: nextdue arms it again \
+         (`nextdue put` checks an item before writing it)"
+    )
+}
+
+/// Runs `nextdue show`.
+pub async fn run_show(connection: &Connection, args: &ShowArgs) -> OpsResult<()> {
+    let item = worker_item(connection, &args.id).await?;
+    let row = Row::of(&item);
+    let decoded = Worker::from_item(&item);
+    let now = connection.now();
+    let upcoming: Vec<DueTime> = match (&decoded, row.next_due.as_deref()) {
+        (Ok(worker), Some(next)) if worker.enabled => match (&worker.schedule, next.parse()) {
+            (Some(schedule), Ok(next)) => due_times_from(schedule, worker, next),
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    };
+    let runs = latest_runs(connection, &args.id, args.runs, false).await?;
+    let problem = match (&decoded, row.status.as_deref()) {
+        (Err(error), _) => Some(format!("invalid: {error}")),
+        (Ok(_), Some("invalid")) => row.last_run_message.clone(),
+        _ => None,
+    };
+    if connection.json {
+        format::print_json(&serde_json::json!({
+            "worker": row,
+            "upcoming": upcoming,
+            "runs": runs.iter().map(view).collect::<Vec<_>>(),
+            "problem": problem,
+            "remedy": problem.as_deref().map(remedy),
+        }));
+        return Ok(());
+    }
+    let mut lines = vec![format!(
+        "{} ({}), {}",
+        paint(&row.id, style::HEAD),
+        row.kind.as_deref().unwrap_or("no kind"),
+        state(&row)
+    )];
+    let schedule = row.schedule.as_deref().unwrap_or("once (no schedule)");
+    let zone = row.timezone.as_deref().unwrap_or("UTC");
+    lines.push(format!("schedule  {schedule}, in {zone}"));
+    if let Some(next) = row.next_due.as_deref().and_then(|d| d.parse().ok()) {
+        lines.push(format!("next due  {}", format::when(next, now)));
+    }
+    if let Some(succeeded) = row.last_run_succeeded {
+        let outcome = if succeeded {
+            paint("succeeded", style::OK)
+        } else {
+            paint("failed", style::BAD)
+        };
+        let when = row
+            .last_run_finish_time
+            .as_deref()
+            .and_then(|t| t.parse().ok())
+            .map(|t| format!(", {}", format::relative(t, now)))
+            .unwrap_or_default();
+        lines.push(format!(
+            "last run  {outcome}{when}: {}",
+            row.last_run_message.as_deref().unwrap_or_default()
+        ));
+    }
+    lines.push(format!("runs      {} finished", row.run_count));
+    if let Some(problem) = &problem {
+        lines.push(String::new());
+        lines.push(paint(problem, style::BAD));
+        lines.push(format!("to fix it: {}", remedy(problem)));
+    }
+    if !upcoming.is_empty() {
+        lines.push(String::new());
+        lines.push(paint("upcoming", style::HEAD));
+        let local = format!("IN {zone}");
+        let mut table = format::table(&["UTC", &local, ""]);
+        for time in &upcoming {
+            let note = time
+                .daylight_saving
+                .as_deref()
+                .map(|n| format!("daylight saving: {n}"))
+                .unwrap_or_default();
+            table.add_row(vec![time.utc.clone(), time.local.clone(), note]);
+        }
+        lines.push(table.trim_fmt());
+    }
+    lines.push(String::new());
+    if runs.is_empty() {
+        lines.push("no runs yet".into());
+    } else {
+        lines.push(paint("latest runs", style::HEAD));
+        lines.push(runs_table(&runs, now));
+    }
+    format::print(&lines.join("\n"));
+    Ok(())
+}
+
+/// The next five due times from the worker's next one.
+fn due_times_from(
+    schedule: &crate::schedule::Schedule,
+    worker: &Worker,
+    next: crate::timestamp::Due,
+) -> Vec<DueTime> {
+    let mut times = vec![next];
+    while times.len() < 5 {
+        let last = *times.last().expect("one at least");
+        match schedule.next_due(last, last, worker.tz()) {
+            Some(due) => times.push(due),
+            None => break,
+        }
+    }
+    times
+        .into_iter()
+        .map(|due| describe(due, worker.tz()))
+        .collect()
+}
+
+fn state(row: &Row) -> String {
+    let status = row.status.as_deref().unwrap_or("not armed yet");
+    let enabled = if row.enabled { "enabled" } else { "disabled" };
+    let status = match status {
+        "invalid" => paint(status, style::BAD),
+        "running" => paint(status, style::NOTE),
+        _ => status.to_owned(),
+    };
+    format!("{status}, {enabled}")
+}

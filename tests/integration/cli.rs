@@ -1,0 +1,551 @@
+//! The operator's commands through the real `nextdue` binary, against the emulator: `--json`
+//! field by field, and the human output of `ls`, `show` and `schedule` as snapshots.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use nextdue::item::{Item, RunRecord, Status};
+use nextdue::store::WorkerStore as _;
+use serde_json::{Value, json};
+use tokio::io::AsyncBufReadExt;
+
+use crate::support::TestStack;
+
+/// What one run of the binary gave.
+struct Ran {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Ran {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("{e}: stdout {:?}, stderr {:?}", self.stdout, self.stderr))
+    }
+}
+
+fn command(stack: Option<&TestStack>, args: &[&str]) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_nextdue"));
+    command
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("COLUMNS")
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("AWS_ENDPOINT_URL")
+        .kill_on_drop(true);
+    if let Some(stack) = stack {
+        let names = &stack.names;
+        command
+            .env("AWS_ENDPOINT_URL", &stack.endpoint)
+            .env("NEXTDUE_WORKERS_TABLE", &names.workers_table)
+            .env("NEXTDUE_RUNS_TABLE", &names.runs_table)
+            .env("NEXTDUE_QUEUE_PREFIX", &names.queue_prefix)
+            .env("NEXTDUE_SCHEDULE_GROUP", &names.schedule_group);
+    }
+    command
+}
+
+async fn nextdue(stack: Option<&TestStack>, args: &[&str], stdin: Option<&str>) -> Ran {
+    let mut child = command(stack, args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the nextdue binary runs");
+    if let Some(text) = stdin {
+        use tokio::io::AsyncWriteExt;
+        let mut input = child.stdin.take().unwrap();
+        input.write_all(text.as_bytes()).await.unwrap();
+    }
+    drop(child.stdin.take());
+    let output = child.wait_with_output().await.unwrap();
+    Ran {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    }
+}
+
+/// The message a worker that does not decode got when it was marked invalid.
+async fn invalid_message(stack: &TestStack, id: &str) -> String {
+    let started = std::time::Instant::now();
+    loop {
+        let item = stack.item(id).await;
+        let text = |name: &str| match item.get(name) {
+            Some(nextdue::item::AttributeValue::S(s)) => Some(s.clone()),
+            _ => None,
+        };
+        if text("status").as_deref() == Some("invalid") {
+            return text("lastRunMessage").expect("an invalid worker says why");
+        }
+        assert!(
+            started.elapsed() < crate::support::PATIENCE,
+            "{id} never became invalid"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn item(json: Value) -> Item {
+    serde_dynamo::to_item(json).unwrap()
+}
+
+/// Three workers in fixed states and two runs, written directly (no glue runs, so nothing
+/// changes them): the output is the same on every run of the test.
+async fn fixed_workers(stack: &TestStack) {
+    for worker in [
+        json!({"id": "nightly", "kind": "log", "enabled": true, "status": "ready",
+               "schedule": "cron(30 2 * * ? *)", "timezone": "America/New_York",
+               "nextDue": "2027-03-14T07:00:00Z", "taskId": "t1", "runCount": 3, "attempt": 0,
+               "lastRunSucceeded": true, "lastRunMessage": "logged a message of 5 characters",
+               "lastRunStartTime": "2027-03-13T07:30:00.010Z",
+               "lastRunFinishTime": "2027-03-13T07:30:00.250Z", "params": {"message": "hello"}}),
+        json!({"id": "broken", "kind": "email", "enabled": true, "status": "invalid",
+               "lastRunMessage": "invalid: params.to: invalid type: integer, expected an address or a list of addresses",
+               "params": {"from": "a@example.com", "to": 5, "text": "x"}}),
+        json!({"id": "welcome", "kind": "email", "enabled": true, "status": "stopped",
+               "runCount": 1, "lastRunSucceeded": false, "taskId": "t2",
+               "lastRunMessage": "MessageRejected: Email address not verified a@example.com",
+               "lastRunFinishTime": "2027-03-13T12:00:01.000Z",
+               "params": {"from": "a@example.com", "to": "b@example.com", "text": "x"}}),
+    ] {
+        stack.stack.store.put_worker(item(worker)).await.unwrap();
+    }
+    for (minute, succeeded, message) in [
+        (0, false, "timed out after 60 s"),
+        (1, true, "logged a message of 5 characters"),
+    ] {
+        let started: chrono::DateTime<chrono::Utc> =
+            format!("2027-03-13T07:3{minute}:00.010Z").parse().unwrap();
+        let record = RunRecord {
+            worker_id: "nightly".into(),
+            run_id: format!("{}#t1", nextdue::timestamp::format_stamp(started)),
+            task_id: "t1".into(),
+            due: "2027-03-13T06:30:00Z".parse().unwrap(),
+            attempt: minute + 1,
+            start_time: started,
+            finish_time: Some(started + chrono::TimeDelta::milliseconds(240)),
+            succeeded: Some(succeeded),
+            message: Some(message.into()),
+            duration_ms: Some(240),
+            superseded: false,
+            expires_at: 1_900_000_000,
+        };
+        stack.stack.store.put_run(&record).await.unwrap();
+    }
+}
+
+const NOW: &str = "2027-03-14T06:00:00Z";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_ls_show_and_runs_describe_the_workers() {
+    let stack = TestStack::provisioned("cli-see").await;
+    fixed_workers(&stack).await;
+    let s = Some(&stack);
+
+    let ls = nextdue(s, &["ls", "--now", NOW], None).await;
+    assert_eq!(ls.code, 0, "{}", ls.stderr);
+    insta::assert_snapshot!("ls", ls.stdout);
+
+    let rows = nextdue(s, &["ls", "--json"], None).await.json();
+    let ids: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        ["nightly", "broken", "welcome"],
+        "soonest due first, then by id"
+    );
+    let nightly = &rows[0];
+    assert_eq!(nightly["kind"], "log");
+    assert_eq!(nightly["status"], "ready");
+    assert_eq!(nightly["enabled"], true);
+    assert_eq!(nightly["schedule"], "cron(30 2 * * ? *)");
+    assert_eq!(nightly["timezone"], "America/New_York");
+    assert_eq!(nightly["queue"], Value::Null);
+    assert_eq!(nightly["nextDue"], "2027-03-14T07:00:00Z");
+    assert_eq!(nightly["runCount"], 3);
+    assert_eq!(nightly["lastRunSucceeded"], true);
+    assert_eq!(nightly["lastRunFinishTime"], "2027-03-13T07:30:00.250Z");
+    assert_eq!(
+        nightly["lastRunMessage"],
+        "logged a message of 5 characters"
+    );
+    let invalid = nextdue(s, &["ls", "--status", "invalid", "--json"], None)
+        .await
+        .json();
+    assert_eq!(invalid.as_array().unwrap().len(), 1);
+    assert_eq!(invalid[0]["id"], "broken");
+    let emails = nextdue(
+        s,
+        &["ls", "--kind", "email", "--limit", "1", "--json"],
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(emails.as_array().unwrap().len(), 1);
+
+    let show = nextdue(s, &["show", "nightly", "--now", NOW], None).await;
+    assert_eq!(show.code, 0, "{}", show.stderr);
+    insta::assert_snapshot!("show", show.stdout);
+    let shown = nextdue(s, &["show", "nightly", "--json"], None)
+        .await
+        .json();
+    assert_eq!(shown["worker"]["id"], "nightly");
+    assert_eq!(shown["upcoming"].as_array().unwrap().len(), 5);
+    assert_eq!(shown["upcoming"][0]["utc"], "2027-03-14T07:00:00Z");
+    assert_eq!(
+        shown["upcoming"][0]["daylightSaving"],
+        "clocks go forward this day (UTC-05:00 → UTC-04:00)"
+    );
+    assert_eq!(shown["upcoming"][1]["utc"], "2027-03-15T06:30:00Z");
+    assert_eq!(
+        shown["upcoming"][1]["local"],
+        "2027-03-15 02:30:00 -04:00 (Mon)"
+    );
+    assert_eq!(shown["runs"][0]["attempt"], 2, "newest first");
+    assert_eq!(shown["problem"], Value::Null);
+
+    let broken = nextdue(s, &["show", "broken", "--now", NOW], None).await;
+    insta::assert_snapshot!("show-invalid", broken.stdout);
+    let broken = nextdue(s, &["show", "broken", "--json"], None).await.json();
+    assert_eq!(
+        broken["problem"],
+        "invalid: params.to: invalid type: integer, expected an address or a list of addresses"
+    );
+    assert!(
+        broken["remedy"]
+            .as_str()
+            .unwrap()
+            .starts_with("fix params.to and save")
+    );
+
+    let runs = nextdue(s, &["runs", "nightly", "--json"], None)
+        .await
+        .json();
+    let attempts: Vec<i64> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["attempt"].as_i64().unwrap())
+        .collect();
+    assert_eq!(attempts, [2, 1]);
+    assert_eq!(runs[0]["due"], "2027-03-13T06:30:00Z");
+    assert_eq!(runs[0]["succeeded"], true);
+    assert_eq!(runs[0]["durationMs"], 240);
+    assert_eq!(runs[0]["startTime"], "2027-03-13T07:31:00.010Z");
+    let failed = nextdue(s, &["runs", "nightly", "--failed", "--json"], None)
+        .await
+        .json();
+    assert_eq!(failed.as_array().unwrap().len(), 1);
+    assert_eq!(failed[0]["message"], "timed out after 60 s");
+
+    let missing = nextdue(s, &["show", "nobody"], None).await;
+    assert_eq!(missing.code, 1);
+    assert!(
+        missing.stderr.contains("error: no worker \"nobody\""),
+        "{}",
+        missing.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_schedule_previews_offline_with_the_workers_own_code() {
+    let args = [
+        "schedule",
+        "cron(30 2 ? * SUN *)",
+        "--timezone",
+        "America/New_York",
+        "--from",
+        "2027-03-01T00:00:00Z",
+        "--count",
+        "3",
+    ];
+    let preview = nextdue(None, &args, None).await;
+    assert_eq!(preview.code, 0, "{}", preview.stderr);
+    insta::assert_snapshot!("schedule", preview.stdout);
+    let mut json_args = args.to_vec();
+    json_args.push("--json");
+    let json = nextdue(None, &json_args, None).await.json();
+    assert_eq!(json["expression"], "cron(30 2 ? * SUN *)");
+    assert_eq!(json["timezone"], "America/New_York");
+    let utc: Vec<&str> = json["dueTimes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["utc"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        utc,
+        [
+            "2027-03-07T07:30:00Z",
+            "2027-03-14T07:00:00Z",
+            "2027-03-21T06:30:00Z"
+        ]
+    );
+    assert_eq!(
+        json["dueTimes"][1]["local"],
+        "2027-03-14 03:00:00 -04:00 (Sun)"
+    );
+
+    let bad = nextdue(None, &["schedule", "cron(0 9 * * * *)"], None).await;
+    assert_eq!(bad.code, 1);
+    assert_eq!(
+        bad.stderr.trim(),
+        "error: schedule: cron: exactly one of day-of-month and day-of-week must be ? (for example cron(0 9 ? * MON-FRI *) or cron(0 9 1 * ? *))"
+    );
+    let usage = nextdue(None, &["schedule"], None).await;
+    assert_eq!(usage.code, 2, "bad usage: {}", usage.stderr);
+    let completions = nextdue(None, &["completions", "bash"], None).await;
+    assert_eq!(completions.code, 0);
+    assert!(completions.stdout.contains("dead-letters"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_put_refuses_what_the_dispatcher_would_and_writes_only_good_workers() {
+    // The binary's jobs are the built-in ones: so are this stack's, for the same messages.
+    let mut stack = TestStack::provisioned("cli-put").await.with_builtin_jobs();
+    stack.start_glue().await;
+    let s = Some(&stack);
+    // Every example item of the README, in DynamoDB JSON as given there.
+    let readme = include_str!("../../README.md");
+    let section = readme.split("### Examples (DynamoDB JSON").nth(1).unwrap();
+    let section = section.split("\n## ").next().unwrap();
+    for block in section.split("```json").skip(1) {
+        let json = block.split("```").next().unwrap();
+        let checked = nextdue(s, &["put", "-", "--dry-run", "--json"], Some(json)).await;
+        assert_eq!(checked.code, 0, "{json}: {}", checked.stderr);
+        assert_eq!(checked.json()["valid"], true);
+        assert_eq!(checked.json()["written"], false);
+    }
+    // One for real, plain JSON from a file.
+    let file = stack.state_dir.join("hello.json");
+    std::fs::create_dir_all(&stack.state_dir).unwrap();
+    std::fs::write(
+        &file,
+        r#"{"id": "hello", "kind": "log", "enabled": true, "params": {"message": "hi"}}"#,
+    )
+    .unwrap();
+    let put = nextdue(s, &["put", file.to_str().unwrap(), "--json"], None).await;
+    assert_eq!(put.code, 0, "{}", put.stderr);
+    assert_eq!(
+        put.json(),
+        json!({"id": "hello", "valid": true, "written": true, "enabled": true})
+    );
+    stack
+        .wait_for("hello", "ran", |w| w.status == Some(Status::Stopped))
+        .await;
+
+    // Every bad item: the message `put` refuses it with is the one the item gets.
+    for (bad, _) in crate::bad_input::bad_items() {
+        stack.put(bad.clone()).await;
+        let id = bad["id"].as_str().unwrap();
+        let given = invalid_message(&stack, id).await;
+        let mut copy = bad.clone();
+        copy["id"] = json!(format!("cli-{id}"));
+        let refused = nextdue(s, &["put", "-"], Some(&copy.to_string())).await;
+        assert_eq!(refused.code, 1, "{id}: {}", refused.stdout);
+        assert_eq!(
+            refused.stderr.trim(),
+            format!("error: cli-{id} not written: {given}")
+        );
+        let refused = nextdue(s, &["put", "-", "--json"], Some(&copy.to_string())).await;
+        assert_eq!(refused.json()["message"], given.as_str());
+        assert_eq!(refused.json()["written"], false);
+        assert!(
+            stack
+                .stack
+                .store
+                .get_worker(&format!("cli-{id}"))
+                .await
+                .unwrap()
+                .is_none(),
+            "{id} was written"
+        );
+    }
+
+    // enable, disable, run-now: conditional, never a half-item.
+    for verb in ["enable", "disable", "run-now"] {
+        let missing = nextdue(s, &[verb, "ghost"], None).await;
+        assert_eq!(missing.code, 1, "{verb}");
+        assert!(
+            missing.stderr.contains("no worker \"ghost\""),
+            "{}",
+            missing.stderr
+        );
+    }
+    assert!(
+        stack
+            .stack
+            .store
+            .get_worker("ghost")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let disabled = nextdue(s, &["disable", "hello", "--json"], None)
+        .await
+        .json();
+    assert_eq!(
+        disabled,
+        json!({"id": "hello", "changed": true, "wasEnabled": true})
+    );
+    let again = nextdue(s, &["disable", "hello", "--json"], None)
+        .await
+        .json();
+    assert_eq!(again["changed"], false);
+    let enabled = nextdue(s, &["enable", "hello", "--json"], None)
+        .await
+        .json();
+    assert_eq!(enabled["changed"], true);
+    stack
+        .wait_for("hello", "ran again", |w| w.run_count == 2)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_run_now_and_tail_show_one_extra_run_as_it_finishes() {
+    let stack = TestStack::start("cli-tail").await;
+    stack
+        .put(
+            json!({"id": "hourly", "kind": "log", "enabled": true, "schedule": "rate(1 hour)",
+                    "executeImmediately": false, "params": {"message": "tick"}}),
+        )
+        .await;
+    stack
+        .wait_for("hourly", "armed", |w| w.status == Some(Status::Ready))
+        .await;
+    let mut tail = command(Some(&stack), &["tail", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(tail.stdout.take().unwrap()).lines();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let asked = nextdue(Some(&stack), &["run-now", "hourly", "--json"], None).await;
+    assert_eq!(
+        asked.json(),
+        json!({"id": "hourly", "changed": true, "wasEnabled": true})
+    );
+    let line = tokio::time::timeout(crate::support::PATIENCE, lines.next_line())
+        .await
+        .expect("tail printed a line")
+        .unwrap()
+        .unwrap();
+    let run: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(run["workerId"], "hourly");
+    assert_eq!(run["succeeded"], true);
+    assert_eq!(run["attempt"], 1);
+    assert_eq!(run["message"], "logged a message of 4 characters");
+    tail.kill().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_dead_letters_are_listed_with_a_reason_and_redriven() {
+    let stack = TestStack::provisioned("cli-dlq").await;
+    stack
+        .put(
+            json!({"id": "w", "kind": "log", "enabled": true, "status": "ready", "taskId": "t",
+                    "nextDue": "2027-01-01T00:00:00Z", "lastRunMessage": "timed out after 60 s",
+                    "params": {"message": "x"}}),
+        )
+        .await;
+    let dlq = stack
+        .stack
+        .delivery
+        .queue_named(&stack.names.dead_letter_queue_name("default"))
+        .await
+        .unwrap();
+    stack
+        .stack
+        .delivery
+        .forward(
+            &dlq,
+            r#"{"id":"w","taskId":"t","due":"2027-01-01T00:00:00Z"}"#,
+        )
+        .await
+        .unwrap();
+    stack
+        .stack
+        .delivery
+        .forward(&dlq, "not json")
+        .await
+        .unwrap();
+    let s = Some(&stack);
+    let listed = nextdue(s, &["dead-letters", "--json"], None).await;
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    let mut letters = listed.json().as_array().unwrap().clone();
+    letters.sort_by_key(|l| l["workerId"].as_str().map(str::to_owned));
+    assert_eq!(letters.len(), 2, "{letters:#?}");
+    assert_eq!(letters[0]["workerId"], Value::Null);
+    assert_eq!(
+        letters[0]["reason"],
+        "not a nextdue message: its body does not decode"
+    );
+    assert_eq!(letters[1]["workerId"], "w");
+    assert_eq!(letters[1]["due"], "2027-01-01T00:00:00Z");
+    assert!(
+        letters[1]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("(last run: timed out after 60 s)")
+    );
+    assert_eq!(letters[1]["redriven"], false);
+    // Listing leaves them where they are; --redrive moves the worker's back to its queue.
+    let redriven = nextdue(s, &["dead-letters", "--redrive", "--json"], None)
+        .await
+        .json();
+    let moved: Vec<&Value> = redriven
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["redriven"] == true)
+        .collect();
+    assert_eq!(moved.len(), 1, "{redriven:#}");
+    let queue = stack.default_queue().await;
+    let received = stack
+        .stack
+        .clients
+        .sqs
+        .receive_message()
+        .queue_url(&queue.url)
+        .wait_time_seconds(2)
+        .send()
+        .await
+        .unwrap();
+    let bodies: Vec<String> = received
+        .messages
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|m| m.body)
+        .collect();
+    assert_eq!(bodies.len(), 1);
+    assert!(bodies[0].contains("\"id\":\"w\""));
+    let left = nextdue(s, &["dead-letters", "--json"], None).await.json();
+    assert_eq!(left.as_array().unwrap().len(), 1, "the malformed one stays");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_errors_say_what_to_do() {
+    let stack = TestStack::provisioned("cli-errors").await;
+    let mut missing_table = command(Some(&stack), &["ls"]);
+    missing_table.env("NEXTDUE_WORKERS_TABLE", "no-such-table");
+    let output = missing_table.output().await.unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains(
+            "no table no-such-table here: deploy the stack, or set NEXTDUE_WORKERS_TABLE"
+        ),
+        "{stderr}"
+    );
+    let mut no_emulator = command(None, &["ls", "--endpoint", "http://127.0.0.1:9"]);
+    let output = no_emulator.output().await.unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr.contains("cannot reach the emulator at http://127.0.0.1:9: start it with `infra/emulator.sh start`"), "{stderr}");
+}
