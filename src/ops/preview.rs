@@ -135,9 +135,15 @@ pub fn run(connection: &Connection, args: &PreviewArgs) -> OpsResult<()> {
         format::print("no due time (the schedule never fires after this)");
         return Ok(());
     }
-    let local = format!("IN {}", tz.name());
+    format::print(&due_table(&times, tz.name()));
+    Ok(())
+}
+
+/// Due times as a table: UTC, local time in `zone`, and any daylight-saving change.
+pub fn due_table(times: &[DueTime], zone: &str) -> String {
+    let local = format!("IN {zone}");
     let mut table = format::table(&["UTC", &local, ""]);
-    for time in &times {
+    for time in times {
         let note = time
             .daylight_saving
             .as_deref()
@@ -145,8 +151,7 @@ pub fn run(connection: &Connection, args: &PreviewArgs) -> OpsResult<()> {
             .unwrap_or_default();
         table.add_row(vec![time.utc.clone(), time.local.clone(), note]);
     }
-    format::print(&table.trim_fmt());
-    Ok(())
+    table.trim_fmt()
 }
 
 #[cfg(test)]

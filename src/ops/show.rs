@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::format::{self, paint, style};
 use super::list::Row;
-use super::preview::{DueTime, describe};
+use super::preview::{DueTime, describe, due_table};
 use super::{Connection, OpsError, OpsResult};
 use crate::item::{Item, RunRecord, Worker, attr};
 
@@ -246,17 +246,7 @@ pub async fn run_show(connection: &Connection, args: &ShowArgs) -> OpsResult<()>
     if !upcoming.is_empty() {
         lines.push(String::new());
         lines.push(paint("upcoming", style::HEAD));
-        let local = format!("IN {zone}");
-        let mut table = format::table(&["UTC", &local, ""]);
-        for time in &upcoming {
-            let note = time
-                .daylight_saving
-                .as_deref()
-                .map(|n| format!("daylight saving: {n}"))
-                .unwrap_or_default();
-            table.add_row(vec![time.utc.clone(), time.local.clone(), note]);
-        }
-        lines.push(table.trim_fmt());
+        lines.push(due_table(&upcoming, zone));
     }
     lines.push(String::new());
     if runs.is_empty() {
