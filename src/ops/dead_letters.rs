@@ -237,25 +237,27 @@ pub async fn run(connection: &Connection, args: &DeadLetterArgs) -> OpsResult<()
         format::print(&paint("no dead letters", style::OK));
         return Ok(());
     }
-    let mut table = format::table(&["QUEUE", "WORKER", "DUE", "RECEIVED", "REASON"]);
-    for letter in &letters {
-        let received = letter
-            .receive_count
-            .map(|n| format!("{n}×"))
-            .unwrap_or_default();
-        let reason = if letter.redriven {
-            format!("{} (moved back to its queue)", letter.reason)
-        } else {
-            letter.reason.clone()
-        };
-        table.add_row(vec![
-            letter.queue.clone(),
-            letter.worker_id.clone().unwrap_or_else(|| "?".into()),
-            letter.due.clone().unwrap_or_default(),
-            received,
-            format::fit(&reason, 80),
-        ]);
-    }
-    format::print(&table.trim_fmt());
+    let cells = letters
+        .iter()
+        .map(|letter| {
+            let reason = if letter.redriven {
+                format!("{} (moved back to its queue)", letter.reason)
+            } else {
+                letter.reason.clone()
+            };
+            vec![
+                letter.queue.clone(),
+                letter.worker_id.clone().unwrap_or_else(|| "?".into()),
+                letter.due.clone().unwrap_or_default(),
+                letter
+                    .receive_count
+                    .map(|n| format!("{n}×"))
+                    .unwrap_or_default(),
+                reason,
+            ]
+        })
+        .collect();
+    let headers = ["QUEUE", "WORKER", "DUE", "RECEIVED", "REASON"];
+    format::print(&format::table(&headers, cells));
     Ok(())
 }

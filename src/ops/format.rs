@@ -39,23 +39,35 @@ pub fn width() -> Option<u16> {
     std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok())
 }
 
-/// A table with these column headers, fitting [`width`]. Its cells stay plain (no colour):
-/// the table measures escape codes as text.
-pub fn table(headers: &[&str]) -> Table {
+/// A table of these headers and rows, its last column (a message) cut so each line fits
+/// [`width`]; the other columns are never wrapped. Cells stay plain (no colour): the table
+/// measures escape codes as text.
+pub fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
+    let columns = headers.len();
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in &rows {
+        for (i, cell) in row.iter().enumerate().take(columns - 1) {
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    // Each column is padded by one space on either side.
+    let used: usize = widths[..columns - 1].iter().map(|w| w + 2).sum::<usize>() + 2;
     let mut table = Table::new();
     table
         .load_style(presets::NOTHING)
+        .set_content_arrangement(ContentArrangement::Disabled)
         .set_header(headers.iter().copied());
-    if let Some(width) = width() {
-        table
-            .set_width(width)
-            .set_content_arrangement(ContentArrangement::Dynamic);
+    for mut row in rows {
+        if let Some(last) = row.last_mut() {
+            *last = fit(last, used);
+        }
+        table.add_row(row);
     }
-    table
+    table.trim_fmt()
 }
 
-/// `text` cut to fit what remains of the width after `used` columns (whole when there is no
-/// width).
+/// `text` on one line, cut to what remains of the width after `used` columns (whole when
+/// there is no width, as in a pipe).
 pub fn fit(text: &str, used: usize) -> String {
     let line = text.replace(['\n', '\r'], " ");
     match width() {

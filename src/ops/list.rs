@@ -199,26 +199,25 @@ pub async fn run(connection: &Connection, args: &ListArgs) -> OpsResult<()> {
         return Ok(());
     }
     let now = connection.now();
-    let mut table = format::table(&[
+    let cells = rows
+        .iter()
+        .map(|row| {
+            vec![
+                row.id.clone(),
+                row.kind.clone().unwrap_or_default(),
+                row.status.clone().unwrap_or_else(|| "-".into()),
+                row.schedule.clone().unwrap_or_else(|| "once".into()),
+                row.next_due_at()
+                    .map(|at| format::when(at, now))
+                    .unwrap_or_else(|| "-".into()),
+                last_run(row, now),
+                row.last_run_message.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let headers = [
         "ID", "KIND", "STATUS", "SCHEDULE", "NEXT DUE", "LAST RUN", "MESSAGE",
-    ]);
-    for row in &rows {
-        let status = row.status.clone().unwrap_or_else(|| "-".into());
-        let next = row
-            .next_due_at()
-            .map(|at| format::when(at, now))
-            .unwrap_or_else(|| "-".into());
-        let used = row.id.len() + 70;
-        table.add_row(vec![
-            row.id.clone(),
-            row.kind.clone().unwrap_or_default(),
-            status,
-            row.schedule.clone().unwrap_or_else(|| "once".into()),
-            next,
-            last_run(row, now),
-            format::fit(row.last_run_message.as_deref().unwrap_or_default(), used),
-        ]);
-    }
-    format::print(&table.trim_fmt());
+    ];
+    format::print(&format::table(&headers, cells));
     Ok(())
 }

@@ -110,6 +110,10 @@ impl Connection {
         settings.names.workers_table = self.workers_table.clone();
         settings.names.runs_table = self.runs_table.clone();
         settings.names.queue_prefix = self.queue_prefix.clone();
+        // Against the emulator, workers are checked as `nextdue dev` runs them.
+        if self.is_local() {
+            settings.limits.http_allow.loopback = true;
+        }
         Ok(settings)
     }
 

@@ -142,16 +142,18 @@ pub fn run(connection: &Connection, args: &PreviewArgs) -> OpsResult<()> {
 /// Due times as a table: UTC, local time in `zone`, and any daylight-saving change.
 pub fn due_table(times: &[DueTime], zone: &str) -> String {
     let local = format!("IN {zone}");
-    let mut table = format::table(&["UTC", &local, ""]);
-    for time in times {
-        let note = time
-            .daylight_saving
-            .as_deref()
-            .map(|n| format!("daylight saving: {n}"))
-            .unwrap_or_default();
-        table.add_row(vec![time.utc.clone(), time.local.clone(), note]);
-    }
-    table.trim_fmt()
+    let cells = times
+        .iter()
+        .map(|time| {
+            let note = time
+                .daylight_saving
+                .as_deref()
+                .map(|n| format!("daylight saving: {n}"))
+                .unwrap_or_default();
+            vec![time.utc.clone(), time.local.clone(), note]
+        })
+        .collect();
+    format::table(&["UTC", &local, ""], cells)
 }
 
 #[cfg(test)]

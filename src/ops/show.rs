@@ -128,28 +128,31 @@ fn view(run: &RunRecord) -> RunView<'_> {
 }
 
 fn runs_table(runs: &[RunRecord], now: DateTime<Utc>) -> String {
-    let mut table = format::table(&["DUE", "ATTEMPT", "STARTED", "TOOK", "OUTCOME", "MESSAGE"]);
-    for run in runs {
-        let outcome = match (run.succeeded, run.superseded) {
-            (_, true) => "superseded",
-            (Some(true), _) => "ok",
-            (Some(false), _) => "failed",
-            (None, _) => "-",
-        };
-        let took = run
-            .duration_ms
-            .map(|ms| format!("{:.1} s", ms as f64 / 1000.0))
-            .unwrap_or_else(|| "-".into());
-        table.add_row(vec![
-            format::utc(run.due.instant()),
-            run.attempt.to_string(),
-            format::relative(run.start_time, now),
-            took,
-            outcome.to_owned(),
-            format::fit(run.message.as_deref().unwrap_or_default(), 90),
-        ]);
-    }
-    table.trim_fmt()
+    let cells = runs
+        .iter()
+        .map(|run| {
+            let outcome = match (run.succeeded, run.superseded) {
+                (_, true) => "superseded",
+                (Some(true), _) => "ok",
+                (Some(false), _) => "failed",
+                (None, _) => "-",
+            };
+            let took = run
+                .duration_ms
+                .map(|ms| format!("{:.1} s", ms as f64 / 1000.0))
+                .unwrap_or_else(|| "-".into());
+            vec![
+                format::utc(run.due.instant()),
+                run.attempt.to_string(),
+                format::relative(run.start_time, now),
+                took,
+                outcome.to_owned(),
+                run.message.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let headers = ["DUE", "ATTEMPT", "STARTED", "TOOK", "OUTCOME", "MESSAGE"];
+    format::table(&headers, cells)
 }
 
 /// Runs `nextdue runs`.
