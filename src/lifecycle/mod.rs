@@ -259,7 +259,7 @@ fn check_size(image: &Image) -> Result<(), ItemError> {
     ))
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "testing"))]
 mod corpus;
 #[cfg(test)]
 mod tests;

@@ -368,6 +368,29 @@ async fn cli_put_refuses_what_the_dispatcher_would_and_writes_only_good_workers(
         );
     }
 
+    // The lifecycle's whole corpus of malformed items: where DynamoDB stores one, the
+    // dispatcher's message for it is the one `put` refuses it with; where DynamoDB refuses it
+    // (no glue message to compare), `put` refuses it too.
+    for (i, (mut item, attribute)) in nextdue::testing::corpus::malformed_items()
+        .into_iter()
+        .enumerate()
+    {
+        let id = format!("corpus-{i}");
+        item.insert("id".into(), nextdue::item::AttributeValue::S(id.clone()));
+        let json = serde_json::to_string(&std::collections::HashMap::<
+            String,
+            nextdue::item::AttributeValue,
+        >::from(item.clone()))
+        .unwrap();
+        let refused = nextdue(s, &["put", "-", "--json"], Some(&json)).await;
+        assert_eq!(refused.code, 1, "{attribute}: {}", refused.stdout);
+        let said = refused.json()["message"].as_str().unwrap().to_owned();
+        assert!(said.starts_with(&format!("invalid: {attribute}")), "{said}");
+        if stack.stack.store.put_worker(item).await.is_ok() {
+            assert_eq!(invalid_message(&stack, &id).await, said, "{attribute}");
+        }
+    }
+
     // enable, disable, run-now: conditional, never a half-item.
     for verb in ["enable", "disable", "run-now"] {
         let missing = nextdue(s, &[verb, "ghost"], None).await;
