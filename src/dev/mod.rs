@@ -67,6 +67,41 @@ fn resources_missing(error: &anyhow::Error) -> bool {
     .any(|code| text.contains(code))
 }
 
+/// Plays an SQS event source mapping: receives batch after batch, and runs up to
+/// `max_concurrency` executor batches at once (the mapping's maximum concurrency), starting
+/// the next receive as soon as a batch is handed over, as Lambda's pollers scale out.
+async fn poll(pump: Arc<QueuePump>, stack: Arc<Stack>, max_concurrency: u32) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(max_concurrency as usize));
+    // Owned here, so stopping the glue stops the batches under way too.
+    let mut running = tokio::task::JoinSet::new();
+    loop {
+        while running.try_join_next().is_some() {}
+        let slot = slots
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed");
+        let received = match pump.receive().await {
+            Ok(received) => received,
+            Err(error) => {
+                tracing::error!(error = ?error.to_string(), "queue poller");
+                tokio::time::sleep(BACKOFF).await;
+                continue;
+            }
+        };
+        if received.is_empty() {
+            continue;
+        }
+        let (pump, stack) = (pump.clone(), stack.clone());
+        running.spawn(async move {
+            if let Err(error) = pump.process(received, &stack.executor).await {
+                tracing::error!(error = ?error.to_string(), "queue poller");
+            }
+            drop(slot);
+        });
+    }
+}
+
 /// The running glue: its loops stop when it is dropped.
 pub struct Glue {
     tasks: Vec<JoinHandle<()>>,
@@ -139,19 +174,17 @@ impl Glue {
             .iter()
             .map(|q| q.name.clone())
             .collect();
-        for queue in &polled {
-            let queue = stack.delivery.worker_queue(queue).await?;
-            let pump = QueuePump::new(stack.clients.clone(), queue, options.function_timeout)
-                .through(options.invoke_url.clone());
-            let executing = stack.clone();
-            tasks.push(tokio::spawn(async move {
-                loop {
-                    if let Err(error) = pump.run_once(&executing.executor).await {
-                        tracing::error!(error = ?error.to_string(), "queue poller");
-                        tokio::time::sleep(BACKOFF).await;
-                    }
-                }
-            }));
+        for spec in &stack.settings.policy.queues {
+            let queue = stack.delivery.worker_queue(&spec.name).await?;
+            let pump = Arc::new(
+                QueuePump::new(stack.clients.clone(), queue, options.function_timeout)
+                    .through(options.invoke_url.clone()),
+            );
+            tasks.push(tokio::spawn(poll(
+                pump,
+                stack.clone(),
+                spec.max_concurrency,
+            )));
         }
 
         let scheduling = stack.clone();

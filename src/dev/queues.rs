@@ -46,7 +46,13 @@ impl QueuePump {
 
     /// Receives one batch and runs the executor on it; returns how many messages it received.
     pub async fn run_once(&self, executor: &Executor) -> anyhow::Result<usize> {
-        let received = self
+        let received = self.receive().await?;
+        self.process(received, executor).await
+    }
+
+    /// Receives one batch (long-polling up to [`WAIT_SECONDS`]).
+    pub async fn receive(&self) -> anyhow::Result<Vec<aws_sdk_sqs::types::Message>> {
+        Ok(self
             .clients
             .sqs
             .receive_message()
@@ -64,7 +70,16 @@ impl QueuePump {
                 )
             })?
             .messages
-            .unwrap_or_default();
+            .unwrap_or_default())
+    }
+
+    /// Runs the executor on a batch this pump received, and deletes what it did not report as
+    /// failed; returns the batch's size.
+    pub async fn process(
+        &self,
+        received: Vec<aws_sdk_sqs::types::Message>,
+        executor: &Executor,
+    ) -> anyhow::Result<usize> {
         if received.is_empty() {
             return Ok(0);
         }

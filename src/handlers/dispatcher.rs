@@ -1,7 +1,11 @@
 //! The dispatcher: reacts to committed changes of worker items (the DynamoDB stream).
 //!
-//! Records are handled in order; at the first one that fails, the handler stops and reports it,
-//! so Lambda (or the local glue) retries from there and no record is skipped.
+//! A batch's records are handled concurrently across workers and in order within each worker
+//! (as Lambda's parallelization factor does per partition key): one worker's changes are never
+//! reordered, and one slow worker does not hold up the others. When records fail, the handler
+//! reports the earliest of them, so Lambda (or the local glue) retries from there and no record
+//! is skipped; records after it that succeeded are handled again, which changes nothing (every
+//! write is conditional, and a replayed record arms with the same task id).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -31,15 +35,36 @@ pub struct Dispatcher {
 
 /// Handles one batch of stream records.
 pub async fn handle_stream(event: &Event, dispatcher: &Dispatcher) -> DynamoDbEventResponse {
-    let mut response = DynamoDbEventResponse::default();
-    for record in &event.records {
-        if let Err(error) = handle_record(record, dispatcher).await {
-            tracing::error!(worker = ?worker_id(record), error = ?error.to_string(), "dispatch failed; the batch resumes here");
-            let mut failure = DynamoDbBatchItemFailure::default();
-            failure.item_identifier = record.change.sequence_number.clone();
-            response.batch_item_failures.push(failure);
-            break;
+    // Each worker's records, in stream order, as positions in the batch.
+    let mut by_worker: Vec<(String, Vec<usize>)> = Vec::new();
+    for (position, record) in event.records.iter().enumerate() {
+        let worker = worker_id(record);
+        match by_worker.iter_mut().find(|(id, _)| *id == worker) {
+            Some((_, positions)) => positions.push(position),
+            None => by_worker.push((worker, vec![position])),
         }
+    }
+    let failures = futures::future::join_all(by_worker.iter().map(|(_, positions)| async move {
+        for &position in positions {
+            let record = &event.records[position];
+            if let Err(error) = handle_record(record, dispatcher).await {
+                return Some((position, error));
+            }
+        }
+        None
+    }))
+    .await;
+    let mut response = DynamoDbEventResponse::default();
+    let earliest = failures
+        .into_iter()
+        .flatten()
+        .min_by_key(|(position, _)| *position);
+    if let Some((position, error)) = earliest {
+        let record = &event.records[position];
+        tracing::error!(worker = ?worker_id(record), error = ?error.to_string(), "dispatch failed; the batch resumes here");
+        let mut failure = DynamoDbBatchItemFailure::default();
+        failure.item_identifier = record.change.sequence_number.clone();
+        response.batch_item_failures.push(failure);
     }
     response
 }
