@@ -6,11 +6,11 @@
 #   infra/emulator.sh env     print `export AWS_…` lines for the running server
 #
 # moto comes from PyPI (infra/venv.sh installs it); nothing is fetched from anywhere else.
-# State lives in .nextdue/.
+# State lives in .nextdue/ (or $EMULATOR_STATE: the benchmark runs an emulator of its own).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-STATE=.nextdue
+STATE="${EMULATOR_STATE:-.nextdue}"
 VENV=.venv
 
 running() {

@@ -9,6 +9,39 @@ use std::sync::{Arc, Mutex};
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents, SharedInterceptor};
 
+/// The IAM action (service and operation) an AWS call the interceptor recorded needs, such as
+/// `dynamodb:UpdateItem`; `None` for a call it cannot name.
+///
+/// ```
+/// use nextdue::faults::operation;
+/// assert_eq!(operation("DynamoDB_20120810.UpdateItem").as_deref(), Some("dynamodb:UpdateItem"));
+/// assert_eq!(operation("POST http://x/v2/email/outbound-emails").as_deref(), Some("ses:SendEmail"));
+/// ```
+pub fn operation(call: &str) -> Option<String> {
+    let prefixes = [
+        ("DynamoDB_20120810.", "dynamodb"),
+        ("DynamoDBStreams_20120810.", "dynamodb"),
+        ("AmazonSQS.", "sqs"),
+        ("AWSSecurityTokenServiceV20110615.", "sts"),
+    ];
+    for (prefix, service) in prefixes {
+        if let Some(operation) = call.strip_prefix(prefix) {
+            return Some(format!("{service}:{operation}"));
+        }
+    }
+    let (method, uri) = call.split_once(' ')?;
+    let named = match method {
+        "POST" if uri.contains("/v2/email/outbound-emails") => "ses:SendEmail",
+        "POST" if uri.contains("/v2/email/identities") => "ses:CreateEmailIdentity",
+        "POST" if uri.contains("/schedules/") => "scheduler:CreateSchedule",
+        "GET" if uri.contains("/schedules") => "scheduler:ListSchedules",
+        "DELETE" if uri.contains("/schedules/") => "scheduler:DeleteSchedule",
+        "POST" if uri.contains("/2015-03-31/functions/") => "lambda:InvokeFunction",
+        _ => return None,
+    };
+    Some(named.to_owned())
+}
+
 /// What to break.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Plan {

@@ -71,11 +71,42 @@ enum Command {
     Tail(Operate<ops::tail::TailArgs>),
     /// List the dead-letter queues' messages, with the reason where one is known.
     DeadLetters(Operate<ops::dead_letters::DeadLetterArgs>),
+    /// Measure the local stack on the emulator: throughput, latency, calls, CPU and memory.
+    Bench(BenchArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
     },
+}
+
+/// What `bench` measures (see `infra/bench.sh`).
+#[derive(Args)]
+struct BenchArgs {
+    /// The emulator's endpoint; must be a loopback address.
+    #[arg(long, env = "AWS_ENDPOINT_URL")]
+    endpoint: Option<String>,
+    /// One-shot workers written at once.
+    #[arg(long, default_value_t = 1000)]
+    burst: usize,
+    /// Workers written per second in the steady phase.
+    #[arg(long, default_value_t = 20)]
+    rate: u32,
+    /// Seconds the steady phase lasts.
+    #[arg(long, default_value_t = 30)]
+    seconds: u64,
+    /// Workers due 3 to 60 seconds ahead.
+    #[arg(long, default_value_t = 200)]
+    etas: usize,
+    /// Run the soak instead: this many workers on rate(1 minute) …
+    #[arg(long)]
+    soak: Option<usize>,
+    /// … for this many minutes.
+    #[arg(long, default_value_t = 10)]
+    minutes: u64,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 /// An operator's command: its own arguments, and where to look.
@@ -148,6 +179,7 @@ impl Local {
             function_timeout: TimeDelta::seconds(self.function_timeout),
             sweep_every: Duration::from_secs(self.sweep_every.max(1)),
             invoke_url: self.invoke_url.clone(),
+            clients: None,
         };
         let glue = Glue::start(stack.clone(), options).await?;
         tracing::info!(
@@ -245,6 +277,32 @@ async fn demo(local: &Local, registry: Registry) -> anyhow::Result<()> {
 
 /// Runs the `nextdue` command line (`dev`, `demo`) with the jobs of `registry`, reading the
 /// arguments of the process.
+async fn bench(args: BenchArgs, registry: Registry) -> anyhow::Result<()> {
+    let Some(endpoint) = args.endpoint.clone().filter(|e| is_local_endpoint(e)) else {
+        bail!("nextdue bench runs against a local emulator only: run infra/bench.sh, or set AWS_ENDPOINT_URL to a loopback address");
+    };
+    let value = match args.soak {
+        Some(workers) => serde_json::to_value(
+            crate::dev::bench::soak(&endpoint, workers, args.minutes, registry).await?,
+        )?,
+        None => {
+            let options = crate::dev::bench::BenchOptions {
+                burst: args.burst,
+                rate: args.rate,
+                seconds: args.seconds,
+                etas: args.etas,
+            };
+            serde_json::to_value(crate::dev::bench::run(&endpoint, &options, registry).await?)?
+        }
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        println!("{}", crate::dev::bench::render(&value));
+    }
+    Ok(())
+}
+
 /// An operator's command that fails prints `error: …` on stderr and exits with 1 (a usage
 /// error exits with 2, as clap does).
 pub async fn main(registry: Registry) -> anyhow::Result<()> {
@@ -284,6 +342,7 @@ async fn run(registry: Registry) -> anyhow::Result<()> {
             return Ok(());
         }
         Command::Demo(local) => return demo(&local, registry).await,
+        Command::Bench(args) => return bench(args, registry).await,
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "nextdue", &mut std::io::stdout());

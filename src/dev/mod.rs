@@ -5,6 +5,7 @@
 //! Each duty has a `run_once` that tests call directly; [`Glue`] only loops over them, and
 //! ticks the sweeper ([`sweep_once`]).
 
+pub mod bench;
 pub mod checkpoint;
 pub mod cli;
 pub mod dead_letters;
@@ -53,6 +54,9 @@ pub struct GlueOptions {
     /// The Lambda Invoke API of `cargo lambda watch`, to run the handlers there instead of
     /// in process.
     pub invoke_url: Option<String>,
+    /// The clients the glue's own calls (reading the stream, receiving and deleting messages,
+    /// watching dead letters) go through; `None`: the stack's. The benchmark counts them apart.
+    pub clients: Option<crate::clients::Clients>,
 }
 
 /// Whether an error says nextdue's table or a queue does not exist (the emulator was reset).
@@ -125,8 +129,12 @@ impl Glue {
                 .state_dir
                 .join(format!("{}.stream.json", names.workers_table)),
         )?;
+        let glue_clients = options
+            .clients
+            .clone()
+            .unwrap_or_else(|| stack.clients.clone());
         let mut stream = StreamPump::new(
-            stack.clients.clone(),
+            glue_clients.clone(),
             &names.workers_table,
             checkpoints,
             names.stream_failure_queue_name(),
@@ -177,7 +185,7 @@ impl Glue {
         for spec in &stack.settings.policy.queues {
             let queue = stack.delivery.worker_queue(&spec.name).await?;
             let pump = Arc::new(
-                QueuePump::new(stack.clients.clone(), queue, options.function_timeout)
+                QueuePump::new(glue_clients.clone(), queue, options.function_timeout)
                     .through(options.invoke_url.clone()),
             );
             tasks.push(tokio::spawn(poll(
@@ -204,7 +212,7 @@ impl Glue {
             .map(|q| names.dead_letter_queue_name(q))
             .collect();
         watched.push(names.stream_failure_queue_name());
-        let mut dead_letters = DeadLetters::new(stack.clients.clone(), watched);
+        let mut dead_letters = DeadLetters::new(glue_clients, watched);
         tasks.push(tokio::spawn(async move {
             loop {
                 tokio::time::sleep(every).await;

@@ -68,6 +68,7 @@ async fn workers_run_through_the_lambda_binaries_under_cargo_lambda_watch() {
         function_timeout: TimeDelta::seconds(60),
         sweep_every: Duration::from_secs(5),
         invoke_url: Some(format!("http://127.0.0.1:{port}")),
+        clients: None,
     };
     let _glue = Glue::start(stack.stack.clone(), options).await.unwrap();
     stack.put(json!({"id": "w", "kind": "log", "enabled": true, "params": {"message": "from the binaries"}})).await;

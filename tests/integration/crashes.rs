@@ -142,6 +142,7 @@ async fn a_call_that_fails_once_anywhere_loses_nothing() {
             function_timeout: TimeDelta::seconds(FUNCTION_TIMEOUT),
             sweep_every: std::time::Duration::from_secs(1),
             invoke_url: None,
+            clients: None,
         };
         // Starting may itself hit the failing call; start again, as a person would.
         let _glue = loop {

@@ -24,22 +24,8 @@ use crate::support::TestStack;
 
 /// The IAM action an AWS call needs (`x-amz-target` for JSON protocols, the REST route else).
 fn action(call: &str) -> String {
-    if let Some(operation) = call.strip_prefix("DynamoDB_20120810.") {
-        return format!("dynamodb:{operation}");
-    }
-    if let Some(operation) = call.strip_prefix("AmazonSQS.") {
-        return format!("sqs:{operation}");
-    }
-    if call.starts_with("POST ") && call.contains("/v2/email/outbound-emails") {
-        return "ses:SendEmail".into();
-    }
-    if call.starts_with("POST ") && call.contains("/schedules/") {
-        return "scheduler:CreateSchedule".into();
-    }
-    if call.starts_with("POST ") && call.contains("/2015-03-31/functions/") {
-        return "lambda:InvokeFunction".into();
-    }
-    panic!("an AWS call this test cannot name: {call}");
+    nextdue::faults::operation(call)
+        .unwrap_or_else(|| panic!("an AWS call this test cannot name: {call}"))
 }
 
 fn actions_of(faults: &Faults) -> BTreeSet<String> {

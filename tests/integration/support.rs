@@ -152,6 +152,7 @@ impl TestStack {
             function_timeout: TimeDelta::seconds(function_timeout),
             sweep_every: Duration::from_secs(1),
             invoke_url: None,
+            clients: None,
         };
         self.glue = Some(
             Glue::start(self.stack.clone(), options)

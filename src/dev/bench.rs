@@ -1,0 +1,597 @@
+//! `nextdue bench`: the project's own benchmark, on the local stack against the emulator.
+//!
+//! It provisions resources of its own, runs the real handlers through the local glue (the
+//! queue pollers at the queues' concurrency, the dispatcher concurrent across workers), and
+//! measures, for workers written by the benchmark itself:
+//!
+//! * a burst of one-shot `email` workers written at once: runs per second from the first
+//!   write to the last run's end, and write → run start;
+//! * a steady rate of them: write → run start;
+//! * workers due a few seconds to a minute ahead: start − due (none may be negative);
+//! * AWS calls per run by operation, the handlers' apart from the glue's (counted by the same
+//!   SDK interceptor the fault-injection tests use);
+//! * the process's CPU time per run and its peak memory (Linux `/proc`);
+//! * the emulator's own write rate, beside ours, to show how close to it we are.
+//!
+//! `--soak` instead runs recurring workers on `rate(1 minute)` and checks that every due time
+//! of every worker ran exactly once ([`exactly_once`]).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use aws_sdk_dynamodb::types::AttributeValue as SdkValue;
+use chrono::{DateTime, TimeDelta, Utc};
+use futures::StreamExt;
+use serde::Serialize;
+
+use crate::clients::Clients;
+use crate::config::{Names, Settings};
+use crate::dev::provision::{QueueSettings, provision};
+use crate::dev::{Glue, GlueOptions};
+use crate::faults::{Faults, operation};
+use crate::handlers::Stack;
+use crate::item::{AttributeValue, Item, RunRecord, attr};
+use crate::job::Registry;
+use crate::timestamp::Due;
+
+/// Writers the benchmark uses at once.
+const WRITERS: usize = 16;
+/// How long any phase may take before the benchmark gives up.
+const PATIENCE: Duration = Duration::from_secs(900);
+
+/// What to measure.
+#[derive(Clone, Debug)]
+pub struct BenchOptions {
+    /// One-shot workers written at once.
+    pub burst: usize,
+    /// Workers written per second in the steady phase.
+    pub rate: u32,
+    /// How long the steady phase writes, in seconds.
+    pub seconds: u64,
+    /// Workers due a few seconds to a minute ahead.
+    pub etas: usize,
+}
+
+/// Percentiles of a set of durations, in milliseconds.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Spread {
+    /// How many samples.
+    pub count: usize,
+    /// The smallest.
+    pub min_ms: i64,
+    /// The median.
+    pub p50_ms: i64,
+    /// The 95th percentile.
+    pub p95_ms: i64,
+    /// The 99th percentile.
+    pub p99_ms: i64,
+    /// The largest.
+    pub max_ms: i64,
+}
+
+impl Spread {
+    /// The spread of `samples`.
+    pub fn of(mut samples: Vec<i64>) -> Spread {
+        samples.sort_unstable();
+        let at = |q: f64| {
+            samples
+                .get(((samples.len() as f64 * q).ceil() as usize).saturating_sub(1))
+                .copied()
+                .unwrap_or_default()
+        };
+        Spread {
+            count: samples.len(),
+            min_ms: samples.first().copied().unwrap_or_default(),
+            p50_ms: at(0.50),
+            p95_ms: at(0.95),
+            p99_ms: at(0.99),
+            max_ms: samples.last().copied().unwrap_or_default(),
+        }
+    }
+}
+
+/// The benchmark's findings.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct BenchReport {
+    /// The machine: processors, and the kernel.
+    pub machine: String,
+    /// The emulator's own rate of PutItem calls, with as many writers as the benchmark.
+    pub emulator_writes_per_second: f64,
+    /// Burst: workers written at once.
+    pub burst_workers: usize,
+    /// Burst: runs per second, first write to the last run's end.
+    pub burst_runs_per_second: f64,
+    /// Burst: write → run start.
+    pub burst_write_to_start: Spread,
+    /// Steady: workers per second.
+    pub steady_rate: u32,
+    /// Steady: write → run start.
+    pub steady_write_to_start: Spread,
+    /// Workers with an ETA: start − due (`min_ms` < 0 would be a run started early).
+    pub eta_start_minus_due: Spread,
+    /// AWS calls per run made by the handlers, by operation.
+    pub handler_calls_per_run: BTreeMap<String, f64>,
+    /// AWS calls per run made by the glue (what Lambda's pollers do in AWS), by operation.
+    pub glue_calls_per_run: BTreeMap<String, f64>,
+    /// CPU time of the whole process (handlers, glue and the benchmark's own writes) per run.
+    pub cpu_ms_per_run: f64,
+    /// The process's peak resident memory, in MiB.
+    pub peak_memory_mib: f64,
+}
+
+/// CPU time of this process so far (user + system), from `/proc/self/stat`.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    // utime and stime are fields 14 and 15 of stat (11 and 12 after the name), in clock ticks.
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|i| fields.get(*i).and_then(|f| f.parse::<u64>().ok()))
+        .sum();
+    Duration::from_millis(ticks * 10)
+}
+
+/// Peak resident memory of this process, in MiB, from `/proc/self/status`.
+fn peak_memory_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or_default()
+}
+
+fn machine() -> String {
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find_map(|l| l.strip_prefix("model name").map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned()))
+        })
+        .unwrap_or_else(|| "unknown processor".into());
+    format!("{cpus} × {model}")
+}
+
+/// Counts calls by operation between two snapshots of an interceptor's record.
+fn per_run(calls: &[String], runs: usize) -> BTreeMap<String, f64> {
+    let mut counts: BTreeMap<String, f64> = BTreeMap::new();
+    for call in calls {
+        let name = operation(call).unwrap_or_else(|| call.clone());
+        *counts.entry(name).or_default() += 1.0;
+    }
+    for count in counts.values_mut() {
+        *count = (*count / runs.max(1) as f64 * 100.0).round() / 100.0;
+    }
+    counts
+}
+
+/// The resources, clients and handlers of one benchmark.
+struct Bench {
+    endpoint: String,
+    names: Names,
+    admin: Clients,
+    handlers: Faults,
+    glue_calls: Faults,
+    _glue: Glue,
+    domain: String,
+}
+
+impl Bench {
+    async fn start(endpoint: &str, registry: Registry, sweep_every: Duration) -> anyhow::Result<Bench> {
+        let prefix = format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let names = Names::prefixed(&prefix);
+        let admin = Clients::local(endpoint).await;
+        let mut settings = Settings {
+            names: names.clone(),
+            ..Settings::default()
+        };
+        settings.limits.http_allow.loopback = true;
+        provision(
+            &admin,
+            &names,
+            &settings.policy.queues,
+            QueueSettings {
+                visibility_timeout_seconds: 930,
+            },
+        )
+        .await?;
+        let domain = format!("{prefix}.example.com");
+        admin
+            .ses
+            .create_email_identity()
+            .email_identity(&domain)
+            .send()
+            .await
+            .context("verifying the sender domain")?;
+        let (handlers, glue_calls) = (Faults::default(), Faults::default());
+        let stack = Arc::new(Stack::new(
+            Clients::local_with(endpoint, &[handlers.interceptor()]).await,
+            settings,
+            registry,
+        ));
+        let glue = Glue::start(
+            stack,
+            GlueOptions {
+                state_dir: std::env::temp_dir().join(&prefix),
+                function_timeout: TimeDelta::seconds(900),
+                sweep_every,
+                invoke_url: None,
+                clients: Some(Clients::local_with(endpoint, &[glue_calls.interceptor()]).await),
+            },
+        )
+        .await?;
+        Ok(Bench {
+            endpoint: endpoint.to_owned(),
+            names,
+            admin,
+            handlers,
+            glue_calls,
+            _glue: glue,
+            domain,
+        })
+    }
+
+    /// Writes `items` with [`WRITERS`] writers; returns when each was written (just before the
+    /// write was sent).
+    async fn write(&self, items: Vec<serde_json::Value>) -> anyhow::Result<HashMap<String, DateTime<Utc>>> {
+        let table = &self.names.workers_table;
+        let written = futures::stream::iter(items)
+            .map(|item| async move {
+                let id = item["id"].as_str().unwrap_or_default().to_owned();
+                let item: Item = serde_dynamo::to_item(item)?;
+                let at = Utc::now();
+                self.admin
+                    .dynamodb
+                    .put_item()
+                    .table_name(table)
+                    .set_item(Some(item.into()))
+                    .send()
+                    .await?;
+                anyhow::Ok((id, at))
+            })
+            .buffer_unordered(WRITERS)
+            .collect::<Vec<_>>()
+            .await;
+        written.into_iter().collect()
+    }
+
+    fn email(&self, id: &str) -> serde_json::Value {
+        serde_json::json!({"id": id, "kind": "email", "enabled": true,
+            "params": {"from": format!("bench@{}", self.domain), "to": format!("{id}@example.net"),
+                       "subject": "benchmark", "text": "a run"}})
+    }
+
+    /// Every worker item whose id starts with `prefix`.
+    async fn workers(&self, prefix: &str) -> anyhow::Result<Vec<Item>> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .admin
+                .dynamodb
+                .scan()
+                .table_name(&self.names.workers_table)
+                .filter_expression("begins_with(#id, :p)")
+                .expression_attribute_names("#id", attr::ID)
+                .expression_attribute_values(":p", SdkValue::S(prefix.to_owned()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await?;
+            items.extend(page.items.unwrap_or_default().into_iter().map(Item::from));
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
+    /// Waits until the `count` workers whose ids start with `prefix` have stopped; returns them.
+    async fn stopped(&self, prefix: &str, count: usize) -> anyhow::Result<Vec<Item>> {
+        let started = Instant::now();
+        loop {
+            let items = self.workers(prefix).await?;
+            let done = items
+                .iter()
+                .filter(|i| text(i, attr::STATUS).as_deref() == Some("stopped"))
+                .count();
+            if done == count {
+                return Ok(items);
+            }
+            if started.elapsed() > PATIENCE {
+                bail!("{done} of {count} {prefix} workers stopped within {PATIENCE:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// The emulator's own PutItem rate, with [`WRITERS`] writers, over `count` items.
+    async fn emulator_rate(&self, count: usize) -> anyhow::Result<f64> {
+        let started = Instant::now();
+        let table = &self.names.runs_table;
+        let results = futures::stream::iter(0..count)
+            .map(|i| async move {
+                self.admin
+                    .dynamodb
+                    .put_item()
+                    .table_name(table)
+                    .item(attr::run::WORKER_ID, SdkValue::S("emulator-baseline".into()))
+                    .item(attr::run::RUN_ID, SdkValue::S(format!("{i:08}")))
+                    .send()
+                    .await
+            })
+            .buffer_unordered(WRITERS)
+            .collect::<Vec<_>>()
+            .await;
+        for result in results {
+            result?;
+        }
+        Ok(count as f64 / started.elapsed().as_secs_f64())
+    }
+}
+
+fn text(item: &Item, name: &str) -> Option<String> {
+    match item.get(name) {
+        Some(AttributeValue::S(s)) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn stamp(item: &Item, name: &str) -> Option<DateTime<Utc>> {
+    text(item, name).and_then(|t| t.parse().ok())
+}
+
+/// Write → start of each worker in `items`, in milliseconds.
+fn write_to_start(items: &[Item], written: &HashMap<String, DateTime<Utc>>) -> Vec<i64> {
+    items
+        .iter()
+        .filter_map(|item| {
+            let id = text(item, attr::ID)?;
+            let start = stamp(item, attr::LAST_RUN_START_TIME)?;
+            Some((start - *written.get(&id)?).num_milliseconds())
+        })
+        .collect()
+}
+
+/// Runs the benchmark against the emulator at `endpoint`.
+pub async fn run(endpoint: &str, options: &BenchOptions, registry: Registry) -> anyhow::Result<BenchReport> {
+    let bench = Bench::start(endpoint, registry, Duration::from_secs(10)).await?;
+    let mut report = BenchReport {
+        machine: machine(),
+        burst_workers: options.burst,
+        steady_rate: options.rate,
+        ..BenchReport::default()
+    };
+    report.emulator_writes_per_second = (bench.emulator_rate(600).await? * 10.0).round() / 10.0;
+
+    // Burst.
+    let (handler_calls, glue_calls, cpu) = (
+        bench.handlers.calls().len(),
+        bench.glue_calls.calls().len(),
+        cpu_time(),
+    );
+    let items = (0..options.burst)
+        .map(|i| bench.email(&format!("burst-{i:05}")))
+        .collect();
+    let written = bench.write(items).await?;
+    let done = bench.stopped("burst-", options.burst).await?;
+    let cpu = cpu_time() - cpu;
+    let first = written.values().min().copied().unwrap_or_else(Utc::now);
+    let last = done
+        .iter()
+        .filter_map(|i| stamp(i, attr::LAST_RUN_FINISH_TIME))
+        .max()
+        .unwrap_or(first);
+    let seconds = (last - first).num_milliseconds() as f64 / 1000.0;
+    report.burst_runs_per_second = (options.burst as f64 / seconds * 10.0).round() / 10.0;
+    report.burst_write_to_start = Spread::of(write_to_start(&done, &written));
+    let failed = done
+        .iter()
+        .filter(|i| i.get(attr::LAST_RUN_SUCCEEDED) != Some(&AttributeValue::Bool(true)))
+        .count();
+    if failed > 0 {
+        bail!("{failed} burst runs failed");
+    }
+    let mail = crate::dev::emulator::sent_mail(&bench.endpoint)
+        .await?
+        .into_iter()
+        .filter(|m| m.source.ends_with(&bench.domain))
+        .count();
+    if mail != options.burst {
+        bail!("{mail} mails for {} runs", options.burst);
+    }
+    report.handler_calls_per_run = per_run(&bench.handlers.calls()[handler_calls..], options.burst);
+    report.glue_calls_per_run = per_run(&bench.glue_calls.calls()[glue_calls..], options.burst);
+    report.cpu_ms_per_run = (cpu.as_secs_f64() * 1000.0 / options.burst as f64 * 100.0).round() / 100.0;
+
+    // Steady.
+    let mut written = HashMap::new();
+    let total = options.rate as u64 * options.seconds;
+    let tick = Duration::from_secs(1) / options.rate.max(1);
+    let started = Instant::now();
+    for i in 0..total {
+        let due = started + tick * i as u32;
+        tokio::time::sleep_until(due.into()).await;
+        written.extend(bench.write(vec![bench.email(&format!("steady-{i:05}"))]).await?);
+    }
+    let done = bench.stopped("steady-", total as usize).await?;
+    report.steady_write_to_start = Spread::of(write_to_start(&done, &written));
+
+    // ETAs, 3 s to a minute ahead.
+    let now = Utc::now();
+    let etas: Vec<serde_json::Value> = (0..options.etas)
+        .map(|i| {
+            let due = Due::ceil(now + TimeDelta::seconds(3 + (i as i64 * 57) / options.etas.max(1) as i64));
+            serde_json::json!({"id": format!("eta-{i:05}"), "kind": "log", "enabled": true,
+                "nextDue": due, "params": {"message": "on time"}})
+        })
+        .collect();
+    let dues: HashMap<String, Due> = etas
+        .iter()
+        .map(|e| (e["id"].as_str().unwrap_or_default().to_owned(), serde_json::from_value(e["nextDue"].clone()).unwrap_or(Due::floor(now))))
+        .collect();
+    bench.write(etas).await?;
+    let done = bench.stopped("eta-", options.etas).await?;
+    let lateness = done
+        .iter()
+        .filter_map(|item| {
+            let id = text(item, attr::ID)?;
+            let start = stamp(item, attr::LAST_RUN_START_TIME)?;
+            Some((start - dues.get(&id)?.instant()).num_milliseconds())
+        })
+        .collect();
+    report.eta_start_minus_due = Spread::of(lateness);
+    report.peak_memory_mib = (peak_memory_mib() * 10.0).round() / 10.0;
+    Ok(report)
+}
+
+/// What the soak found.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct SoakReport {
+    /// Recurring workers.
+    pub workers: usize,
+    /// How long they ran, in minutes.
+    pub minutes: u64,
+    /// Runs recorded.
+    pub runs: usize,
+    /// Start − due of every run.
+    pub lateness: Spread,
+    /// Queries of the sweep index per sweeper pass (16 shards, each at most 100 entries a
+    /// page).
+    pub sweeper_queries_per_pass: f64,
+}
+
+/// Whether `runs` (one worker's, any order) are exactly one run per due time on a grid of
+/// `period` from the first due time to the last, each due time once (retries aside: a due time
+/// may have several attempts, but one success at most).
+pub fn exactly_once(runs: &[RunRecord], period: TimeDelta) -> Result<usize, String> {
+    let mut dues: BTreeMap<Due, usize> = BTreeMap::new();
+    for run in runs.iter().filter(|r| r.succeeded == Some(true) && !r.superseded) {
+        *dues.entry(run.due).or_default() += 1;
+    }
+    if let Some((due, n)) = dues.iter().find(|(_, n)| **n > 1) {
+        return Err(format!("{due} ran {n} times"));
+    }
+    let times: Vec<DateTime<Utc>> = dues.keys().map(|d| d.instant()).collect();
+    for pair in times.windows(2) {
+        if pair[1] - pair[0] != period {
+            return Err(format!(
+                "due times {} and {} are {} s apart: a due time between them never ran",
+                pair[0],
+                pair[1],
+                (pair[1] - pair[0]).num_seconds()
+            ));
+        }
+    }
+    Ok(times.len())
+}
+
+/// Runs `workers` recurring workers on `rate(1 minute)` for `minutes`, and checks every due
+/// time of every worker ran exactly once.
+pub async fn soak(endpoint: &str, workers: usize, minutes: u64, registry: Registry) -> anyhow::Result<SoakReport> {
+    let bench = Bench::start(endpoint, registry, Duration::from_secs(60)).await?;
+    let items = (0..workers)
+        .map(|i| serde_json::json!({"id": format!("soak-{i:05}"), "kind": "log", "enabled": true,
+            "schedule": "rate(1 minute)", "params": {"message": "tick"}}))
+        .collect();
+    let before = bench.handlers.calls().len();
+    let started = Utc::now();
+    bench.write(items).await?;
+    tokio::time::sleep(Duration::from_secs(minutes * 60)).await;
+    let ended = Utc::now();
+    let ids: Vec<String> = (0..workers).map(|i| format!("soak-{i:05}")).collect();
+    let sweeps = bench.handlers.calls()[before..]
+        .iter()
+        .filter(|c| c.as_str() == "DynamoDB_20120810.Query")
+        .count();
+    let store = crate::store::Store::new(bench.admin.dynamodb.clone(), &bench.names.workers_table, &bench.names.runs_table);
+    let mut lateness = Vec::new();
+    let mut total = 0;
+    for id in &ids {
+        let runs = store.runs_of(id).await?;
+        let ran = exactly_once(&runs, TimeDelta::minutes(1)).map_err(|e| anyhow::anyhow!("{id}: {e}"))?;
+        // Every due time from the first to one period before the end has run.
+        if ran < minutes as usize {
+            bail!("{id}: {ran} runs in {minutes} minutes");
+        }
+        total += runs.len();
+        lateness.extend(runs.iter().map(|r| (r.start_time - r.due.instant()).num_milliseconds()));
+    }
+    let passes = ((ended - started).num_seconds() / 60).max(1) as f64;
+    Ok(SoakReport {
+        workers,
+        minutes,
+        runs: total,
+        lateness: Spread::of(lateness),
+        sweeper_queries_per_pass: (sweeps as f64 / passes * 10.0).round() / 10.0,
+    })
+}
+
+/// A report as lines of `name  value`, nested names joined with dots, for people.
+pub fn render(value: &serde_json::Value) -> String {
+    fn walk(prefix: &str, value: &serde_json::Value, out: &mut Vec<(String, String)>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (name, inner) in map {
+                    let name = if prefix.is_empty() { name.clone() } else { format!("{prefix}.{name}") };
+                    walk(&name, inner, out);
+                }
+            }
+            other => out.push((prefix.to_owned(), other.to_string().trim_matches('"').to_owned())),
+        }
+    }
+    let mut lines = Vec::new();
+    walk("", value, &mut lines);
+    let width = lines.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+    lines
+        .iter()
+        .map(|(name, value)| format!("{name:width$}  {value}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(due: &str, attempt: u32, succeeded: bool) -> RunRecord {
+        let due: Due = due.parse().unwrap();
+        RunRecord {
+            worker_id: "w".into(),
+            run_id: format!("{due}#{attempt}"),
+            task_id: "t".into(),
+            due,
+            attempt,
+            start_time: due.instant(),
+            finish_time: Some(due.instant()),
+            succeeded: Some(succeeded),
+            message: None,
+            duration_ms: None,
+            superseded: false,
+            expires_at: 0,
+        }
+    }
+
+    #[test]
+    fn exactly_once_finds_a_due_time_run_twice_and_one_never_run() {
+        let minute = TimeDelta::minutes(1);
+        let good = [run("2027-01-01T09:00:00Z", 1, true), run("2027-01-01T09:01:00Z", 1, false), run("2027-01-01T09:01:00Z", 2, true), run("2027-01-01T09:02:00Z", 1, true)];
+        assert_eq!(exactly_once(&good, minute), Ok(3));
+        let twice = [run("2027-01-01T09:00:00Z", 1, true), run("2027-01-01T09:00:00Z", 2, true)];
+        assert_eq!(exactly_once(&twice, minute), Err("2027-01-01T09:00:00Z ran 2 times".into()));
+        let gap = [run("2027-01-01T09:00:00Z", 1, true), run("2027-01-01T09:02:00Z", 1, true)];
+        assert!(exactly_once(&gap, minute).unwrap_err().contains("never ran"));
+    }
+
+    #[test]
+    fn spreads_are_nearest_rank_percentiles() {
+        let spread = Spread::of((1..=100).collect());
+        assert_eq!((spread.min_ms, spread.p50_ms, spread.p95_ms, spread.p99_ms, spread.max_ms), (1, 50, 95, 99, 100));
+    }
+}
