@@ -8,8 +8,8 @@ use chrono::TimeDelta;
 use crate::item::{DEFAULT_QUEUE, is_queue_name};
 use crate::job::{DEFAULT_MAX_SPAWN_DEPTH, JobLimits};
 use crate::lifecycle::{
-    DEFAULT_QUEUE_CONCURRENCY, DEFAULT_RUN_RETENTION_DAYS, DEFAULT_SWEEP_GRACE_SECONDS, Policy,
-    QueueSpec,
+    DEFAULT_QUEUE_CONCURRENCY, DEFAULT_RUN_RETENTION_DAYS, DEFAULT_SWEEP_GRACE_SECONDS,
+    DEFAULT_SWEEP_SHARDS, Policy, QueueSpec,
 };
 use crate::network::NetworkPolicy;
 
@@ -164,7 +164,7 @@ pub struct Settings {
     /// (`NEXTDUE_HTTP_ALLOW`: `loopback`, `private`, `link-local`; empty: none).
     pub limits: JobLimits,
     /// Retry, retention and sweep policy, and the worker queues (`NEXTDUE_RUN_RETENTION_DAYS`,
-    /// `NEXTDUE_SWEEP_GRACE_SECONDS`, `NEXTDUE_QUEUES`).
+    /// `NEXTDUE_SWEEP_GRACE_SECONDS`, `NEXTDUE_SWEEP_SHARDS`, `NEXTDUE_QUEUES`).
     pub policy: Policy,
     /// How long before the invocation's deadline a run is cut off.
     pub safety_margin: TimeDelta,
@@ -246,6 +246,11 @@ impl Settings {
             0..=100,
         )?;
         let queues = parse_queues(&text("NEXTDUE_QUEUES", DEFAULT_QUEUE))?;
+        let sweep_shards = number(
+            "NEXTDUE_SWEEP_SHARDS",
+            DEFAULT_SWEEP_SHARDS.into(),
+            i64::from(DEFAULT_SWEEP_SHARDS)..=4096,
+        )?;
         let http_allow =
             NetworkPolicy::parse(&text("NEXTDUE_HTTP_ALLOW", "")).map_err(|problem| {
                 ConfigError {
@@ -264,6 +269,7 @@ impl Settings {
                 retention: TimeDelta::days(retention_days),
                 sweep_grace: TimeDelta::seconds(sweep_grace),
                 queues,
+                sweep_shards: sweep_shards as u32,
                 ..Policy::default()
             },
             safety_margin: TimeDelta::seconds(DEFAULT_SAFETY_MARGIN_SECONDS),

@@ -279,7 +279,9 @@ async fn demo(local: &Local, registry: Registry) -> anyhow::Result<()> {
 /// arguments of the process.
 async fn bench(args: BenchArgs, registry: Registry) -> anyhow::Result<()> {
     let Some(endpoint) = args.endpoint.clone().filter(|e| is_local_endpoint(e)) else {
-        bail!("nextdue bench runs against a local emulator only: run infra/bench.sh, or set AWS_ENDPOINT_URL to a loopback address");
+        bail!(
+            "nextdue bench runs against a local emulator only: run infra/bench.sh, or set AWS_ENDPOINT_URL to a loopback address"
+        );
     };
     let value = match args.soak {
         Some(workers) => serde_json::to_value(

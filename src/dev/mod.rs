@@ -29,7 +29,7 @@ use self::provision::{QueueSettings, provision};
 use self::queues::QueuePump;
 use self::schedules::SchedulePump;
 use self::streams::StreamPump;
-use crate::delivery::Deliver;
+use crate::delivery::{Deliver, Delivery};
 use crate::handlers::Stack;
 use crate::handlers::sweeper::{SweepReport, sweep_once};
 
@@ -195,10 +195,15 @@ impl Glue {
             )));
         }
 
-        let scheduling = stack.clone();
+        // Scheduler's part is the glue's too: its calls go through the glue's clients.
+        let scheduling = Delivery::new(
+            glue_clients.sqs.clone(),
+            glue_clients.scheduler.clone(),
+            names.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             loop {
-                if let Err(error) = SchedulePump::run_once(&scheduling.delivery, Utc::now()).await {
+                if let Err(error) = SchedulePump::run_once(&scheduling, Utc::now()).await {
                     tracing::error!(error = ?error.to_string(), "schedule firer");
                 }
                 tokio::time::sleep(Duration::from_secs(1)).await;
@@ -212,7 +217,7 @@ impl Glue {
             .map(|q| names.dead_letter_queue_name(q))
             .collect();
         watched.push(names.stream_failure_queue_name());
-        let mut dead_letters = DeadLetters::new(glue_clients, watched);
+        let mut dead_letters = DeadLetters::new(glue_clients.clone(), watched);
         tasks.push(tokio::spawn(async move {
             loop {
                 tokio::time::sleep(every).await;

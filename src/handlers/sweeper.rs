@@ -13,14 +13,16 @@ use crate::clock::Clock;
 use crate::delivery::Deliver;
 use crate::item::{Image, Item, attr};
 use crate::job::Registry;
-use crate::lifecycle::{Policy, SWEEP_SHARDS, SweepAction, route, sweep, sweep_undecodable};
+use crate::lifecycle::{
+    DEFAULT_SWEEP_SHARDS, Policy, SweepAction, route, sweep, sweep_undecodable,
+};
 use crate::metrics;
 use crate::store::{Applied, WorkerStore};
 use crate::timestamp::Due;
 
 /// Workers read per page of the index.
 pub const PAGE_SIZE: i32 = 100;
-/// Pages read per shard in one pass, so one pass stays bounded (16 × 10 × 100 workers).
+/// Pages read per shard in one pass, so one pass stays bounded (shards × 10 × 100 workers).
 pub const MAX_PAGES_PER_SHARD: usize = 10;
 
 /// What the sweeper needs: the tables, delivery, the jobs (for next due times) and the policy.
@@ -77,7 +79,9 @@ impl SweepReport {
 /// One pass of the sweeper at `now`. Fails only when the index cannot be read.
 pub async fn sweep_once(sweeper: &Sweeper, now: DateTime<Utc>) -> anyhow::Result<SweepReport> {
     let mut report = SweepReport::default();
-    for shard in 0..SWEEP_SHARDS {
+    // At least the default partitions: a worker indexed before the count was raised keeps its
+    // partition until its next write.
+    for shard in 0..sweeper.policy.sweep_shards.max(DEFAULT_SWEEP_SHARDS) {
         let mut start = None;
         for _ in 0..MAX_PAGES_PER_SHARD {
             let (items, next) = sweeper

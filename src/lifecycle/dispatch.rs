@@ -111,7 +111,12 @@ pub fn on_change(
                 let update = Update::new(&worker.id, condition)
                     .set(attr::NEXT_DUE, s(due))
                     .set(attr::UPDATE_TIME, s(format_stamp(now)));
-                return ChangeAction::Normalize(watch(update, &worker.id, overdue_at(due, policy)));
+                return ChangeAction::Normalize(watch(
+                    update,
+                    &worker.id,
+                    overdue_at(due, policy),
+                    policy,
+                ));
             }
             let unchanged = old.is_some_and(|old| {
                 old.next_due == new.next_due
@@ -241,7 +246,7 @@ fn arm(
     if worker.status == Some(Status::Invalid) {
         update = update.remove(attr::LAST_RUN_MESSAGE);
     }
-    ChangeAction::Arm(watch(update, &worker.id, overdue_at(due, policy)))
+    ChangeAction::Arm(watch(update, &worker.id, overdue_at(due, policy), policy))
 }
 
 fn stopped(id: &str, condition: Condition, now: DateTime<Utc>) -> Update {
@@ -310,9 +315,10 @@ fn run_now(
                 update
             } else if worker.retry_of.is_some() {
                 // Waiting to retry: the retry runs now (its anchor keeps the grid).
-                watch(update, &worker.id, overdue_at(today, policy)).set(attr::NEXT_DUE, s(today))
+                watch(update, &worker.id, overdue_at(today, policy), policy)
+                    .set(attr::NEXT_DUE, s(today))
             } else {
-                watch(update, &worker.id, overdue_at(today, policy))
+                watch(update, &worker.id, overdue_at(today, policy), policy)
                     .set(attr::NEXT_DUE, s(today))
                     .set(
                         attr::RESUME_DUE,
@@ -324,6 +330,7 @@ fn run_now(
             Update::new(&worker.id, condition(Status::Stopped)),
             &worker.id,
             overdue_at(today, policy),
+            policy,
         )
         .set(attr::STATUS, s(Status::Ready.as_str()))
         .set(attr::NEXT_DUE, s(today))

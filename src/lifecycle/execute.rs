@@ -55,8 +55,15 @@ pub fn claim(
         .set(attr::LEASE_UNTIL, s(format_stamp(lease_until)))
         .set(attr::LAST_RUN_START_TIME, s(format_stamp(now)))
         .set(attr::UPDATE_TIME, s(format_stamp(now)));
-    // Once the lease has passed, the sweeper looks at the run.
-    watch(update, &message.id, Due::ceil(lease_until))
+    // Once the lease has passed, the sweeper looks at the run. A ready worker is in the index
+    // already (its shard set by the write that made it ready); one a person wrote as ready
+    // by hand gets the default partition, which the sweeper always reads.
+    update
+        .set_if_missing(
+            attr::SWEEP_SHARD,
+            n(sweep_shard(&message.id, DEFAULT_SWEEP_SHARDS)),
+        )
+        .set(attr::SWEEP_AT, s(Due::ceil(lease_until)))
 }
 
 /// Why a message does not start a run.

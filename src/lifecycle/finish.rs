@@ -182,12 +182,12 @@ fn settle(
         .remove(attr::RUN_TOKEN)
         .remove(attr::LEASE_UNTIL);
     update = match next {
-        NextState::Retry { due } => watch(update, &worker.id, overdue_at(due, policy))
+        NextState::Retry { due } => watch(update, &worker.id, overdue_at(due, policy), policy)
             .set(attr::STATUS, s(Status::Ready.as_str()))
             .set(attr::NEXT_DUE, s(due))
             .set(attr::ATTEMPT, n(attempt))
             .set(attr::RETRY_OF, s(claimed.anchor())),
-        NextState::Next { due } => watch(update, &worker.id, overdue_at(due, policy))
+        NextState::Next { due } => watch(update, &worker.id, overdue_at(due, policy), policy)
             .set(attr::STATUS, s(Status::Ready.as_str()))
             .set(attr::NEXT_DUE, s(due))
             .set(attr::ATTEMPT, n(0))

@@ -84,6 +84,10 @@ pub struct Policy {
     /// The worker queues of the deployment (`NEXTDUE_QUEUES`); a worker naming another is
     /// invalid.
     pub queues: Vec<QueueSpec>,
+    /// How many partitions the sweeper's index spreads live workers over
+    /// (`NEXTDUE_SWEEP_SHARDS`; raise it, never lower it: the sweeper reads at least the
+    /// default number).
+    pub sweep_shards: u32,
 }
 
 impl Policy {
@@ -111,9 +115,10 @@ pub const DEFAULT_RUN_RETENTION_DAYS: i64 = 30;
 /// How long past its due time a ready worker waits before the sweeper re-delivers it: 2 minutes
 /// (Scheduler fires within the minute before the due time, so this leaves a minute to spare).
 pub const DEFAULT_SWEEP_GRACE_SECONDS: i64 = 120;
-/// How many partitions the sweeper's index spreads live workers over, so that many workers do
-/// not make one hot partition.
-pub const SWEEP_SHARDS: u32 = 16;
+/// How many partitions the sweeper's index spreads live workers over by default, so that many
+/// workers do not make one hot partition (`NEXTDUE_SWEEP_SHARDS` sets more: each takes about
+/// 1,000 index writes a second, and a run makes four).
+pub const DEFAULT_SWEEP_SHARDS: u32 = 16;
 
 impl Default for Policy {
     fn default() -> Self {
@@ -122,23 +127,23 @@ impl Default for Policy {
             retention: TimeDelta::days(DEFAULT_RUN_RETENTION_DAYS),
             sweep_grace: TimeDelta::seconds(DEFAULT_SWEEP_GRACE_SECONDS),
             queues: vec![QueueSpec::named(crate::item::DEFAULT_QUEUE)],
+            sweep_shards: DEFAULT_SWEEP_SHARDS,
         }
     }
 }
 
-/// The sweeper-index partition of a worker: a stable hash of its id (FNV-1a), modulo
-/// [`SWEEP_SHARDS`].
-pub fn sweep_shard(id: &str) -> u32 {
+/// The sweeper-index partition of a worker among `shards`: a stable hash of its id (FNV-1a).
+pub fn sweep_shard(id: &str, shards: u32) -> u32 {
     let hash = id.bytes().fold(0x811c_9dc5u32, |hash, byte| {
         (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
     });
-    hash % SWEEP_SHARDS
+    hash % shards.max(1)
 }
 
 /// Puts the worker in the sweeper's index, to be looked at from `at` on.
-fn watch(update: Update, id: &str, at: Due) -> Update {
+fn watch(update: Update, id: &str, at: Due, policy: &Policy) -> Update {
     update
-        .set(attr::SWEEP_SHARD, n(sweep_shard(id)))
+        .set(attr::SWEEP_SHARD, n(sweep_shard(id, policy.sweep_shards)))
         .set(attr::SWEEP_AT, s(at))
 }
 

@@ -77,6 +77,7 @@ pub fn sweep(
                 Update::new(&worker.id, claim_condition(&message)),
                 &worker.id,
                 overdue_at(Due::floor(now), policy),
+                policy,
             );
             SweepAction::Redeliver {
                 message,
@@ -96,6 +97,7 @@ pub fn sweep(
                     Update::new(&worker.id, condition),
                     &worker.id,
                     overdue_at(due, policy),
+                    policy,
                 ))
             }
             _ => SweepAction::Ignore,

@@ -1302,7 +1302,10 @@ fn live_workers_are_in_the_sweepers_index_and_finished_ones_leave_it() {
         panic!()
     };
     let armed = applied(&update, &worker);
-    assert_eq!(armed.sweep_shard, Some(sweep_shard("w1")));
+    assert_eq!(
+        armed.sweep_shard,
+        Some(sweep_shard("w1", DEFAULT_SWEEP_SHARDS))
+    );
     assert_eq!(
         armed.sweep_at,
         Some(due("2027-01-01T09:02:00Z")),
@@ -1330,11 +1333,41 @@ fn live_workers_are_in_the_sweepers_index_and_finished_ones_leave_it() {
 
 #[test]
 fn sweep_shards_spread_ids_and_never_change() {
-    assert_eq!(sweep_shard("w1"), sweep_shard("w1"));
+    assert_eq!(
+        sweep_shard("w1", DEFAULT_SWEEP_SHARDS),
+        sweep_shard("w1", DEFAULT_SWEEP_SHARDS)
+    );
     let shards: std::collections::BTreeSet<u32> = (0..200)
-        .map(|i| sweep_shard(&format!("worker-{i}")))
+        .map(|i| sweep_shard(&format!("worker-{i}"), DEFAULT_SWEEP_SHARDS))
         .collect();
-    assert_eq!(shards.len(), SWEEP_SHARDS as usize);
+    assert_eq!(shards.len(), DEFAULT_SWEEP_SHARDS as usize);
+}
+
+#[test]
+fn a_deployment_with_more_sweep_shards_spreads_its_workers_over_them() {
+    let wide = Policy {
+        sweep_shards: 128,
+        ..policy()
+    };
+    let shards: std::collections::BTreeSet<u32> = (0..2000)
+        .map(|i| {
+            let worker = log_worker(&format!("worker-{i}"));
+            let action = on_change(
+                None,
+                Some(&image(&worker)),
+                "t",
+                at(NOW),
+                &crate::jobs::builtin(),
+                &wide,
+            );
+            let ChangeAction::Arm(update) = action else {
+                panic!("{action:?}")
+            };
+            applied(&update, &worker).sweep_shard.unwrap()
+        })
+        .collect();
+    assert_eq!(shards.len(), 128);
+    assert_eq!(*shards.last().unwrap(), 127);
 }
 
 #[test]

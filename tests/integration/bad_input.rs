@@ -170,7 +170,7 @@ async fn bad_input_never_poisons_an_item_too_big_to_leave_nextdue_its_room() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_never_poisons_good_workers_run_and_the_sweeper_rescues_in_every_shard() {
     use chrono::{TimeDelta, Utc};
-    use nextdue::lifecycle::{Message, SWEEP_SHARDS, claim, sweep_shard};
+    use nextdue::lifecycle::{DEFAULT_SWEEP_SHARDS as SWEEP_SHARDS, Message, claim, sweep_shard};
     use nextdue::timestamp::Due;
 
     let stack = TestStack::provisioned("poison").await;
@@ -225,12 +225,12 @@ async fn bad_input_never_poisons_good_workers_run_and_the_sweeper_rescues_in_eve
     let mut lost = Vec::new();
     for i in 0.. {
         let id = format!("good-{i}");
-        let shard = sweep_shard(&id) as usize;
+        let shard = sweep_shard(&id, SWEEP_SHARDS) as usize;
         if good.iter().all(|(_, s)| *s != shard) {
             good.push((id, shard));
         }
         let id = format!("lost-{i}");
-        let shard = sweep_shard(&id) as usize;
+        let shard = sweep_shard(&id, SWEEP_SHARDS) as usize;
         if lost.iter().all(|(_, s)| *s != shard) {
             lost.push((id, shard));
         }

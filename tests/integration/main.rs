@@ -13,6 +13,7 @@ mod iam;
 mod parity;
 mod runs;
 mod senders;
+mod soak;
 mod spawn;
 mod support;
 mod sweeper;
