@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 use nextdue::dev::bench::exactly_once;
-use nextdue::store::WorkerStore as _;
 use nextdue::timestamp::Due;
 use serde_json::json;
 
@@ -21,19 +20,27 @@ const PERIOD_SECONDS: i64 = 30;
 async fn every_due_time_of_every_recurring_worker_runs_exactly_once() {
     let mut stack = TestStack::provisioned("soak").await;
     let start = chrono::Utc::now();
-    for i in 0..WORKERS {
+    let firsts: Vec<Due> = (0..WORKERS)
+        .map(|i| Due::ceil(start + TimeDelta::seconds(5 + i as i64 % PERIOD_SECONDS)))
+        .collect();
+    for (i, first) in firsts.iter().enumerate() {
         stack
-            .put(json!({"id": format!("soak-{i:03}"), "kind": "log", "enabled": true,
+            .put(
+                json!({"id": format!("soak-{i:03}"), "kind": "log", "enabled": true,
                         "schedule": format!("rate({PERIOD_SECONDS} seconds)"),
-                        "nextDue": Due::ceil(start + TimeDelta::seconds(5 + i as i64 % PERIOD_SECONDS)),
-                        "params": {"message": "tick"}}))
+                        "nextDue": first, "params": {"message": "tick"}}),
+            )
             .await;
     }
     stack.start_glue().await;
     tokio::time::sleep(Duration::from_secs(60)).await;
+    // Stop the stack, so nothing changes while the records are read.
+    stack.stop_glue();
     let (mut total, mut stood_in) = (0, 0);
+    let period = TimeDelta::seconds(PERIOD_SECONDS);
     for i in 0..WORKERS {
         let id = format!("soak-{i:03}");
+        let worker = stack.worker(&id).await;
         let runs = stack.runs(&id).await;
         let ran =
             exactly_once(&runs, TimeDelta::seconds(PERIOD_SECONDS)).unwrap_or_else(|problem| {
@@ -48,14 +55,33 @@ async fn every_due_time_of_every_recurring_worker_runs_exactly_once() {
                     .collect();
                 panic!("{id}: {problem}:\n{}", seen.join("\n"))
             });
+        // None missed at the start: the first due time served is the one written.
+        let first = runs.iter().map(|r| r.due).min().expect("every worker ran");
+        assert_eq!(first, firsts[i], "{id}");
+        // None missed at the end: the worker is due next on the grid after its last run (a
+        // later point only if that run finished after the points in between), or is still
+        // running it (stopped between its record and its finish, as a crash would).
+        let last = runs
+            .iter()
+            .filter(|r| r.succeeded == Some(true))
+            .max_by_key(|r| r.due)
+            .unwrap();
+        let next = worker
+            .next_due
+            .expect("a recurring worker stays due")
+            .instant();
+        let gap = next - last.due.instant();
         assert!(
-            ran.ran + ran.stood_in >= 2,
-            "{id} served {ran:?} in a minute of rate({PERIOD_SECONDS} seconds)"
+            gap == period
+                || (gap.is_zero() && worker.status == Some(nextdue::item::Status::Running))
+                || (gap > period
+                    && gap.num_seconds() % PERIOD_SECONDS == 0
+                    && last.finish_time.unwrap() >= next - period),
+            "{id}: last ran for {}, next due {next}",
+            last.due
         );
         total += ran.ran;
         stood_in += ran.stood_in;
-        let item = stack.stack.store.get_worker(&id).await.unwrap();
-        assert!(item.is_some());
     }
     println!("{WORKERS} workers: {total} due times ran exactly once, {stood_in} stood in for");
 }

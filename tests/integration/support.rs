@@ -139,6 +139,11 @@ impl TestStack {
         self
     }
 
+    /// Stops the glue (its loops and the batches under way).
+    pub fn stop_glue(&mut self) {
+        self.glue = None;
+    }
+
     /// Starts (or restarts) the glue.
     pub async fn start_glue(&mut self) {
         self.start_glue_with(FUNCTION_TIMEOUT_SECONDS).await;
