@@ -54,37 +54,50 @@ fn literal_refusal(url: &reqwest::Url, policy: &NetworkPolicy) -> Option<Refused
     refusal(ip, policy).map(Refused)
 }
 
-/// An [`HttpClient`] on reqwest, under a [`NetworkPolicy`].
-#[derive(Clone, Debug)]
+/// An [`HttpClient`] on reqwest, under a [`NetworkPolicy`]. The reqwest client (its TLS roots
+/// read from the system) is built at the first request, not at the function's start: most
+/// invocations never make one.
+#[derive(Debug)]
 pub struct ReqwestClient {
-    client: reqwest::Client,
+    client: std::sync::OnceLock<reqwest::Client>,
     policy: NetworkPolicy,
 }
 
 impl ReqwestClient {
     /// A client that reaches public addresses, and the ranges `policy` allows.
     pub fn new(policy: NetworkPolicy) -> Self {
-        let redirects = redirect::Policy::custom(move |attempt| {
-            if attempt.previous().len() >= MAX_REDIRECTS {
-                attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
-            } else if !matches!(attempt.url().scheme(), "http" | "https") {
-                let scheme = attempt.url().scheme().to_owned();
-                attempt.error(format!("a redirect to a {scheme}: URL"))
-            } else if let Some(refused) = literal_refusal(attempt.url(), &policy) {
-                attempt.error(refused)
-            } else {
-                attempt.follow()
-            }
-        });
-        let client = reqwest::Client::builder()
-            .dns_resolver(std::sync::Arc::new(CheckedResolver { policy }))
-            .redirect(redirects)
-            .no_proxy()
-            .user_agent(concat!("nextdue/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("a client with rustls and a resolver builds");
-        ReqwestClient { client, policy }
+        ReqwestClient {
+            client: std::sync::OnceLock::new(),
+            policy,
+        }
     }
+
+    fn client(&self) -> &reqwest::Client {
+        self.client.get_or_init(|| build(self.policy))
+    }
+}
+
+/// The reqwest client: the checked resolver, the checked redirects, no proxy.
+fn build(policy: NetworkPolicy) -> reqwest::Client {
+    let redirects = redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() >= MAX_REDIRECTS {
+            attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
+        } else if !matches!(attempt.url().scheme(), "http" | "https") {
+            let scheme = attempt.url().scheme().to_owned();
+            attempt.error(format!("a redirect to a {scheme}: URL"))
+        } else if let Some(refused) = literal_refusal(attempt.url(), &policy) {
+            attempt.error(refused)
+        } else {
+            attempt.follow()
+        }
+    });
+    reqwest::Client::builder()
+        .dns_resolver(std::sync::Arc::new(CheckedResolver { policy }))
+        .redirect(redirects)
+        .no_proxy()
+        .user_agent(concat!("nextdue/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("a client with rustls and a resolver builds")
 }
 
 /// The refusal somewhere in an error's sources, if that is what it is.
@@ -128,7 +141,7 @@ impl HttpClient for ReqwestClient {
         }
         let method = reqwest::Method::from_bytes(request.method.as_bytes())
             .map_err(|_| HttpFailure::Invalid(format!("no method {:?}", request.method)))?;
-        let mut builder = self.client.request(method, url).timeout(request.timeout);
+        let mut builder = self.client().request(method, url).timeout(request.timeout);
         for (name, value) in &request.headers {
             builder = builder.header(name, value);
         }

@@ -723,3 +723,72 @@ mod tests {
         );
     }
 }
+
+/// How fast a Lambda bootstrap starts, and how big it is.
+#[derive(Clone, Debug, Serialize)]
+pub struct Startup {
+    /// The bootstrap's path.
+    pub binary: String,
+    /// Its size, in bytes.
+    pub bytes: u64,
+    /// Process start → its first request to the runtime API (`GET …/invocation/next`): the
+    /// fastest, median and slowest of the starts, in milliseconds.
+    pub init_ms: [f64; 3],
+}
+
+/// Starts `binary` `times` times against a stub of Lambda's runtime API and measures the time
+/// from process start to its first request for an invocation (the function's init: reading
+/// its configuration, building the AWS clients). The stub answers nothing: the process is
+/// stopped once it has asked.
+pub async fn startup(binary: &str, times: usize) -> anyhow::Result<Startup> {
+    if times == 0 {
+        bail!("measure at least one start");
+    }
+    use tokio::io::AsyncReadExt;
+    let bytes = std::fs::metadata(binary)
+        .with_context(|| format!("no bootstrap at {binary}"))?
+        .len();
+    let mut samples = Vec::new();
+    for _ in 0..times {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let api = listener.local_addr()?;
+        let started = Instant::now();
+        let mut child = tokio::process::Command::new(binary)
+            .env_clear()
+            .env("AWS_LAMBDA_RUNTIME_API", api.to_string())
+            .env("AWS_LAMBDA_FUNCTION_NAME", "startup")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {binary}"))?;
+        let (mut socket, _) = tokio::time::timeout(Duration::from_secs(10), listener.accept())
+            .await
+            .with_context(|| format!("{binary} never called the runtime API"))??;
+        let mut first = [0u8; 64];
+        let read = socket.read(&mut first).await?;
+        let elapsed = started.elapsed();
+        let line = String::from_utf8_lossy(&first[..read]);
+        if !line.starts_with("GET /2018-06-01/runtime/invocation/next") {
+            bail!("{binary} began with {line:?}, not a request for an invocation");
+        }
+        child.kill().await.ok();
+        samples.push(elapsed.as_micros() as i64);
+    }
+    samples.sort_unstable();
+    let ms = |us: i64| (us as f64 / 100.0).round() / 10.0;
+    Ok(Startup {
+        binary: binary.to_owned(),
+        bytes,
+        init_ms: [
+            ms(samples[0]),
+            ms(samples[samples.len() / 2]),
+            ms(samples[samples.len() - 1]),
+        ],
+    })
+}

@@ -104,6 +104,9 @@ struct BenchArgs {
     /// … for this many minutes.
     #[arg(long, default_value_t = 10)]
     minutes: u64,
+    /// Measure these Lambda bootstraps' size and start-up instead (no emulator needed).
+    #[arg(long, num_args = 1..)]
+    startup: Vec<String>,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -278,6 +281,15 @@ async fn demo(local: &Local, registry: Registry) -> anyhow::Result<()> {
 /// Runs the `nextdue` command line (`dev`, `demo`) with the jobs of `registry`, reading the
 /// arguments of the process.
 async fn bench(args: BenchArgs, registry: Registry) -> anyhow::Result<()> {
+    if !args.startup.is_empty() {
+        let mut found = Vec::new();
+        for binary in &args.startup {
+            found.push(crate::dev::bench::startup(binary, 20).await?);
+        }
+        let value = serde_json::to_value(found)?;
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(());
+    }
     let Some(endpoint) = args.endpoint.clone().filter(|e| is_local_endpoint(e)) else {
         bail!(
             "nextdue bench runs against a local emulator only: run infra/bench.sh, or set AWS_ENDPOINT_URL to a loopback address"
