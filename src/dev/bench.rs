@@ -194,10 +194,10 @@ impl Bench {
         let prefix = format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
         let names = Names::prefixed(&prefix);
         let admin = Clients::local(endpoint).await;
-        let mut settings = Settings {
-            names: names.clone(),
-            ..Settings::default()
-        };
+        // The deployment's settings (`NEXTDUE_QUEUES` sets the pollers' concurrency), on the
+        // benchmark's own resources.
+        let mut settings = Settings::from_env()?;
+        settings.names = names.clone();
         settings.limits.http_allow.loopback = true;
         provision(
             &admin,
