@@ -127,8 +127,11 @@ async fn scan(connection: &Connection, args: &ListArgs) -> OpsResult<Vec<Item>> 
     let mut start = None;
     let started = std::time::Instant::now();
     loop {
-        let mut request =
-            connection_scan(&clients, &connection.workers_table).set_exclusive_start_key(start);
+        let mut request = clients
+            .dynamodb
+            .scan()
+            .table_name(&connection.workers_table)
+            .set_exclusive_start_key(start);
         if !filters.is_empty() {
             request = request
                 .filter_expression(filters.join(" AND "))
@@ -151,13 +154,6 @@ async fn scan(connection: &Connection, args: &ListArgs) -> OpsResult<Vec<Item>> 
     }
     spinner.finish_and_clear();
     Ok(items)
-}
-
-fn connection_scan(
-    clients: &crate::clients::Clients,
-    table: &str,
-) -> aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder {
-    clients.dynamodb.scan().table_name(table)
 }
 
 /// The rows `ls` shows, soonest due first (workers with no due time last, by id).

@@ -67,26 +67,6 @@ async fn nextdue(stack: Option<&TestStack>, args: &[&str], stdin: Option<&str>) 
     }
 }
 
-/// The message a worker that does not decode got when it was marked invalid.
-async fn invalid_message(stack: &TestStack, id: &str) -> String {
-    let started = std::time::Instant::now();
-    loop {
-        let item = stack.item(id).await;
-        let text = |name: &str| match item.get(name) {
-            Some(nextdue::item::AttributeValue::S(s)) => Some(s.clone()),
-            _ => None,
-        };
-        if text("status").as_deref() == Some("invalid") {
-            return text("lastRunMessage").expect("an invalid worker says why");
-        }
-        assert!(
-            started.elapsed() < crate::support::PATIENCE,
-            "{id} never became invalid"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 fn item(json: Value) -> Item {
     serde_dynamo::to_item(json).unwrap()
 }
@@ -321,6 +301,18 @@ async fn cli_put_refuses_what_the_dispatcher_would_and_writes_only_good_workers(
         assert_eq!(checked.code, 0, "{json}: {}", checked.stderr);
         assert_eq!(checked.json()["valid"], true);
         assert_eq!(checked.json()["written"], false);
+        let id = checked.json()["id"].as_str().unwrap().to_owned();
+        assert!(
+            stack.stack.store.get_worker(&id).await.unwrap().is_none(),
+            "--dry-run wrote {id}"
+        );
+        let put = nextdue(s, &["put", "-", "--json"], Some(json)).await;
+        assert_eq!(put.code, 0, "{json}: {}", put.stderr);
+        assert_eq!(put.json()["written"], true);
+        assert!(
+            stack.stack.store.get_worker(&id).await.unwrap().is_some(),
+            "{id} not written"
+        );
     }
     // One for real, plain JSON from a file.
     let file = stack.state_dir.join("hello.json");
@@ -344,7 +336,7 @@ async fn cli_put_refuses_what_the_dispatcher_would_and_writes_only_good_workers(
     for (bad, _) in crate::bad_input::bad_items() {
         stack.put(bad.clone()).await;
         let id = bad["id"].as_str().unwrap();
-        let given = invalid_message(&stack, id).await;
+        let given = stack.invalid_message(id).await;
         let mut copy = bad.clone();
         copy["id"] = json!(format!("cli-{id}"));
         let refused = nextdue(s, &["put", "-"], Some(&copy.to_string())).await;
@@ -387,7 +379,7 @@ async fn cli_put_refuses_what_the_dispatcher_would_and_writes_only_good_workers(
         let said = refused.json()["message"].as_str().unwrap().to_owned();
         assert!(said.starts_with(&format!("invalid: {attribute}")), "{said}");
         if stack.stack.store.put_worker(item).await.is_ok() {
-            assert_eq!(invalid_message(&stack, &id).await, said, "{attribute}");
+            assert_eq!(stack.invalid_message(&id).await, said, "{attribute}");
         }
     }
 

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use chrono::TimeDelta;
-use nextdue::dev::bench::exactly_once;
+use nextdue::dev::bench::{exactly_once, none_missed_at_the_end};
 use nextdue::timestamp::Due;
 use serde_json::json;
 
@@ -58,28 +58,10 @@ async fn every_due_time_of_every_recurring_worker_runs_exactly_once() {
         // None missed at the start: the first due time served is the one written.
         let first = runs.iter().map(|r| r.due).min().expect("every worker ran");
         assert_eq!(first, *written_first, "{id}");
-        // None missed at the end: the worker is due next on the grid after its last run (a
-        // later point only if that run finished after the points in between), or is still
-        // running it (stopped between its record and its finish, as a crash would).
-        let last = runs
-            .iter()
-            .filter(|r| r.succeeded == Some(true))
-            .max_by_key(|r| r.due)
-            .unwrap();
-        let next = worker
-            .next_due
-            .expect("a recurring worker stays due")
-            .instant();
-        let gap = next - last.due.instant();
-        assert!(
-            gap == period
-                || (gap.is_zero() && worker.status == Some(nextdue::item::Status::Running))
-                || (gap > period
-                    && gap.num_seconds() % PERIOD_SECONDS == 0
-                    && last.finish_time.unwrap() >= next - period),
-            "{id}: last ran for {}, next due {next}",
-            last.due
-        );
+        // None missed at the end either.
+        let running = worker.status == Some(nextdue::item::Status::Running);
+        none_missed_at_the_end(&runs, worker.next_due, running, period)
+            .unwrap_or_else(|problem| panic!("{id}: {problem}"));
         total += ran.ran;
         stood_in += ran.stood_in;
     }

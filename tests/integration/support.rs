@@ -139,6 +139,27 @@ impl TestStack {
         self
     }
 
+    /// The message worker `id` got when it was marked invalid (waiting for the mark; the item
+    /// need not decode).
+    pub async fn invalid_message(&self, id: &str) -> String {
+        let started = std::time::Instant::now();
+        loop {
+            let item = self.item(id).await;
+            let text = |name: &str| match item.get(name) {
+                Some(nextdue::item::AttributeValue::S(s)) => Some(s.clone()),
+                _ => None,
+            };
+            if text("status").as_deref() == Some("invalid") {
+                return text("lastRunMessage").expect("an invalid worker says why");
+            }
+            assert!(
+                started.elapsed() < PATIENCE,
+                "{id} never became invalid: {item:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Stops the glue (its loops and the batches under way).
     pub fn stop_glue(&mut self) {
         self.glue = None;
