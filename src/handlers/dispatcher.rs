@@ -10,14 +10,15 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use aws_lambda_events::dynamodb::{Event, EventRecord};
+use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+
 use crate::clock::Clock;
 use crate::delivery::Deliver;
 use crate::item::{Image, Item, attr};
 use crate::job::Registry;
 use crate::lifecycle::{ChangeAction, Policy, on_change, route};
 use crate::store::{Applied, StoreError, WorkerStore};
-use aws_lambda_events::dynamodb::{Event, EventRecord};
-use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 
 /// What the dispatcher needs: the table, delivery and the job registry.
 pub struct Dispatcher {

@@ -8,10 +8,9 @@ use std::time::Instant;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::{DateTime, TimeDelta, Utc};
-
-use crate::clock::Clock;
 use futures::FutureExt;
 
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::delivery::Deliver;
 use crate::item::{Image, Worker};
