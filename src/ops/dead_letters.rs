@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::format::{self, paint, style};
 use super::show::worker_item;
 use super::{Connection, OpsError, OpsResult};
+use crate::clients::Clients;
 use crate::delivery::{QueueRef, lookup_queue, send_body};
 use crate::lifecycle::Message;
 
@@ -119,8 +120,8 @@ async fn release(sqs: &aws_sdk_sqs::Client, queue: &QueueRef, messages: &[&Recei
 }
 
 /// Why a worker queue's dead letter is there: what the worker's item says of its last run.
-async fn worker_reason(connection: &Connection, message: &Message) -> String {
-    match worker_item(connection, &message.id).await {
+async fn worker_reason(connection: &Connection, clients: &Clients, message: &Message) -> String {
+    match worker_item(connection, clients, &message.id).await {
         Err(_) => "the worker no longer exists".into(),
         Ok(item) => {
             let row = super::list::Row::of(&item);
@@ -172,7 +173,7 @@ pub async fn run(connection: &Connection, args: &DeadLetterArgs) -> OpsResult<()
         for message in &received {
             let decoded = serde_json::from_str::<Message>(&message.body).ok();
             let reason = match &decoded {
-                Some(m) => worker_reason(connection, m).await,
+                Some(m) => worker_reason(connection, &clients, m).await,
                 None => "not a nextdue message: its body does not decode".into(),
             };
             let mut redriven = false;

@@ -9,6 +9,7 @@ use super::format::{self, paint, style};
 use super::list::Row;
 use super::preview::{DueTime, describe, due_table};
 use super::{Connection, OpsError, OpsResult};
+use crate::clients::Clients;
 use crate::item::{Item, RunRecord, Worker, attr};
 
 /// What `show` shows.
@@ -35,8 +36,7 @@ pub struct RunsArgs {
 }
 
 /// The worker item `id`, or an error saying there is none.
-pub async fn worker_item(connection: &Connection, id: &str) -> OpsResult<Item> {
-    let clients = connection.clients().await?;
+pub async fn worker_item(connection: &Connection, clients: &Clients, id: &str) -> OpsResult<Item> {
     let output = clients
         .dynamodb
         .get_item()
@@ -57,11 +57,11 @@ pub async fn worker_item(connection: &Connection, id: &str) -> OpsResult<Item> {
 /// The latest runs of worker `id`, newest first: at most `limit`, only failed ones if asked.
 pub async fn latest_runs(
     connection: &Connection,
+    clients: &Clients,
     id: &str,
     limit: usize,
     failed_only: bool,
 ) -> OpsResult<Vec<RunRecord>> {
-    let clients = connection.clients().await?;
     let mut runs = Vec::new();
     let mut start = None;
     while runs.len() < limit {
@@ -157,8 +157,9 @@ fn runs_table(runs: &[RunRecord], now: DateTime<Utc>) -> String {
 
 /// Runs `nextdue runs`.
 pub async fn run_runs(connection: &Connection, args: &RunsArgs) -> OpsResult<()> {
-    worker_item(connection, &args.id).await?;
-    let runs = latest_runs(connection, &args.id, args.limit, args.failed).await?;
+    let clients = connection.clients().await?;
+    worker_item(connection, &clients, &args.id).await?;
+    let runs = latest_runs(connection, &clients, &args.id, args.limit, args.failed).await?;
     if connection.json {
         let views: Vec<RunView> = runs.iter().map(view).collect();
         format::print_json(&serde_json::to_value(views).expect("runs serialize"));
@@ -184,7 +185,8 @@ fn remedy(message: &str) -> String {
 
 /// Runs `nextdue show`.
 pub async fn run_show(connection: &Connection, args: &ShowArgs) -> OpsResult<()> {
-    let item = worker_item(connection, &args.id).await?;
+    let clients = connection.clients().await?;
+    let item = worker_item(connection, &clients, &args.id).await?;
     let row = Row::of(&item);
     let decoded = Worker::from_item(&item);
     let now = connection.now();
@@ -195,7 +197,7 @@ pub async fn run_show(connection: &Connection, args: &ShowArgs) -> OpsResult<()>
         },
         _ => Vec::new(),
     };
-    let runs = latest_runs(connection, &args.id, args.runs, false).await?;
+    let runs = latest_runs(connection, &clients, &args.id, args.runs, false).await?;
     let problem = match (&decoded, row.status.as_deref()) {
         (Err(error), _) => Some(format!("invalid: {error}")),
         (Ok(_), Some("invalid")) => row.last_run_message.clone(),

@@ -68,25 +68,34 @@ async fn runs_since(
     id: &str,
     since: &str,
 ) -> OpsResult<Vec<RunRecord>> {
-    let page = clients
-        .dynamodb
-        .query()
-        .table_name(&connection.runs_table)
-        .key_condition_expression("#w = :w AND #r >= :since")
-        .expression_attribute_names("#w", attr::run::WORKER_ID)
-        .expression_attribute_names("#r", attr::run::RUN_ID)
-        .expression_attribute_values(":w", SdkValue::S(id.to_owned()))
-        .expression_attribute_values(":since", SdkValue::S(since.to_owned()))
-        .consistent_read(true)
-        .send()
-        .await
-        .map_err(|e| connection.explain("reading the runs", &connection.runs_table, e))?;
-    Ok(page
-        .items
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|item| RunRecord::from_item(&Item::from(item)).ok())
-        .collect())
+    let mut runs = Vec::new();
+    let mut start = None;
+    loop {
+        let page = clients
+            .dynamodb
+            .query()
+            .table_name(&connection.runs_table)
+            .key_condition_expression("#w = :w AND #r >= :since")
+            .expression_attribute_names("#w", attr::run::WORKER_ID)
+            .expression_attribute_names("#r", attr::run::RUN_ID)
+            .expression_attribute_values(":w", SdkValue::S(id.to_owned()))
+            .expression_attribute_values(":since", SdkValue::S(since.to_owned()))
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| connection.explain("reading the runs", &connection.runs_table, e))?;
+        runs.extend(
+            page.items
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|item| RunRecord::from_item(&Item::from(item)).ok()),
+        );
+        start = page.last_evaluated_key;
+        if start.is_none() {
+            return Ok(runs);
+        }
+    }
 }
 
 fn line(run: &RunRecord) -> String {
