@@ -21,13 +21,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use aws_sdk_dynamodb::types::AttributeValue as SdkValue;
+use aws_sdk_dynamodb::types::{AttributeValue as SdkValue, Select};
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::StreamExt;
 use serde::Serialize;
 
 use crate::clients::Clients;
 use crate::config::{Names, Settings};
+use crate::dev::emulator::{self, OperationCpu};
 use crate::dev::provision::{QueueSettings, provision};
 use crate::dev::{Glue, GlueOptions};
 use crate::faults::{Faults, operation};
@@ -120,6 +121,75 @@ pub struct BenchReport {
     pub cpu_ms_per_run: f64,
     /// The process's peak resident memory, in MiB.
     pub peak_memory_mib: f64,
+    /// Burst: what it took of the emulator (absent on an emulator started otherwise).
+    pub burst_emulator: Option<EmulatorShare>,
+    /// Steady: what it took of the emulator.
+    pub steady_emulator: Option<EmulatorShare>,
+}
+
+/// What a phase took of the emulator, from the account `infra/moto_server.py` keeps.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct EmulatorShare {
+    /// CPU time per run, in milliseconds, by operation.
+    pub cpu_ms_per_run: BTreeMap<String, f64>,
+    /// CPU time over the phase's wall time, in percent. moto handles requests in Python under
+    /// one lock, so about 100 % is all it can give.
+    pub busy_percent: f64,
+    /// The runs per second the emulator could serve at that CPU time per run (the benchmark's
+    /// own `Scan`s, which count stopped workers, left out).
+    pub ceiling_runs_per_second: f64,
+}
+
+impl EmulatorShare {
+    /// The share of the phase between the accounts `before` and `after`, `wall` long, that
+    /// ran `runs` runs.
+    fn between(
+        before: &BTreeMap<String, OperationCpu>,
+        after: &BTreeMap<String, OperationCpu>,
+        runs: usize,
+        wall: Duration,
+    ) -> EmulatorShare {
+        let runs = runs.max(1) as f64;
+        let per_run: BTreeMap<String, f64> = after
+            .iter()
+            .map(|(op, cpu)| {
+                let spent = cpu.cpu_seconds - before.get(op).map_or(0.0, |b| b.cpu_seconds);
+                (op.clone(), spent * 1000.0 / runs)
+            })
+            .filter(|(_, ms)| *ms > 0.0)
+            .collect();
+        let total: f64 = per_run.values().sum();
+        let stack: f64 = per_run
+            .iter()
+            .filter(|(op, _)| !op.ends_with(".Scan"))
+            .map(|(_, ms)| ms)
+            .sum();
+        EmulatorShare {
+            cpu_ms_per_run: per_run
+                .into_iter()
+                .map(|(op, ms)| (op, (ms * 100.0).round() / 100.0))
+                .collect(),
+            busy_percent: (total * runs / 10.0 / wall.as_secs_f64().max(0.001)).round(),
+            ceiling_runs_per_second: (10_000.0 / stack.max(0.001)).round() / 10.0,
+        }
+    }
+
+    /// The share of the phase that began with the account `before` (if the emulator keeps
+    /// one) `since` ago and ran `runs` runs.
+    async fn since(
+        endpoint: &str,
+        before: Option<BTreeMap<String, OperationCpu>>,
+        since: Instant,
+        runs: usize,
+    ) -> anyhow::Result<Option<EmulatorShare>> {
+        let wall = since.elapsed();
+        Ok(match (before, emulator::cpu(endpoint).await?) {
+            (Some(before), Some(after)) => {
+                Some(EmulatorShare::between(&before, &after, runs, wall))
+            }
+            _ => None,
+        })
+    }
 }
 
 /// CPU time of this process so far (user + system), from `/proc/self/stat`.
@@ -302,22 +372,47 @@ impl Bench {
         }
     }
 
+    /// How many workers whose ids start with `prefix` have stopped, counted by the emulator
+    /// (a `COUNT` scan: the emulator's cost of sending the items back would be the largest
+    /// part of its work while the benchmark waits).
+    async fn stopped_count(&self, prefix: &str) -> anyhow::Result<usize> {
+        let mut count = 0;
+        let mut start = None;
+        loop {
+            let page = self
+                .admin
+                .dynamodb
+                .scan()
+                .table_name(&self.names.workers_table)
+                .select(Select::Count)
+                .filter_expression("begins_with(#id, :p) AND #status = :stopped")
+                .expression_attribute_names("#id", attr::ID)
+                .expression_attribute_names("#status", attr::STATUS)
+                .expression_attribute_values(":p", SdkValue::S(prefix.to_owned()))
+                .expression_attribute_values(":stopped", SdkValue::S("stopped".to_owned()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await?;
+            count += page.count as usize;
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(count);
+            }
+        }
+    }
+
     /// Waits until the `count` workers whose ids start with `prefix` have stopped; returns them.
     async fn stopped(&self, prefix: &str, count: usize) -> anyhow::Result<Vec<Item>> {
         let started = Instant::now();
         loop {
-            let items = self.workers(prefix).await?;
-            let done = items
-                .iter()
-                .filter(|i| text(i, attr::STATUS).as_deref() == Some("stopped"))
-                .count();
+            let done = self.stopped_count(prefix).await?;
             if done == count {
-                return Ok(items);
+                return self.workers(prefix).await;
             }
             if started.elapsed() > PATIENCE {
                 bail!("{done} of {count} {prefix} workers stopped within {PATIENCE:?}");
             }
-            tokio::time::sleep(Duration::from_millis(250)).await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
         }
     }
 
@@ -396,9 +491,12 @@ pub async fn run(
     let items = (0..options.burst)
         .map(|i| bench.email(&format!("burst-{i:05}")))
         .collect();
+    let (emulator_before, began) = (emulator::cpu(endpoint).await?, Instant::now());
     let written = bench.write(items).await?;
     let done = bench.stopped("burst-", options.burst).await?;
     let cpu = cpu_time() - cpu;
+    report.burst_emulator =
+        EmulatorShare::since(endpoint, emulator_before, began, options.burst).await?;
     let first = written.values().min().copied().unwrap_or_else(Utc::now);
     let last = done
         .iter()
@@ -415,7 +513,7 @@ pub async fn run(
     if failed > 0 {
         bail!("{failed} burst runs failed");
     }
-    let mail = crate::dev::emulator::sent_mail(&bench.endpoint)
+    let mail = emulator::sent_mail(&bench.endpoint)
         .await?
         .into_iter()
         .filter(|m| m.source.ends_with(&bench.domain))
@@ -432,6 +530,7 @@ pub async fn run(
     let mut written = HashMap::new();
     let total = options.rate as u64 * options.seconds;
     let tick = Duration::from_secs(1) / options.rate.max(1);
+    let emulator_before = emulator::cpu(endpoint).await?;
     let started = Instant::now();
     for i in 0..total {
         let due = started + tick * i as u32;
@@ -444,6 +543,8 @@ pub async fn run(
     }
     let done = bench.stopped("steady-", total as usize).await?;
     report.steady_write_to_start = Spread::of(write_to_start(&done, &written));
+    report.steady_emulator =
+        EmulatorShare::since(endpoint, emulator_before, started, total as usize).await?;
 
     // ETAs, 3 s to a minute ahead.
     let now = Utc::now();
@@ -695,6 +796,38 @@ pub fn render(value: &serde_json::Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_emulator_share_is_its_cpu_per_run_and_the_ceiling_leaves_out_the_benchmarks_scans() {
+        let account = |entries: &[(&str, u64, f64)]| -> BTreeMap<String, OperationCpu> {
+            entries
+                .iter()
+                .map(|(op, calls, cpu_seconds)| {
+                    let cpu = OperationCpu {
+                        calls: *calls,
+                        cpu_seconds: *cpu_seconds,
+                    };
+                    (op.to_string(), cpu)
+                })
+                .collect()
+        };
+        let before = account(&[("UpdateItem", 1, 1.0), ("ListTables", 1, 0.2)]);
+        let after = account(&[
+            ("UpdateItem", 31, 2.0),
+            ("ListTables", 1, 0.2),
+            ("DynamoDB_20120810.Scan", 5, 0.5),
+        ]);
+        let share = EmulatorShare::between(&before, &after, 10, Duration::from_secs(2));
+        assert_eq!(
+            share.cpu_ms_per_run,
+            BTreeMap::from([
+                ("DynamoDB_20120810.Scan".to_owned(), 50.0),
+                ("UpdateItem".to_owned(), 100.0)
+            ])
+        );
+        assert_eq!(share.busy_percent, 75.0);
+        assert_eq!(share.ceiling_runs_per_second, 10.0);
+    }
 
     fn run(due: &str, attempt: u32, succeeded: bool) -> RunRecord {
         let due: Due = due.parse().unwrap();

@@ -1,5 +1,7 @@
 //! What only the emulator can tell: the mail SES "sent" (moto keeps it at
-//! `/moto-api/data.json`, under `ses.Message`).
+//! `/moto-api/data.json`, under `ses.Message`), and what its work cost it.
+
+use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
@@ -18,7 +20,7 @@ pub struct SentMail {
     pub body: String,
     /// Recipients by kind (`ToAddresses`, `CcAddresses`, …).
     #[serde(default)]
-    pub destinations: std::collections::BTreeMap<String, Vec<String>>,
+    pub destinations: BTreeMap<String, Vec<String>>,
 }
 
 impl SentMail {
@@ -46,4 +48,29 @@ pub async fn sent_mail(endpoint: &str) -> anyhow::Result<Vec<SentMail>> {
     let data: serde_json::Value = serde_json::from_str(&text)?;
     let messages = data.pointer("/ses/Message").cloned().unwrap_or_default();
     Ok(serde_json::from_value(messages).unwrap_or_default())
+}
+
+/// What the emulator spent handling one operation, by its launcher's account.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq)]
+pub struct OperationCpu {
+    /// Requests handled.
+    pub calls: u64,
+    /// Thread CPU time spent on them.
+    pub cpu_seconds: f64,
+}
+
+/// The emulator's CPU time by operation so far (`infra/moto_server.py` keeps the account at
+/// `/nextdue/emulator-cpu`), or `None` from an emulator started some other way.
+pub async fn cpu(endpoint: &str) -> anyhow::Result<Option<BTreeMap<String, OperationCpu>>> {
+    let url = format!("{}/nextdue/emulator-cpu", endpoint.trim_end_matches('/'));
+    tokio::task::spawn_blocking(move || {
+        let mut response = match ureq::get(&url).call() {
+            Ok(response) => response,
+            Err(ureq::Error::StatusCode(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let text = response.body_mut().read_to_string()?;
+        Ok(serde_json::from_str(&text).ok())
+    })
+    .await?
 }
