@@ -35,6 +35,7 @@ pub mod functions;
 pub mod handlers;
 pub mod http;
 pub mod lambda;
+pub mod logging;
 pub mod mail;
 pub mod metrics;
 #[cfg(feature = "dev")]

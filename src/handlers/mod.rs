@@ -54,39 +54,85 @@ impl Handlers {
     /// The handlers of a deployment with these `settings` and the jobs of `registry`, reaching
     /// the world through `seams`.
     pub fn new(seams: Seams, settings: &Settings, registry: Registry) -> Self {
-        // Workers are checked under the deployment's rules when armed, not only when run.
-        let registry = registry.with_limits(settings.limits.clone());
-        let services = Services {
-            mailer: seams.mailer,
-            workers: seams.workers,
-            http: seams.http,
-            functions: seams.functions,
-            limits: settings.limits.clone(),
-        };
+        let Seams {
+            store,
+            delivery,
+            clock,
+            ..
+        } = seams.clone();
         Handlers {
-            dispatcher: Dispatcher {
-                store: seams.store.clone(),
-                delivery: seams.delivery.clone(),
-                registry: registry.clone(),
-                policy: settings.policy.clone(),
-                clock: seams.clock.clone(),
+            dispatcher: Dispatcher::new(
+                store.clone(),
+                delivery.clone(),
+                clock.clone(),
+                settings,
+                registry.clone(),
+            ),
+            sweeper: Sweeper::new(store, delivery, clock, settings, registry.clone()),
+            executor: Executor::new(seams, settings, registry),
+        }
+    }
+}
+
+impl Dispatcher {
+    /// The dispatcher of a deployment with these `settings` and the jobs of `registry`: it
+    /// reaches only the tables and the queues.
+    pub fn new(
+        store: Arc<dyn WorkerStore>,
+        delivery: Arc<dyn Deliver>,
+        clock: Arc<dyn Clock>,
+        settings: &Settings,
+        registry: Registry,
+    ) -> Self {
+        Dispatcher {
+            store,
+            delivery,
+            // Workers are checked under the deployment's rules when armed, not only when run.
+            registry: registry.with_limits(settings.limits.clone()),
+            policy: settings.policy.clone(),
+            clock,
+        }
+    }
+}
+
+impl Sweeper {
+    /// The sweeper of a deployment with these `settings` and the jobs of `registry`: it
+    /// reaches only the tables and the queues.
+    pub fn new(
+        store: Arc<dyn WorkerStore>,
+        delivery: Arc<dyn Deliver>,
+        clock: Arc<dyn Clock>,
+        settings: &Settings,
+        registry: Registry,
+    ) -> Self {
+        Sweeper {
+            store,
+            delivery,
+            registry: registry.with_limits(settings.limits.clone()),
+            policy: settings.policy.clone(),
+            emit_metrics: settings.emit_metrics,
+            clock,
+        }
+    }
+}
+
+impl Executor {
+    /// The executor of a deployment with these `settings` and the jobs of `registry`,
+    /// reaching the world through `seams`.
+    pub fn new(seams: Seams, settings: &Settings, registry: Registry) -> Self {
+        Executor {
+            store: seams.store,
+            delivery: seams.delivery,
+            registry: registry.with_limits(settings.limits.clone()),
+            services: Services {
+                mailer: seams.mailer,
+                workers: seams.workers,
+                http: seams.http,
+                functions: seams.functions,
+                limits: settings.limits.clone(),
             },
-            sweeper: Sweeper {
-                store: seams.store.clone(),
-                delivery: seams.delivery.clone(),
-                registry: registry.clone(),
-                policy: settings.policy.clone(),
-                emit_metrics: settings.emit_metrics,
-                clock: seams.clock.clone(),
-            },
-            executor: Executor {
-                store: seams.store,
-                delivery: seams.delivery,
-                registry,
-                services,
-                settings: settings.clone(),
-                clock: seams.clock,
-            },
+            settings: settings.clone(),
+            clock: seams.clock,
         }
     }
 }
@@ -110,16 +156,6 @@ pub struct Stack {
 }
 
 impl Stack {
-    /// The stack of a Lambda function: clients and settings from the environment, and the jobs
-    /// of `registry`.
-    pub async fn from_env(registry: Registry) -> Result<Self, crate::config::ConfigError> {
-        Ok(Stack::new(
-            Clients::from_env().await,
-            Settings::from_env()?,
-            registry,
-        ))
-    }
-
     /// Wires the handlers to `clients`.
     pub fn new(clients: Clients, settings: Settings, registry: Registry) -> Self {
         let names = &settings.names;
