@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue as SdkValue, Select};
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::StreamExt;
@@ -348,57 +349,47 @@ impl Bench {
                        "subject": "benchmark", "text": "a run"}})
     }
 
+    /// A scan of the workers table by `filter`, in which `:p` is `prefix` and `#id` the id.
+    fn scan(&self, filter: &str, prefix: &str) -> ScanFluentBuilder {
+        self.admin
+            .dynamodb
+            .scan()
+            .table_name(&self.names.workers_table)
+            .filter_expression(filter)
+            .expression_attribute_names("#id", attr::ID)
+            .expression_attribute_values(":p", SdkValue::S(prefix.to_owned()))
+    }
+
     /// Every worker item whose id starts with `prefix`.
     async fn workers(&self, prefix: &str) -> anyhow::Result<Vec<Item>> {
+        let mut found = self
+            .scan("begins_with(#id, :p)", prefix)
+            .into_paginator()
+            .items()
+            .send();
         let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .admin
-                .dynamodb
-                .scan()
-                .table_name(&self.names.workers_table)
-                .filter_expression("begins_with(#id, :p)")
-                .expression_attribute_names("#id", attr::ID)
-                .expression_attribute_values(":p", SdkValue::S(prefix.to_owned()))
-                .set_exclusive_start_key(start)
-                .send()
-                .await?;
-            items.extend(page.items.unwrap_or_default().into_iter().map(Item::from));
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(items);
-            }
+        while let Some(item) = found.next().await {
+            items.push(Item::from(item?));
         }
+        Ok(items)
     }
 
     /// How many workers whose ids start with `prefix` have stopped, counted by the emulator
     /// (a `COUNT` scan: the emulator's cost of sending the items back would be the largest
     /// part of its work while the benchmark waits).
     async fn stopped_count(&self, prefix: &str) -> anyhow::Result<usize> {
+        let mut pages = self
+            .scan("begins_with(#id, :p) AND #status = :stopped", prefix)
+            .select(Select::Count)
+            .expression_attribute_names("#status", attr::STATUS)
+            .expression_attribute_values(":stopped", SdkValue::S("stopped".to_owned()))
+            .into_paginator()
+            .send();
         let mut count = 0;
-        let mut start = None;
-        loop {
-            let page = self
-                .admin
-                .dynamodb
-                .scan()
-                .table_name(&self.names.workers_table)
-                .select(Select::Count)
-                .filter_expression("begins_with(#id, :p) AND #status = :stopped")
-                .expression_attribute_names("#id", attr::ID)
-                .expression_attribute_names("#status", attr::STATUS)
-                .expression_attribute_values(":p", SdkValue::S(prefix.to_owned()))
-                .expression_attribute_values(":stopped", SdkValue::S("stopped".to_owned()))
-                .set_exclusive_start_key(start)
-                .send()
-                .await?;
-            count += page.count as usize;
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(count);
-            }
+        while let Some(page) = pages.next().await {
+            count += page?.count as usize;
         }
+        Ok(count)
     }
 
     /// Waits until the `count` workers whose ids start with `prefix` have stopped; returns them.
