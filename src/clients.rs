@@ -54,11 +54,6 @@ impl Clients {
         }
     }
 
-    /// Clients configured the standard way (environment, role, `AWS_ENDPOINT_URL`, …).
-    pub async fn from_env() -> Self {
-        Self::from_config(&aws_config::load_defaults(BehaviorVersion::latest()).await)
-    }
-
     /// Clients for a local emulator at `endpoint`, with throwaway credentials, so nothing can
     /// reach a real account.
     pub async fn local(endpoint: &str) -> Self {
