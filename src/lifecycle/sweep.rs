@@ -1,7 +1,6 @@
 //! The sweeper's decisions: the second net under invariant 1. A run whose lease expired is
 //! closed as its worker's `onLost` says; a ready worker whose due time passed long ago without
-//! a claim has its message sent again (duplicates are harmless: one claim wins), less and less
-//! often the longer it waits.
+//! a claim has its message sent again (duplicates are harmless: one claim wins).
 
 use super::*;
 
@@ -49,26 +48,6 @@ pub fn sweep_undecodable(item: &Image, now: DateTime<Utc>) -> SweepAction {
     }
 }
 
-/// The longest the sweeper waits between two re-sends of one worker's message (unless the
-/// grace period is longer).
-pub const MAX_REDELIVERY_INTERVAL: TimeDelta = TimeDelta::minutes(15);
-
-/// When to look again at a ready worker due at `due` whose message is sent again at `now`:
-/// after as long as it has waited past its due time, from the grace period up to
-/// [`MAX_REDELIVERY_INTERVAL`]. A worker held up in a long queue (an overloaded deployment)
-/// then gets one duplicate each time its wait doubles, not one every grace period, which would
-/// lengthen the very queue it waits in; a message really lost is still sent again within the
-/// interval.
-fn look_again(due: Due, now: DateTime<Utc>, policy: &Policy) -> Due {
-    let waited = now - due.instant();
-    let interval = waited
-        .max(policy.sweep_grace)
-        .min(MAX_REDELIVERY_INTERVAL.max(policy.sweep_grace));
-    Due::floor(now)
-        .plus_seconds(interval.num_seconds())
-        .unwrap_or_else(|| Due::floor(now))
-}
-
 /// Decides what the sweeper does with `worker` at `now`.
 pub fn sweep(
     worker: &Worker,
@@ -97,7 +76,7 @@ pub fn sweep(
             let update = watch(
                 Update::new(&worker.id, claim_condition(&message)),
                 &worker.id,
-                look_again(due, now, policy),
+                overdue_at(Due::floor(now), policy),
                 policy,
             );
             SweepAction::Redeliver {

@@ -1390,7 +1390,7 @@ fn the_sweeper_rescues_expired_leases_only() {
 }
 
 #[test]
-fn the_sweeper_redelivers_an_overdue_ready_worker_after_the_grace_period() {
+fn the_sweeper_redelivers_an_overdue_ready_worker_once_per_grace_period() {
     let worker = ready("w1", "t1", "2027-01-01T09:00:00Z");
     let policy = Policy::default();
     let on_time = sweep(
@@ -1420,50 +1420,13 @@ fn the_sweeper_redelivers_an_overdue_ready_worker_after_the_grace_period() {
         ("t1", due("2027-01-01T09:00:00Z"), "default")
     );
     let bumped = applied(&update, &worker);
-    // It had waited 121 s: the next look is 121 s on.
-    assert_eq!(bumped.sweep_at, Some(due("2027-01-01T09:04:02Z")));
+    assert_eq!(bumped.sweep_at, Some(due("2027-01-01T09:04:01Z")));
     // Claimed in the meantime: the bump must not apply.
     let running = Worker {
         status: Some(Status::Running),
         ..worker.clone()
     };
     assert_eq!(update.apply(Some(&running.to_item())), None);
-}
-
-#[test]
-fn a_worker_waiting_longer_is_sent_again_less_often_up_to_fifteen_minutes() {
-    let worker = ready("w1", "t1", "2027-01-01T09:00:00Z");
-    let next_look = |now: &str, policy: &Policy| {
-        let SweepAction::Redeliver { update, .. } =
-            sweep(&worker, at(now), 0.5, &crate::jobs::builtin(), policy)
-        else {
-            panic!("an overdue ready worker is sent again")
-        };
-        applied(&update, &worker).sweep_at
-    };
-    let policy = Policy::default();
-    // Waited 4 min: look again in 4 min; 10 min: in 10; 40 min: in 15, the most.
-    assert_eq!(
-        next_look("2027-01-01T09:04:00Z", &policy),
-        Some(due("2027-01-01T09:08:00Z"))
-    );
-    assert_eq!(
-        next_look("2027-01-01T09:10:00Z", &policy),
-        Some(due("2027-01-01T09:20:00Z"))
-    );
-    assert_eq!(
-        next_look("2027-01-01T09:40:00Z", &policy),
-        Some(due("2027-01-01T09:55:00Z"))
-    );
-    // A grace period longer than the most is kept as the interval.
-    let patient = Policy {
-        sweep_grace: TimeDelta::hours(1),
-        ..Policy::default()
-    };
-    assert_eq!(
-        next_look("2027-01-01T10:00:01Z", &patient),
-        Some(due("2027-01-01T11:00:01Z"))
-    );
 }
 
 #[test]
