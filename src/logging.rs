@@ -2,7 +2,7 @@
 //! `AWS_LAMBDA_LOG_FORMAT` is `JSON`, the level of `AWS_LAMBDA_LOG_LEVEL`), else by `RUST_LOG`.
 //!
 //! `lambda_runtime`'s own `init_default_subscriber` does the same through `EnvFilter`, which
-//! brings a regular-expression engine into every function (some 0.3 MB of each bootstrap) for
+//! brings a regular-expression engine into every function (0.2 to 0.3 MB of code) for
 //! span-field matching nextdue never uses; per-target levels (`nextdue=debug,warn`) need no
 //! regular expressions.
 
