@@ -17,9 +17,9 @@ so time spent waiting for Python's global lock is not counted), served as JSON a
 ...}`). moto runs Python under one lock, so its handling is serialized: the benchmark reads
 these figures to show how much of the emulator a run takes, and so where its ceiling is.
 
-For the same reason as the writes, moto's state dump (`/moto-api/data.json`, where tests read the mail SES
-"sent") can fail when a write lands while it is being encoded; the dump is taken with DynamoDB
-writes paused, and tried again if another service changed under it.
+For the same reason as the writes, moto's state dump (`/moto-api/data.json`, where tests read
+the mail SES "sent") can fail when a write lands while it is being encoded; the dump is taken
+with DynamoDB writes paused, and tried again if another service changed under it.
 """
 
 import functools
