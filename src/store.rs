@@ -244,9 +244,9 @@ impl Store {
         }
     }
 
-    /// A worker's run records, oldest first.
+    /// A worker's run records, oldest first (every page of them).
     pub async fn runs_of(&self, worker_id: &str) -> Result<Vec<RunRecord>, StoreError> {
-        let output = self
+        let mut found = self
             .client
             .query()
             .table_name(&self.runs_table)
@@ -254,21 +254,21 @@ impl Store {
             .expression_attribute_names("#w", attr::run::WORKER_ID)
             .expression_attribute_values(":w", SdkValue::S(worker_id.to_owned()))
             .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| self.error("Query", &self.runs_table, e))?;
-        output
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|item| {
+            .into_paginator()
+            .items()
+            .send();
+        let mut runs = Vec::new();
+        while let Some(item) = found.next().await {
+            let item = item.map_err(|e| self.error("Query", &self.runs_table, e))?;
+            runs.push(
                 RunRecord::from_item(&Item::from(item)).map_err(|e| StoreError::Call {
                     operation: "Query",
                     table: self.runs_table.clone(),
                     message: format!("a run record does not decode: {e}"),
-                })
-            })
-            .collect()
+                })?,
+            );
+        }
+        Ok(runs)
     }
 
     /// Writes a whole worker item (for users, tests and the demo: the way a console would).

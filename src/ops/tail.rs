@@ -31,34 +31,29 @@ async fn last_finishes(
     clients: &crate::clients::Clients,
     ids: &[String],
 ) -> OpsResult<HashMap<String, String>> {
+    let mut found = clients
+        .dynamodb
+        .scan()
+        .table_name(&connection.workers_table)
+        .projection_expression("#id, #f")
+        .expression_attribute_names("#id", attr::ID)
+        .expression_attribute_names("#f", attr::LAST_RUN_FINISH_TIME)
+        .consistent_read(true)
+        .into_paginator()
+        .items()
+        .send();
     let mut finishes = HashMap::new();
-    let mut start = None;
-    loop {
-        let page = clients
-            .dynamodb
-            .scan()
-            .table_name(&connection.workers_table)
-            .projection_expression("#id, #f")
-            .expression_attribute_names("#id", attr::ID)
-            .expression_attribute_names("#f", attr::LAST_RUN_FINISH_TIME)
-            .consistent_read(true)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| connection.explain("reading the workers", &connection.workers_table, e))?;
-        for item in page.items.unwrap_or_default().into_iter().map(Item::from) {
-            let id = super::list::text(&item, attr::ID).unwrap_or_default();
-            if ids.is_empty() || ids.contains(&id) {
-                let finish =
-                    super::list::text(&item, attr::LAST_RUN_FINISH_TIME).unwrap_or_default();
-                finishes.insert(id, finish);
-            }
-        }
-        start = page.last_evaluated_key;
-        if start.is_none() {
-            return Ok(finishes);
+    while let Some(item) = found.next().await {
+        let item = Item::from(item.map_err(|e| {
+            connection.explain("reading the workers", &connection.workers_table, e)
+        })?);
+        let id = super::list::text(&item, attr::ID).unwrap_or_default();
+        if ids.is_empty() || ids.contains(&id) {
+            let finish = super::list::text(&item, attr::LAST_RUN_FINISH_TIME).unwrap_or_default();
+            finishes.insert(id, finish);
         }
     }
+    Ok(finishes)
 }
 
 /// The runs of `id` that started at or after `since` (a run-record stamp).
@@ -68,34 +63,26 @@ async fn runs_since(
     id: &str,
     since: &str,
 ) -> OpsResult<Vec<RunRecord>> {
+    let mut found = clients
+        .dynamodb
+        .query()
+        .table_name(&connection.runs_table)
+        .key_condition_expression("#w = :w AND #r >= :since")
+        .expression_attribute_names("#w", attr::run::WORKER_ID)
+        .expression_attribute_names("#r", attr::run::RUN_ID)
+        .expression_attribute_values(":w", SdkValue::S(id.to_owned()))
+        .expression_attribute_values(":since", SdkValue::S(since.to_owned()))
+        .consistent_read(true)
+        .into_paginator()
+        .items()
+        .send();
     let mut runs = Vec::new();
-    let mut start = None;
-    loop {
-        let page = clients
-            .dynamodb
-            .query()
-            .table_name(&connection.runs_table)
-            .key_condition_expression("#w = :w AND #r >= :since")
-            .expression_attribute_names("#w", attr::run::WORKER_ID)
-            .expression_attribute_names("#r", attr::run::RUN_ID)
-            .expression_attribute_values(":w", SdkValue::S(id.to_owned()))
-            .expression_attribute_values(":since", SdkValue::S(since.to_owned()))
-            .consistent_read(true)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| connection.explain("reading the runs", &connection.runs_table, e))?;
-        runs.extend(
-            page.items
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|item| RunRecord::from_item(&Item::from(item)).ok()),
-        );
-        start = page.last_evaluated_key;
-        if start.is_none() {
-            return Ok(runs);
-        }
+    while let Some(item) = found.next().await {
+        let item =
+            item.map_err(|e| connection.explain("reading the runs", &connection.runs_table, e))?;
+        runs.extend(RunRecord::from_item(&Item::from(item)).ok());
     }
+    Ok(runs)
 }
 
 fn line(run: &RunRecord) -> String {
