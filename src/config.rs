@@ -153,6 +153,44 @@ pub fn parse_queues(text: &str) -> Result<Vec<QueueSpec>, ConfigError> {
     Ok(queues)
 }
 
+/// The longest queue name SQS accepts.
+pub const MAX_SQS_QUEUE_NAME: usize = 80;
+
+impl Names {
+    /// Checks that every queue nextdue makes for `queues` (each queue, its dead-letter queue,
+    /// the stream's set-aside queue) has a name SQS accepts: the prefix counts, and `-dlq`.
+    pub fn check_queue_names(&self, queues: &[QueueSpec]) -> Result<(), ConfigError> {
+        let longest = MAX_SQS_QUEUE_NAME.saturating_sub(self.dead_letter_queue_name("").len());
+        if let Some(queue) = queues
+            .iter()
+            .find(|q| self.dead_letter_queue_name(&q.name).len() > MAX_SQS_QUEUE_NAME)
+        {
+            return Err(ConfigError {
+                name: "NEXTDUE_QUEUES",
+                problem: format!(
+                    "{:?} is too long: its dead-letter queue {:?} would pass SQS's \
+                     {MAX_SQS_QUEUE_NAME} characters (with the prefix {:?}, a queue name may \
+                     have at most {longest})",
+                    queue.name,
+                    self.dead_letter_queue_name(&queue.name),
+                    self.queue_prefix
+                ),
+            });
+        }
+        if self.stream_failure_queue_name().len() > MAX_SQS_QUEUE_NAME {
+            return Err(ConfigError {
+                name: "NEXTDUE_QUEUE_PREFIX",
+                problem: format!(
+                    "{:?} is too long: {:?} would pass SQS's {MAX_SQS_QUEUE_NAME} characters",
+                    self.queue_prefix,
+                    self.stream_failure_queue_name()
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
 /// Everything a handler needs to know besides its clients.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -246,6 +284,7 @@ impl Settings {
             0..=100,
         )?;
         let queues = parse_queues(&text("NEXTDUE_QUEUES", DEFAULT_QUEUE))?;
+        names.check_queue_names(&queues)?;
         let sweep_shards = number(
             "NEXTDUE_SWEEP_SHARDS",
             DEFAULT_SWEEP_SHARDS.into(),
@@ -275,5 +314,36 @@ impl Settings {
             safety_margin: TimeDelta::seconds(DEFAULT_SAFETY_MARGIN_SECONDS),
             emit_metrics: env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_queue_whose_dead_letter_queue_would_pass_sqs_limit_is_refused() {
+        let names = Names::default();
+        let fits = "q".repeat(MAX_SQS_QUEUE_NAME - "nextdue-".len() - "-dlq".len());
+        assert!(
+            names
+                .check_queue_names(&parse_queues(&fits).unwrap())
+                .is_ok()
+        );
+        for extra in 1..=4 {
+            let name = format!("{fits}{}", "q".repeat(extra));
+            let queues = parse_queues(&name).expect("a queue name by itself");
+            let error = names.check_queue_names(&queues).unwrap_err();
+            assert_eq!(error.name, "NEXTDUE_QUEUES");
+            assert!(error.problem.contains("at most 68"), "{error}");
+        }
+        let long_prefix = Names {
+            queue_prefix: "p".repeat(70),
+            ..Names::default()
+        };
+        let error = long_prefix
+            .check_queue_names(&parse_queues("default").unwrap())
+            .unwrap_err();
+        assert!(error.problem.contains("default-dlq"), "{error}");
     }
 }

@@ -80,7 +80,9 @@ impl ReqwestClient {
 /// The reqwest client: the checked resolver, the checked redirects, no proxy.
 fn build(policy: NetworkPolicy) -> reqwest::Client {
     let redirects = redirect::Policy::custom(move |attempt| {
-        if attempt.previous().len() >= MAX_REDIRECTS {
+        // `previous` holds every URL requested so far, the first included: the redirect
+        // about to be followed is number `previous().len()`.
+        if attempt.previous().len() > MAX_REDIRECTS {
             attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
         } else if !matches!(attempt.url().scheme(), "http" | "https") {
             let scheme = attempt.url().scheme().to_owned();
@@ -181,7 +183,9 @@ fn classify(error: &reqwest::Error, timeout_seconds: u64) -> HttpFailure {
         HttpFailure::Refused(refused)
     } else if error.is_timeout() {
         HttpFailure::TimedOut(timeout_seconds)
-    } else if error.is_builder() {
+    } else if error.is_builder() || error.is_redirect() {
+        // A redirect loop, or too many, or to another scheme: sending again would redirect
+        // the same way.
         HttpFailure::Invalid(root_cause(error))
     } else {
         HttpFailure::Network(root_cause(error))
@@ -204,6 +208,49 @@ mod tests {
         let later = (Utc::now() + chrono::TimeDelta::seconds(300)).to_rfc2822();
         assert!(matches!(retry_after(&later), Some(298..=300)));
         assert_eq!(retry_after("soon"), None);
+    }
+
+    /// A GET of `/hop/0` on a local server whose `/hop/N` redirects to `/hop/N+1` up to
+    /// `hops` and then answers 200.
+    async fn follow_redirects(hops: usize) -> Result<HttpResponse, HttpFailure> {
+        use wiremock::matchers::path;
+        use wiremock::{Mock, MockServer, ResponseTemplate};
+        let server = MockServer::start().await;
+        for hop in 0..hops {
+            Mock::given(path(format!("/hop/{hop}")))
+                .respond_with(
+                    ResponseTemplate::new(302)
+                        .insert_header("location", format!("/hop/{}", hop + 1)),
+                )
+                .mount(&server)
+                .await;
+        }
+        Mock::given(path(format!("/hop/{hops}")))
+            .respond_with(ResponseTemplate::new(200))
+            .mount(&server)
+            .await;
+        let client = ReqwestClient::new(NetworkPolicy::parse("loopback").unwrap());
+        client
+            .send(&HttpRequest {
+                method: "GET".into(),
+                url: format!("{}/hop/0", server.uri()),
+                headers: Vec::new(),
+                body: None,
+                timeout: std::time::Duration::from_secs(5),
+            })
+            .await
+    }
+
+    #[tokio::test]
+    async fn up_to_max_redirects_are_followed_and_one_more_fails_for_good() {
+        let followed = follow_redirects(MAX_REDIRECTS)
+            .await
+            .expect("five redirects");
+        assert_eq!(followed.status, 200);
+        let Err(HttpFailure::Invalid(why)) = follow_redirects(MAX_REDIRECTS + 1).await else {
+            panic!("a sixth redirect was followed, or failed as if sending again could help")
+        };
+        assert!(why.contains("more than 5 redirects"), "{why}");
     }
 
     #[tokio::test]

@@ -9,6 +9,8 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub use serde_dynamo::{AttributeValue, Item};
 
+pub mod json;
+
 use crate::schedule::Schedule;
 use crate::timestamp::{Due, stamp, stamp_opt};
 
@@ -210,10 +212,31 @@ fn value_size(value: &AttributeValue) -> usize {
     }
 }
 
-/// The size of the attributes a user wrote: `item` without nextdue's own.
+/// The length of a due time in its canonical form (`2027-01-01T09:00:00Z`).
+const DUE_LENGTH: usize = 20;
+
+/// The size of the attributes a user wrote: `item` without nextdue's own, with `nextDue`
+/// counted as nextdue writes it whether or not the user did (arming adds it, or rewrites it
+/// in the canonical form), so an item that passes this check still passes once armed.
 pub fn user_size(item: &Item) -> usize {
+    let next_due = match item.get(attr::NEXT_DUE) {
+        Some(value) => value_size(value).max(DUE_LENGTH),
+        None => DUE_LENGTH,
+    };
+    let others: usize = item
+        .iter()
+        .filter(|(name, _)| {
+            !SYSTEM_ATTRIBUTES.contains(&name.as_str()) && name.as_str() != attr::NEXT_DUE
+        })
+        .map(|(name, value)| name.len() + value_size(value))
+        .sum();
+    others + attr::NEXT_DUE.len() + next_due
+}
+
+/// The size of nextdue's own attributes in `item` (those in [`SYSTEM_ATTRIBUTES`]).
+pub fn system_size(item: &Item) -> usize {
     item.iter()
-        .filter(|(name, _)| !SYSTEM_ATTRIBUTES.contains(&name.as_str()))
+        .filter(|(name, _)| SYSTEM_ATTRIBUTES.contains(&name.as_str()))
         .map(|(name, value)| name.len() + value_size(value))
         .sum()
 }
@@ -388,6 +411,10 @@ pub struct Worker {
     /// The worker whose `spawn` job wrote this one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_id: Option<String>,
+    /// The parent's activation (`taskId`) that wrote this worker: a parent re-enabled since
+    /// (or deleted and written again) has another, and its old children stop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_task_id: Option<String>,
     /// How many `spawn` generations lie above this worker.
     #[serde(default)]
     pub spawn_depth: u32,
@@ -433,6 +460,7 @@ impl Worker {
             create_time: None,
             update_time: None,
             parent_id: None,
+            parent_task_id: None,
             spawn_depth: 0,
             sweep_shard: None,
             sweep_at: None,
@@ -580,6 +608,11 @@ pub struct RunRecord {
     /// How long the job took.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
+    /// For a failed run: whether its failure allowed another attempt (a timeout, throttling),
+    /// as the job said. The sweeper reads it to close a run whose executor died after writing
+    /// this record but before closing the worker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retryable: Option<bool>,
     /// True when the run finished after it had been given up (its lease expired and the worker
     /// moved on): its outcome changed nothing on the worker.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -615,6 +648,8 @@ pub struct Image {
     pub run_now: bool,
     /// The size of the attributes the user wrote ([`user_size`]).
     pub user_bytes: usize,
+    /// The size of nextdue's own attributes ([`system_size`]).
+    pub system_bytes: usize,
     /// `status` as stored, if it is a string.
     pub status: Option<String>,
     /// `taskId` as stored, if it is a string.
@@ -639,6 +674,7 @@ impl Image {
             enabled: item.get(attr::ENABLED) == Some(&AttributeValue::Bool(true)),
             run_now: item.get(attr::RUN_NOW) == Some(&AttributeValue::Bool(true)),
             user_bytes: user_size(item),
+            system_bytes: system_size(item),
             status: text(attr::STATUS),
             task_id: text(attr::TASK_ID),
             next_due: text(attr::NEXT_DUE),

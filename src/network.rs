@@ -19,16 +19,21 @@ pub struct NetworkPolicy {
 pub const RANGE_NAMES: &[&str] = &["loopback", "private", "link-local"];
 
 impl NetworkPolicy {
-    /// Reads a comma-separated list of range names (`loopback,private`); empty allows none.
+    /// Reads a comma-separated list of range names (`loopback,private`); empty, or `none`,
+    /// allows none.
     ///
     /// ```
     /// use nextdue::network::NetworkPolicy;
     /// let policy = NetworkPolicy::parse("loopback, private").unwrap();
     /// assert!(policy.loopback && policy.private && !policy.link_local);
+    /// assert_eq!(NetworkPolicy::parse("none").unwrap(), NetworkPolicy::default());
     /// assert!(NetworkPolicy::parse("everything").is_err());
     /// ```
     pub fn parse(text: &str) -> Result<NetworkPolicy, String> {
         let mut policy = NetworkPolicy::default();
+        if text.trim() == "none" {
+            return Ok(policy);
+        }
         for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
             match name {
                 "loopback" => policy.loopback = true,
@@ -71,16 +76,25 @@ fn v4_range(ip: Ipv4Addr) -> Option<Range> {
     }
 }
 
-/// The IPv4 address an IPv6 one carries (mapped `::ffff:a.b.c.d`, or NAT64 `64:ff9b::/96`).
+/// The IPv4 address an IPv6 one carries, so it is judged as that address: mapped
+/// `::ffff:a.b.c.d`, IPv4-compatible `::a.b.c.d` (deprecated, but some stacks still route it),
+/// 6to4 `2002:AABB:CCDD::/48`, NAT64 `64:ff9b::/96` and local-use NAT64 `64:ff9b:1::/48`
+/// (its last 32 bits, as RFC 6052's /96 form writes it).
 fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     if let Some(v4) = ip.to_ipv4_mapped() {
         return Some(v4);
     }
     let segments = ip.segments();
-    (segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0]).then(|| {
-        let [.., hi, lo] = segments;
-        Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo))
-    })
+    let from = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+    let [.., hi, lo] = segments;
+    match segments {
+        // `::` and `::1` are the unspecified and loopback addresses, not IPv4-compatible ones.
+        [0, 0, 0, 0, 0, 0, 0, 0 | 1] => None,
+        [0, 0, 0, 0, 0, 0, ..] => Some(from(hi, lo)),
+        [0x2002, a, b, ..] => Some(from(a, b)),
+        [0x64, 0xff9b, 0, 0, 0, 0, ..] | [0x64, 0xff9b, 1, ..] => Some(from(hi, lo)),
+        _ => None,
+    }
 }
 
 fn range(ip: IpAddr) -> Option<Range> {
@@ -149,6 +163,9 @@ mod tests {
             "172.32.0.1",
             "100.128.0.1",
             "2606:4700::1111",
+            "::5db8:d70e",
+            "2002:5db8:d70e::1",
+            "64:ff9b:1::808:808",
         ] {
             assert!(!refused(ip, NetworkPolicy::default()), "{ip}");
         }
@@ -172,6 +189,14 @@ mod tests {
             ("::ffff:169.254.169.254", "link-local"),
             ("64:ff9b::a9fe:a9fe", "link-local"),
             ("fe80::1", "link-local"),
+            // IPv4-compatible, 6to4 and local-use NAT64 forms carry an IPv4 address too.
+            ("::127.0.0.1", "loopback"),
+            ("::a9fe:a9fe", "link-local"),
+            ("2002:7f00:1::", "loopback"),
+            ("2002:a9fe:a9fe::1", "link-local"),
+            ("2002:c0a8:101::", "private"),
+            ("64:ff9b:1::7f00:1", "loopback"),
+            ("64:ff9b:1:2:3:4:a9fe:a9fe", "link-local"),
         ];
         for (ip, range) in cases {
             let allowing = NetworkPolicy::parse(range).unwrap();

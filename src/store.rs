@@ -34,6 +34,15 @@ pub enum Applied {
     Refused(Option<Item>),
 }
 
+/// What became of a run record written only if absent.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RunWrite {
+    /// No record had its key; it is written.
+    Written,
+    /// A record with its key exists (nothing written): that record.
+    Exists(RunRecord),
+}
+
 /// A DynamoDB call that failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -70,8 +79,8 @@ pub trait WorkerStore: Send + Sync {
     /// Writes (or overwrites) a run record.
     async fn put_run(&self, record: &RunRecord) -> Result<(), StoreError>;
 
-    /// Writes a run record unless one with its key exists; returns whether it was written.
-    async fn put_run_if_absent(&self, record: &RunRecord) -> Result<bool, StoreError>;
+    /// Writes a run record unless one with its key exists; returns the existing one then.
+    async fn put_run_if_absent(&self, record: &RunRecord) -> Result<RunWrite, StoreError>;
 
     /// The worker item `id`, as stored (consistent read).
     async fn get_worker(&self, id: &str) -> Result<Option<Item>, StoreError>;
@@ -214,14 +223,14 @@ impl Store {
         }
     }
 
-    /// Writes `item` to `table`; with `only_new`, only if no item has its key. Returns whether
-    /// it was written.
+    /// Writes `item` to `table`; with `only_new`, only if no item has its key. Returns the
+    /// item that has its key when that stopped the write.
     async fn put(
         &self,
         table: &str,
         item: Item,
         only_new: Option<&str>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<Item>, StoreError> {
         let item: HashMap<String, SdkValue> = item.into();
         let mut request = self
             .client
@@ -231,14 +240,22 @@ impl Store {
         if let Some(key) = only_new {
             request = request
                 .condition_expression("attribute_not_exists(#key)")
-                .expression_attribute_names("#key", key);
+                .expression_attribute_names("#key", key)
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                );
         }
         match request.send().await {
-            Ok(_) => Ok(true),
+            Ok(_) => Ok(None),
             Err(SdkError::ServiceError(service))
                 if service.err().is_conditional_check_failed_exception() =>
             {
-                Ok(false)
+                let PutItemError::ConditionalCheckFailedException(failure) = service.err() else {
+                    unreachable!("checked above")
+                };
+                Ok(Some(
+                    failure.item().cloned().map(Item::from).unwrap_or_default(),
+                ))
             }
             Err(error) => Err(self.error("PutItem", table, error)),
         }
@@ -321,10 +338,22 @@ impl WorkerStore for Store {
     }
 
     /// Writes a run record unless one with its key exists (the sweeper's record of a lost run
-    /// must not overwrite the run's own, written just before its executor died).
-    async fn put_run_if_absent(&self, record: &RunRecord) -> Result<bool, StoreError> {
-        self.put(&self.runs_table, record.to_item(), Some(attr::run::RUN_ID))
-            .await
+    /// must not overwrite the run's own, written just before its executor died); the existing
+    /// record comes back with the refusal, without a second read.
+    async fn put_run_if_absent(&self, record: &RunRecord) -> Result<RunWrite, StoreError> {
+        let Some(existing) = self
+            .put(&self.runs_table, record.to_item(), Some(attr::run::RUN_ID))
+            .await?
+        else {
+            return Ok(RunWrite::Written);
+        };
+        RunRecord::from_item(&existing)
+            .map(RunWrite::Exists)
+            .map_err(|e| StoreError::Call {
+                operation: "PutItem",
+                table: self.runs_table.clone(),
+                message: format!("the run record in the way does not decode: {e}"),
+            })
     }
 
     /// The worker item `id`, as stored (consistent read).

@@ -833,6 +833,7 @@ mod tests {
             succeeded: Some(succeeded),
             message: None,
             duration_ms: None,
+            retryable: None,
             superseded: false,
             expires_at: 0,
         }

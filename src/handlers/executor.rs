@@ -13,14 +13,15 @@ use futures::FutureExt;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::delivery::Deliver;
-use crate::item::{Image, Worker};
+use crate::item::{AttributeValue, Image, Item, Worker, attr};
 use crate::job::{JobContext, JobError, Registry, Services};
 use crate::lifecycle::{
-    Claimed, Finish, Message, MessageAction, Outcome, claim, finish, invalid_after_claim,
+    Claimed, Finish, Message, MessageAction, Orphaned, Outcome, claim, finish, invalid_after_claim,
     on_message, orphaned, refusal,
 };
 use crate::metrics;
 use crate::store::{Applied, WorkerStore};
+use crate::timestamp::format_stamp;
 
 /// What the executor needs: the tables, delivery, the jobs and what they may use.
 pub struct Executor {
@@ -152,9 +153,10 @@ async fn run(
         .ok_or_else(|| anyhow::anyhow!("the claim returned an item that is not running"))?;
     let started = Instant::now();
     let closing = match disabled_parent(&claimed.worker, executor).await? {
-        Some(parent) => orphaned(
+        Some((parent, why)) => orphaned(
             &claimed,
             &parent,
+            why,
             executor.clock.now(),
             &executor.settings.policy,
         ),
@@ -182,6 +184,9 @@ async fn run(
                 "ran"
             );
         }
+        Applied::Refused(stored) if closed_from_record(stored.as_ref(), &closing) => {
+            tracing::info!(worker = ?message.id, due = %message.due, "the sweeper closed this run from its record meanwhile");
+        }
         Applied::Refused(_) => {
             let mut record = closing.record.clone();
             record.superseded = true;
@@ -192,15 +197,41 @@ async fn run(
     Ok(())
 }
 
-/// For a worker a `spawn` wrote: its parent's id if that parent is disabled or gone (one read,
-/// only for spawned workers), so the tree stops when its root is disabled.
-async fn disabled_parent(worker: &Worker, executor: &Executor) -> anyhow::Result<Option<String>> {
+/// Whether the sweeper closed this run from its record (the lease ran out between the record
+/// and the worker's write): the worker then shows this run's start and finish.
+fn closed_from_record(stored: Option<&Item>, closing: &Finish) -> bool {
+    let stamp = |name: &str| match stored.and_then(|item| item.get(name)) {
+        Some(AttributeValue::S(text)) => Some(text.clone()),
+        _ => None,
+    };
+    let record = &closing.record;
+    stamp(attr::LAST_RUN_START_TIME) == Some(format_stamp(record.start_time))
+        && stamp(attr::LAST_RUN_FINISH_TIME) == record.finish_time.map(format_stamp)
+}
+
+/// For a worker a `spawn` wrote: its parent's id, and why, if that parent is disabled, gone,
+/// or on another activation than the one that wrote it (re-enabled, or deleted and written
+/// again since; one read, only for spawned workers), so the tree stops when its root does.
+async fn disabled_parent(
+    worker: &Worker,
+    executor: &Executor,
+) -> anyhow::Result<Option<(String, Orphaned)>> {
     let Some(parent) = &worker.parent_id else {
         return Ok(None);
     };
-    let stored = executor.store.get_worker(parent).await?;
-    let enabled = stored.is_some_and(|item| Image::decode(&item).enabled);
-    Ok((!enabled).then(|| parent.clone()))
+    let image = executor
+        .store
+        .get_worker(parent)
+        .await?
+        .map(|item| Image::decode(&item));
+    let why = match image {
+        Some(image) if image.enabled => match &worker.parent_task_id {
+            Some(task) if image.task_id.as_ref() != Some(task) => Orphaned::Restarted,
+            _ => return Ok(None),
+        },
+        _ => Orphaned::DisabledOrGone,
+    };
+    Ok(Some((parent.clone(), why)))
 }
 
 /// Runs the claimed job under its time limit, catching a panic, and decides how the run ends.

@@ -14,10 +14,10 @@ use crate::delivery::Deliver;
 use crate::item::{Image, Item, attr};
 use crate::job::Registry;
 use crate::lifecycle::{
-    DEFAULT_SWEEP_SHARDS, Policy, SweepAction, route, sweep, sweep_undecodable,
+    DEFAULT_SWEEP_SHARDS, Policy, SweepAction, rescue_recorded, route, sweep, sweep_undecodable,
 };
 use crate::metrics;
-use crate::store::{Applied, WorkerStore};
+use crate::store::{Applied, RunWrite, WorkerStore};
 use crate::timestamp::Due;
 
 /// Workers read per page of the index.
@@ -137,10 +137,30 @@ async fn look_at(
     };
     match action {
         SweepAction::Ignore => {}
-        SweepAction::Rescue(finish) => {
-            sweeper.store.put_run_if_absent(&finish.record).await?;
+        SweepAction::Rescue(lost) => {
+            // The run's own record, if its executor wrote one before it died, has the outcome:
+            // the worker moves on as that finish said (a run that succeeded is not run again).
+            let recorded = match sweeper.store.put_run_if_absent(&lost.record).await? {
+                RunWrite::Written => None,
+                RunWrite::Exists(record) => image.worker.as_ref().ok().and_then(|worker| {
+                    rescue_recorded(
+                        worker,
+                        &record,
+                        rand::random::<f64>(),
+                        &sweeper.registry,
+                        &sweeper.policy,
+                    )
+                }),
+            };
+            let (finish, what) = match recorded {
+                Some(finish) => (
+                    finish,
+                    "closed a run whose executor died after recording it",
+                ),
+                None => (lost, "rescued a run whose lease expired"),
+            };
             if let Applied::Written(_) = sweeper.store.apply(&finish.update).await? {
-                tracing::warn!(worker = ?id, next = ?finish.next, "rescued a run whose lease expired");
+                tracing::warn!(worker = ?id, next = ?finish.next, succeeded = ?finish.record.succeeded, "{what}");
                 report.rescued += 1;
             }
         }

@@ -352,6 +352,7 @@ fn run_records_round_trip() {
         succeeded: Some(true),
         message: Some("sent".into()),
         duration_ms: Some(1000),
+        retryable: None,
         superseded: false,
         expires_at: 1_800_000_000,
     };

@@ -11,7 +11,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::Deserialize;
 
-use crate::item::{ItemError, Worker};
+use crate::item::json::to_json;
+use crate::item::{AttributeValue, ItemError, Worker};
 use crate::job::{
     HttpFailure, HttpRequest, HttpResponse, JobContext, JobError, JobLimits, TypedJob,
 };
@@ -41,7 +42,7 @@ pub struct HttpParams {
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
     /// The body: a string is sent as it is, anything else as JSON (with
-    /// `content-type: application/json` unless `headers` sets one).
+    /// `content-type: application/json` unless `headers` sets one), its numbers as stored.
     #[serde(default)]
     pub body: Option<serde_json::Value>,
     /// How long to wait for the answer (default: the worker's `timeoutSeconds`).
@@ -119,8 +120,9 @@ impl HttpParams {
     }
 
     /// The request these parameters describe, waiting at most `default_timeout` unless they
-    /// say otherwise.
-    pub fn request(&self, default_timeout: Duration) -> HttpRequest {
+    /// say otherwise. `body` is the `body` parameter as stored, so its numbers are sent as
+    /// written (see [`item::json`](crate::item::json)).
+    pub fn request(&self, default_timeout: Duration, body: Option<&AttributeValue>) -> HttpRequest {
         let mut headers: Vec<(String, String)> = self
             .headers
             .iter()
@@ -129,14 +131,14 @@ impl HttpParams {
         let has_type = headers
             .iter()
             .any(|(n, _)| n.eq_ignore_ascii_case("content-type"));
-        let body = match &self.body {
-            None | Some(serde_json::Value::Null) => None,
-            Some(serde_json::Value::String(text)) => Some(text.clone().into_bytes()),
+        let body = match body {
+            None | Some(AttributeValue::Null(_)) => None,
+            Some(AttributeValue::S(text)) => Some(text.clone().into_bytes()),
             Some(json) => {
                 if !has_type {
                     headers.push(("content-type".into(), "application/json".into()));
                 }
-                Some(json.to_string().into_bytes())
+                Some(to_json(json).into_bytes())
             }
         };
         let timeout = self
@@ -215,7 +217,7 @@ impl TypedJob for HttpJob {
 
     async fn run(&self, params: HttpParams, ctx: &JobContext<'_>) -> Result<String, JobError> {
         let default = Duration::from_secs(ctx.worker.timeout_seconds().into());
-        let request = params.request(default);
+        let request = params.request(default, ctx.worker.params_as_stored().get("body"));
         match ctx.services.http.send(&request).await {
             Ok(response) => outcome(&response),
             Err(error) => Err(failure(&request.url, error)),

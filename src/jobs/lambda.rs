@@ -6,6 +6,9 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use serde_json::value::RawValue;
+
+use crate::item::json::{item_to_json, to_json};
 use crate::item::{ItemError, Worker};
 use crate::job::{Invoked, JobContext, JobError, JobLimits, TypedJob};
 use crate::jobs::http::excerpt;
@@ -26,7 +29,7 @@ pub struct LambdaParams {
 }
 
 /// What a `lambda` worker sends when its `params` give no `payload`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct DefaultPayload {
     /// The worker's id.
     pub id: String,
@@ -34,8 +37,13 @@ pub struct DefaultPayload {
     pub due: Due,
     /// 1 for the first attempt at this due time, 2 for the first retry, …
     pub attempt: u32,
-    /// The worker's `params` (`function` included).
-    pub params: serde_json::Value,
+    /// The worker's `params` (`function` included), numbers as stored.
+    pub params: Box<RawValue>,
+}
+
+/// JSON text as a raw value (it was written by [`to_json`], so it is JSON).
+fn raw(text: String) -> Box<RawValue> {
+    RawValue::from_string(text).expect("to_json writes JSON")
 }
 
 /// Whether `function` has the shape Lambda accepts: a name (letters, digits, `-`, `_`, 1–64),
@@ -135,17 +143,19 @@ impl TypedJob for LambdaJob {
     }
 
     async fn run(&self, params: LambdaParams, ctx: &JobContext<'_>) -> Result<String, JobError> {
-        let payload = match params.payload {
-            Some(payload) => payload,
-            None => serde_json::to_value(DefaultPayload {
+        // Written from the params as stored, so numbers reach the function as written.
+        let stored = ctx.worker.params_as_stored();
+        let bytes = match (params.payload, stored.get("payload")) {
+            (Some(_), Some(payload)) => to_json(payload).into_bytes(),
+            (Some(payload), None) => serde_json::to_vec(&payload).expect("JSON serializes"),
+            (None, _) => serde_json::to_vec(&DefaultPayload {
                 id: ctx.worker.id.clone(),
                 due: ctx.due,
                 attempt: ctx.attempt,
-                params: serde_json::Value::Object(ctx.worker.params.clone()),
+                params: raw(item_to_json(&stored)),
             })
             .expect("a payload of JSON values serializes"),
         };
-        let bytes = serde_json::to_vec(&payload).expect("JSON serializes");
         let invoked = ctx
             .services
             .functions

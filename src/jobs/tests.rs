@@ -586,6 +586,7 @@ mod http_job {
     use serde_json::json;
 
     use super::{check, run, worker};
+    use crate::item::Item;
     use crate::job::{HttpFailure, HttpResponse, JobError};
     use crate::jobs::http::{HttpParams, excerpt, failure, outcome};
 
@@ -716,10 +717,13 @@ mod http_job {
 
     #[test]
     fn a_json_body_is_sent_as_json_and_a_string_as_it_is() {
-        let params: HttpParams = serde_json::from_value(json!({
-            "url": "https://example.com", "body": {"a": [1, 2]}, "headers": {"x-api-key": "k"}}))
-        .unwrap();
-        let request = params.request(Duration::from_secs(60));
+        let request_of = |params: serde_json::Value| {
+            let stored: Item = serde_dynamo::to_item(&params).unwrap();
+            let params: HttpParams = serde_json::from_value(params).unwrap();
+            params.request(Duration::from_secs(60), stored.get("body"))
+        };
+        let request = request_of(json!({
+            "url": "https://example.com", "body": {"a": [1, 2]}, "headers": {"x-api-key": "k"}}));
         assert_eq!(request.method, "POST");
         assert_eq!(request.body.as_deref(), Some(&b"{\"a\":[1,2]}"[..]));
         assert!(
@@ -728,11 +732,9 @@ mod http_job {
                 .contains(&("content-type".into(), "application/json".into()))
         );
         assert_eq!(request.timeout, Duration::from_secs(60));
-        let params: HttpParams = serde_json::from_value(json!({
+        let request = request_of(json!({
             "url": "https://example.com", "method": "PUT", "body": "plain", "timeoutSeconds": 5,
-            "headers": {"Content-Type": "text/csv"}}))
-        .unwrap();
-        let request = params.request(Duration::from_secs(60));
+            "headers": {"Content-Type": "text/csv"}}));
         assert_eq!(request.body.as_deref(), Some(&b"plain"[..]));
         assert_eq!(
             request.headers,

@@ -258,6 +258,20 @@ fn stopped(id: &str, condition: Condition, now: DateTime<Utc>) -> Update {
         .remove(attr::RESUME_DUE)
 }
 
+/// The due time of a run asked for at `now`: this second, or the second after the last run's
+/// start if that was this second too, so every run has a due time of its own (at most one start
+/// per due time, however fast requests come).
+fn run_now_due(worker: &Worker, now: DateTime<Utc>) -> Due {
+    let today = Due::floor(now);
+    match worker
+        .last_run_start_time
+        .and_then(|start| Due::floor(start).plus_seconds(1))
+    {
+        Some(after_last) if after_last > today => after_last,
+        _ => today,
+    }
+}
+
 /// What became of a run-now request on the item, for `lastRunMessage`.
 pub const RUN_NOW_IGNORED_DISABLED: &str =
     "run-now request ignored: the worker is disabled (set enabled to true to run it)";
@@ -274,7 +288,7 @@ fn run_now(
     policy: &Policy,
 ) -> Option<ChangeAction> {
     let requested = Condition::Equals(attr::RUN_NOW, b(true));
-    let today = Due::floor(now);
+    let asked = run_now_due(worker, now);
     if !worker.enabled {
         let mut update = Update::new(
             &worker.id,
@@ -310,16 +324,16 @@ fn run_now(
         Status::Ready => {
             let due = worker.next_due?;
             let update = Update::new(&worker.id, condition(Status::Ready)).remove(attr::RUN_NOW);
-            if due <= today {
+            if due <= asked {
                 // The next attempt is due already: it is the run asked for.
                 update
             } else if worker.retry_of.is_some() {
                 // Waiting to retry: the retry runs now (its anchor keeps the grid).
-                watch(update, &worker.id, overdue_at(today, policy), policy)
-                    .set(attr::NEXT_DUE, s(today))
+                watch(update, &worker.id, overdue_at(asked, policy), policy)
+                    .set(attr::NEXT_DUE, s(asked))
             } else {
-                watch(update, &worker.id, overdue_at(today, policy), policy)
-                    .set(attr::NEXT_DUE, s(today))
+                watch(update, &worker.id, overdue_at(asked, policy), policy)
+                    .set(attr::NEXT_DUE, s(asked))
                     .set(
                         attr::RESUME_DUE,
                         s(worker.resume_due.map_or(due, |resume| resume.max(due))),
@@ -329,11 +343,11 @@ fn run_now(
         Status::Stopped => watch(
             Update::new(&worker.id, condition(Status::Stopped)),
             &worker.id,
-            overdue_at(today, policy),
+            overdue_at(asked, policy),
             policy,
         )
         .set(attr::STATUS, s(Status::Ready.as_str()))
-        .set(attr::NEXT_DUE, s(today))
+        .set(attr::NEXT_DUE, s(asked))
         .set(attr::ATTEMPT, n(0))
         .remove(attr::RUN_NOW)
         .remove(attr::RETRY_OF)

@@ -133,6 +133,46 @@ pub fn rescue(
     ))
 }
 
+/// Closes a run whose executor died *after* it wrote the run's record but before it closed the
+/// worker: the record's outcome is the run's, so the worker moves on as that finish would have
+/// moved it (no second start of a run that succeeded). `None` when `record` is not this claim's
+/// finished record (then the run is lost: [`rescue`]).
+pub fn rescue_recorded(
+    worker: &Worker,
+    record: &RunRecord,
+    jitter: f64,
+    planner: &dyn Planner,
+    policy: &Policy,
+) -> Option<Finish> {
+    let lease = worker.lease_until?;
+    let claimed = Claimed::from_worker(worker.clone())?;
+    let finished = record.finish_time?;
+    let ours = record.task_id == claimed.task_id
+        && record.start_time == claimed.started
+        && record.due == claimed.due
+        && !record.superseded;
+    if !ours {
+        return None;
+    }
+    let message = record.message.clone().unwrap_or_default();
+    let result = match record.succeeded {
+        Some(true) => Ok(message),
+        _ if record.retryable == Some(false) => Err(JobError::permanent(message)),
+        _ => Err(JobError::retryable(message)),
+    };
+    let condition = Condition::All(vec![
+        Condition::Equals(attr::STATUS, s(Status::Running.as_str())),
+        Condition::Equals(attr::RUN_TOKEN, s(&claimed.run_token)),
+        Condition::Equals(attr::LEASE_UNTIL, s(format_stamp(lease))),
+    ]);
+    let outcome = Outcome { result, finished };
+    let closing = settle(&claimed, &outcome, condition, true, jitter, planner, policy);
+    Some(Finish {
+        record: record.clone(),
+        ..closing
+    })
+}
+
 fn settle(
     claimed: &Claimed,
     outcome: &Outcome,
@@ -211,6 +251,7 @@ fn settle(
         succeeded: Some(succeeded),
         message: Some(message),
         duration_ms: Some((now - claimed.started).num_milliseconds().max(0) as u64),
+        retryable: outcome.result.as_ref().err().map(|e| e.retryable),
         superseded: false,
         expires_at: (now + policy.retention).timestamp(),
     };
@@ -221,18 +262,38 @@ fn settle(
     }
 }
 
+/// Why a spawned worker's parent no longer stands behind it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Orphaned {
+    /// The parent is disabled, or its item is gone.
+    DisabledOrGone,
+    /// The parent was re-enabled (or deleted and written again) since it wrote this worker:
+    /// its `taskId` is not the child's `parentTaskId`.
+    Restarted,
+}
+
 /// Closes a claimed run of a spawned worker without running its job, because its parent is
-/// disabled or gone: the worker is disabled and stopped, so its own children, when they next
-/// run, stop in turn. Disabling the root of a tree stops the whole tree.
-pub fn orphaned(claimed: &Claimed, parent: &str, now: DateTime<Utc>, policy: &Policy) -> Finish {
+/// disabled, gone or restarted: the worker is disabled and stopped, so its own children, when
+/// they next run, stop in turn. Disabling the root of a tree stops the whole tree.
+pub fn orphaned(
+    claimed: &Claimed,
+    parent: &str,
+    why: Orphaned,
+    now: DateTime<Utc>,
+    policy: &Policy,
+) -> Finish {
+    let what = match why {
+        Orphaned::DisabledOrGone => "is disabled or gone",
+        Orphaned::Restarted => "was restarted (a new taskId) since it wrote this worker",
+    };
     let condition = Condition::All(vec![
         Condition::Equals(attr::STATUS, s(Status::Running.as_str())),
         Condition::Equals(attr::RUN_TOKEN, s(&claimed.run_token)),
     ]);
     let outcome = Outcome {
         result: Err(JobError::permanent(format!(
-            "not run: its parent {parent} is disabled or gone, so this spawned worker stops with \
-             it (set enabled to true to run it on its own)"
+            "not run: its parent {parent} {what}, so this spawned worker stops with it (set \
+             enabled to true to run it on its own)"
         ))),
         finished: now,
     };

@@ -248,8 +248,20 @@ fn message_room(worker: &Worker) -> usize {
         .min(MAX_MESSAGE_BYTES)
 }
 
-/// Checks that the attributes a user wrote leave nextdue its room ([`SYSTEM_ROOM_BYTES`]).
+/// Checks that the attributes a user wrote leave nextdue its room ([`SYSTEM_ROOM_BYTES`]), and
+/// that nextdue's own attributes, if someone wrote them, fit in it.
 fn check_size(image: &Image) -> Result<(), ItemError> {
+    if image.system_bytes > SYSTEM_ROOM_BYTES {
+        return Err(ItemError::new(
+            "item",
+            format!(
+                "nextdue's own attributes (status, lastRunMessage, …) take {} bytes, more than \
+                 the {SYSTEM_ROOM_BYTES} it keeps for them: someone wrote them; leave them to \
+                 nextdue (remove them, or write only the worker's definition)",
+                image.system_bytes
+            ),
+        ));
+    }
     if image.user_bytes <= MAX_USER_BYTES {
         return Ok(());
     }

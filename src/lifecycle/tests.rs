@@ -468,6 +468,44 @@ fn an_item_that_leaves_nextdue_too_little_room_is_invalid_saying_the_sizes() {
 }
 
 #[test]
+fn an_item_at_the_size_limit_without_next_due_still_fits_once_armed() {
+    let mut item = log_worker("w1").to_item();
+    assert!(!item.contains_key("nextDue"));
+    let base = crate::item::user_size(&item);
+    let padding = "x".repeat(crate::item::MAX_USER_BYTES - base - "padding".len());
+    item.insert("padding".into(), s(padding));
+    let ChangeAction::Arm(update) = change_items(None, &item) else {
+        panic!("at the limit: armed")
+    };
+    let armed = update.apply(Some(&item)).unwrap();
+    assert!(armed.contains_key("nextDue"));
+    assert!(
+        !matches!(
+            change_items(Some(&item), &armed),
+            ChangeAction::MarkInvalid(_)
+        ),
+        "nextdue's own nextDue must not push the armed item over"
+    );
+}
+
+#[test]
+fn nextdue_attributes_written_huge_by_someone_else_are_refused() {
+    let mut item = log_worker("w1").to_item();
+    item.insert("lastRunMessage".into(), s("x".repeat(300_000)));
+    let ChangeAction::MarkInvalid(update) = change_items(None, &item) else {
+        panic!("a 300 KB lastRunMessage is not nextdue's")
+    };
+    let Some(AttributeValue::S(message)) = update.value("lastRunMessage") else {
+        panic!("a message")
+    };
+    assert!(
+        message.starts_with("invalid: item: nextdue's own attributes (status, lastRunMessage, …)")
+            && message.contains("more than the 4096 it keeps for them"),
+        "{message}"
+    );
+}
+
+#[test]
 fn a_finish_bounds_its_message_by_the_room_left_in_the_item() {
     let run = claimed(ready("w1", "t1", "2027-01-01T09:00:00Z"), "r1");
     let long = "x".repeat(2000);
@@ -703,7 +741,9 @@ fn run_now_on_a_running_worker_waits_for_the_run_to_finish() {
     let (_, after) = close(&run, Ok("ok"), "2027-01-01T09:00:01Z");
     assert_eq!(after.run_now, Some(true));
     let taken = take_up(&after);
-    assert_eq!(taken.next_due, Some(due("2027-01-01T09:00:00Z")));
+    // Due the second after the run that just started at 09:00:00 (that run's own due time):
+    // each run has a due time of its own.
+    assert_eq!(taken.next_due, Some(due("2027-01-01T09:00:01Z")));
     assert_eq!(taken.resume_due, Some(due("2027-01-01T10:00:00Z")));
 }
 
@@ -1058,7 +1098,13 @@ fn a_spawned_worker_whose_parent_is_disabled_stops_and_disables_itself() {
         ..ready("root#2027-01-01T08:00:00Z", "t1", "2027-01-01T09:00:00Z")
     };
     let run = claimed(child, "r1");
-    let closing = orphaned(&run, "root", at("2027-01-01T09:00:01Z"), &Policy::default());
+    let closing = orphaned(
+        &run,
+        "root",
+        Orphaned::DisabledOrGone,
+        at("2027-01-01T09:00:01Z"),
+        &Policy::default(),
+    );
     assert_eq!(closing.next, NextState::Stopped);
     let after = applied(&closing.update, &run.worker);
     assert_eq!(

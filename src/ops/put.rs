@@ -10,6 +10,7 @@ use clap::Args;
 
 use super::format::{self, paint, style};
 use super::{Connection, OpsError, OpsResult};
+use crate::item::json::{self, Json};
 use crate::item::{AttributeValue, Image, Item, attr};
 use crate::job::Registry;
 use crate::lifecycle::{ChangeAction, on_change};
@@ -34,36 +35,37 @@ pub struct IdArgs {
 
 const TYPES: &[&str] = &["S", "N", "B", "BOOL", "NULL", "M", "L", "SS", "NS", "BS"];
 
-/// Whether `value` looks like DynamoDB JSON: every attribute a one-key object naming a type.
-fn is_dynamodb_json(map: &serde_json::Map<String, serde_json::Value>) -> bool {
-    !map.is_empty()
-        && map.values().all(|v| {
-            v.as_object()
-                .is_some_and(|o| o.len() == 1 && o.keys().all(|k| TYPES.contains(&k.as_str())))
+/// Whether an object looks like DynamoDB JSON: every attribute a one-key object naming a type.
+fn is_dynamodb_json(members: &[(String, Json)]) -> bool {
+    !members.is_empty()
+        && members.iter().all(|(_, v)| {
+            matches!(v, Json::Object(o) if o.len() == 1 && TYPES.contains(&o[0].0.as_str()))
         })
 }
 
-/// Reads an item from JSON text: plain JSON (numbers become `N`, as the console's JSON view
-/// writes them), or DynamoDB JSON, bare or under `"Item"`.
+/// Reads an item from JSON text: plain JSON (numbers become `N`, exactly as written, as the
+/// console's JSON view writes them), or DynamoDB JSON, bare or under `"Item"`. A key written
+/// twice in one object is refused (which one a tool keeps differs).
 pub fn parse_item(text: &str) -> OpsResult<Item> {
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| OpsError(format!("not JSON: {e}")))?;
-    let serde_json::Value::Object(mut map) = value else {
+    let json = json::parse(text).map_err(|e| OpsError(format!("not JSON: {e}")))?;
+    let Json::Object(mut members) = json else {
         return Err(OpsError("expected a JSON object (one worker)".into()));
     };
-    if let Some(serde_json::Value::Object(inner)) = map.get("Item")
-        && map.len() == 1
+    if let [(key, Json::Object(inner))] = members.as_slice()
+        && key == "Item"
     {
-        map = inner.clone();
+        members = inner.clone();
     }
-    if is_dynamodb_json(&map) {
+    if is_dynamodb_json(&members) {
         let typed: HashMap<String, AttributeValue> =
-            serde_json::from_value(serde_json::Value::Object(map))
+            serde_json::from_value(Json::Object(members).to_value())
                 .map_err(|e| OpsError(format!("not DynamoDB JSON: {e}")))?;
         return Ok(Item::from(typed));
     }
-    serde_dynamo::to_item(serde_json::Value::Object(map))
-        .map_err(|e| OpsError(format!("not an item: {e}")))
+    match Json::Object(members).to_attribute() {
+        AttributeValue::M(map) => Ok(Item::from(map)),
+        _ => unreachable!("an object is a map"),
+    }
 }
 
 /// What the dispatcher would say of `item` if it were enabled: `None` when it is a valid
@@ -251,4 +253,30 @@ pub async fn run_disable(connection: &Connection, args: &IdArgs) -> OpsResult<()
 /// Runs `nextdue run-now`.
 pub async fn run_now(connection: &Connection, args: &IdArgs) -> OpsResult<()> {
     change(connection, &args.id, Change::RunNow).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_json_keeps_numbers_as_written_and_refuses_a_key_written_twice() {
+        let item = parse_item(
+            "\u{feff}{\"id\": \"w\", \"params\": {\"big\": 12345678901234567890123456789, \
+             \"tenth\": 0.10}}",
+        )
+        .unwrap();
+        let Some(AttributeValue::M(params)) = item.get(attr::PARAMS) else {
+            panic!("params is a map: {item:?}")
+        };
+        assert_eq!(
+            params.get("big"),
+            Some(&AttributeValue::N("12345678901234567890123456789".into()))
+        );
+        assert_eq!(params.get("tenth"), Some(&AttributeValue::N("0.10".into())));
+        let twice = parse_item(r#"{"id": "w", "enabled": false, "enabled": true}"#).unwrap_err();
+        assert!(twice.0.contains("\"enabled\" appears twice"), "{}", twice.0);
+        let typed = parse_item(r#"{"Item": {"id": {"S": "w"}, "n": {"N": "0.10"}}}"#).unwrap();
+        assert_eq!(typed.get("n"), Some(&AttributeValue::N("0.10".into())));
+    }
 }

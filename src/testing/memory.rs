@@ -15,7 +15,7 @@ use crate::item::{AttributeValue, Item, MAX_ITEM_BYTES, RunRecord, attr, item_si
 use crate::job::{Created, JobError, Mail, Mailer, WorkerWriter};
 use crate::jobs::email::check_sender;
 use crate::lifecycle::{Message, Route, Update};
-use crate::store::{Applied, Page, StoreError, WorkerStore};
+use crate::store::{Applied, Page, RunWrite, StoreError, WorkerStore};
 use crate::timestamp::Due;
 
 pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -166,14 +166,14 @@ impl WorkerStore for MemoryStore {
         Ok(())
     }
 
-    async fn put_run_if_absent(&self, record: &RunRecord) -> Result<bool, StoreError> {
+    async fn put_run_if_absent(&self, record: &RunRecord) -> Result<RunWrite, StoreError> {
         let key = (record.worker_id.clone(), record.run_id.clone());
         let mut tables = lock(&self.tables);
-        if tables.runs.contains_key(&key) {
-            return Ok(false);
+        if let Some(existing) = tables.runs.get(&key) {
+            return Ok(RunWrite::Exists(existing.clone()));
         }
         tables.runs.insert(key, record.clone());
-        Ok(true)
+        Ok(RunWrite::Written)
     }
 
     async fn get_worker(&self, id: &str) -> Result<Option<Item>, StoreError> {

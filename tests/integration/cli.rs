@@ -109,6 +109,7 @@ async fn fixed_workers(stack: &TestStack) {
             succeeded: Some(succeeded),
             message: Some(message.into()),
             duration_ms: Some(240),
+            retryable: None,
             superseded: false,
             expires_at: 1_900_000_000,
         };

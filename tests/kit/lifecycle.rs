@@ -1,8 +1,8 @@
 //! Claims, fencing, retries, time limits, run-now and rescue, through the real handlers.
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
-use nextdue::item::{AttributeValue, Status};
-use nextdue::lifecycle::{Message, claim};
+use nextdue::item::{AttributeValue, Status, Worker};
+use nextdue::lifecycle::{Claimed, JobError, Message, Outcome, claim, finish};
 use nextdue::store::{Applied, WorkerStore};
 use nextdue::testing::Harness;
 use serde_json::json;
@@ -187,6 +187,43 @@ async fn run_now_runs_once_and_the_worker_keeps_its_grid() {
 }
 
 #[tokio::test]
+async fn run_now_requests_in_quick_succession_never_start_one_due_time_twice() {
+    let mut harness = Harness::new(registry(), start());
+    harness
+        .put_json(json!({"id": "once", "kind": "log", "enabled": true,
+            "params": {"message": "tick"}}))
+        .await
+        .unwrap();
+    harness.advance(TimeDelta::seconds(1)).await;
+    assert_eq!(harness.worker("once").status, Some(Status::Stopped));
+    for _ in 0..20 {
+        harness
+            .edit("once", |item| {
+                item.insert("runNow".into(), AttributeValue::Bool(true));
+            })
+            .await;
+        harness.advance(TimeDelta::milliseconds(100)).await;
+    }
+    harness.advance(TimeDelta::seconds(30)).await;
+    let runs = harness.runs("once");
+    let identities: std::collections::BTreeSet<_> = runs
+        .iter()
+        .map(|r| (r.task_id.clone(), r.due, r.attempt))
+        .collect();
+    assert_eq!(
+        identities.len(),
+        runs.len(),
+        "one start per due time: {runs:#?}"
+    );
+    assert!(runs.len() > 1, "{runs:#?}");
+    let worker = harness.worker("once");
+    assert_eq!(
+        (worker.status, worker.run_now),
+        (Some(Status::Stopped), None)
+    );
+}
+
+#[tokio::test]
 async fn run_now_on_a_disabled_worker_is_reported_not_dropped() {
     let mut harness = Harness::new(registry(), start());
     harness
@@ -246,6 +283,84 @@ async fn a_claim_whose_executor_died_is_rescued_after_its_lease_and_retried() {
     assert_eq!((runs[1].attempt, runs[1].succeeded), (2, Some(true)));
     assert_eq!(harness.worker("w").status, Some(Status::Stopped));
     assert_eq!(harness.sweeps().iter().map(|s| s.rescued).sum::<usize>(), 1);
+}
+
+/// An executor claims the run of worker `w` (a one-shot `log` due at 12:10 on the harness's
+/// clock, now) and dies; returns the claimed run.
+async fn claim_and_die(harness: &mut Harness) -> Claimed {
+    harness
+        .put_json(json!({"id": "w", "kind": "log", "enabled": true,
+            "nextDue": "2027-01-04T12:10:00Z", "params": {"message": "hi"}}))
+        .await
+        .unwrap();
+    let due = Utc.with_ymd_and_hms(2027, 1, 4, 12, 10, 0).unwrap();
+    let received = harness.delivery().take_due(due, 10);
+    let message: Message = serde_json::from_str(&received[0].body).unwrap();
+    harness.advance_to(due).await;
+    let lease = due + TimeDelta::minutes(15);
+    let Applied::Written(item) = harness
+        .store()
+        .apply(&claim(&message, due, lease, "dead-executor"))
+        .await
+        .unwrap()
+    else {
+        panic!("the claim holds")
+    };
+    Claimed::from_worker(Worker::from_item(&item).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn a_run_whose_executor_died_after_recording_success_is_not_run_again() {
+    let mut harness = Harness::new(registry(), start());
+    let claimed = claim_and_die(&mut harness).await;
+    // The executor ran the job and wrote the run's record, then died before closing the
+    // worker (the crash point between the executor's last two writes).
+    let outcome = Outcome {
+        result: Ok("logged".into()),
+        finished: harness.now() + TimeDelta::seconds(1),
+    };
+    let closing = finish(
+        &claimed,
+        &outcome,
+        0.0,
+        &registry(),
+        &nextdue::lifecycle::Policy::default(),
+    );
+    harness.store().put_run(&closing.record).await.unwrap();
+
+    harness.advance(TimeDelta::minutes(20)).await;
+    let runs = harness.runs("w");
+    assert_eq!(runs.len(), 1, "the job ran once, so one run: {runs:#?}");
+    let worker = harness.worker("w");
+    assert_eq!(worker.status, Some(Status::Stopped));
+    assert_eq!(
+        (worker.last_run_succeeded, worker.run_count),
+        (Some(true), 1)
+    );
+    assert_eq!(worker.last_run_message.as_deref(), Some("logged"));
+    assert_eq!(harness.sweeps().iter().map(|s| s.rescued).sum::<usize>(), 1);
+}
+
+#[tokio::test]
+async fn a_recorded_permanent_failure_is_not_retried_by_the_rescue() {
+    let mut harness = Harness::new(registry(), start());
+    let claimed = claim_and_die(&mut harness).await;
+    let outcome = Outcome {
+        result: Err(JobError::permanent("rejected")),
+        finished: harness.now(),
+    };
+    let policy = nextdue::lifecycle::Policy::default();
+    let closing = finish(&claimed, &outcome, 0.0, &registry(), &policy);
+    harness.store().put_run(&closing.record).await.unwrap();
+
+    harness.advance(TimeDelta::minutes(20)).await;
+    assert_eq!(harness.runs("w").len(), 1);
+    let worker = harness.worker("w");
+    assert_eq!(
+        (worker.status, worker.last_run_succeeded),
+        (Some(Status::Stopped), Some(false))
+    );
+    assert_eq!(worker.last_run_message.as_deref(), Some("rejected"));
 }
 
 #[tokio::test]

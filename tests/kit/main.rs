@@ -6,5 +6,6 @@
 #[path = "../common/kinds.rs"]
 mod kinds;
 mod lifecycle;
+mod numbers;
 mod schedules;
 mod spawn;

@@ -75,3 +75,72 @@ async fn disabling_the_root_of_a_spawn_tree_stops_the_whole_tree() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_spawn_tree_does_not_outlive_its_root_re_enabled() {
+    old_children_stop_when_the_root_restarts(false).await;
+}
+
+#[tokio::test]
+async fn a_spawn_tree_does_not_outlive_its_root_deleted_and_written_again() {
+    old_children_stop_when_the_root_restarts(true).await;
+}
+
+async fn old_children_stop_when_the_root_restarts(rewrite: bool) {
+    let start = Utc.with_ymd_and_hms(2027, 1, 4, 12, 0, 0).unwrap();
+    {
+        let mut harness = Harness::new(nextdue::jobs::builtin(), start);
+        let root = json!({"id": "root", "kind": "spawn", "enabled": true,
+            "schedule": "rate(1 minute)", "params": {"allowRecurringChildren": true,
+            "worker": {"kind": "log", "schedule": "rate(1 minute)",
+                "params": {"message": "leaf"}}}});
+        harness.put_json(root.clone()).await.unwrap();
+        harness.advance(TimeDelta::seconds(150)).await;
+        let old: Vec<String> = harness
+            .store()
+            .worker_ids()
+            .into_iter()
+            .filter(|id| id.starts_with("root#"))
+            .collect();
+        assert_eq!(old.len(), 3, "{old:?}");
+        if rewrite {
+            harness.delete("root").await;
+            harness.put_json(root).await.unwrap();
+        } else {
+            harness.set_enabled("root", false).await;
+            harness.advance(TimeDelta::seconds(2)).await;
+            harness.set_enabled("root", true).await;
+        }
+        harness.advance(TimeDelta::minutes(3)).await;
+        for id in &old {
+            let child = harness.worker(id);
+            assert_eq!(
+                (child.status, child.enabled),
+                (Some(Status::Stopped), false),
+                "rewrite {rewrite}: {id}: {child:#?}"
+            );
+            assert!(
+                child.last_run_message.as_deref().unwrap().starts_with(
+                    "not run: its parent root was restarted (a new taskId) since it wrote"
+                ),
+                "{child:#?}"
+            );
+        }
+        let root_task = harness.worker("root").task_id;
+        let new: Vec<_> = harness
+            .store()
+            .worker_ids()
+            .into_iter()
+            .filter(|id| id.starts_with("root#") && !old.contains(id))
+            .map(|id| harness.worker(&id))
+            .collect();
+        assert!(!new.is_empty());
+        for child in new {
+            assert_eq!(child.parent_task_id, root_task, "{child:#?}");
+            assert!(
+                child.enabled,
+                "the restarted root's own children run: {child:#?}"
+            );
+        }
+    }
+}
