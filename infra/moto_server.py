@@ -6,10 +6,11 @@ lets that happen, and nextdue's "at most one start per due time" rests on it. Th
 serializes moto's DynamoDB writes (and nothing else: SQS long polls stay concurrent), then runs
 moto's own server entry point with the arguments it was given.
 
-Two per-request costs that only matter to a busy local stack are removed: werkzeug's access log
-line (a locked write to the log for every call) and moto's listing of its own package directory
-to route each request (a directory read and some 200 `isdir` calls, under a global lock). The
-listing cannot change while the server runs, so it is taken once.
+Three per-request costs that only matter to a busy local stack are removed: SQS's reading of
+the clock per queued message (see `_unix_time`), werkzeug's access log line (a locked write to
+the log for every call) and moto's listing of its own package directory to route each request
+(a directory read and some 200 `isdir` calls, under a global lock). The listing cannot change
+while the server runs, so it is taken once.
 
 It also keeps account of its own work: the CPU time each operation took to handle (thread CPU,
 so time spent waiting for Python's global lock is not counted), served as JSON at
@@ -34,6 +35,7 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.moto_api._internal.responses import MotoAPIResponse
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.server import main
+from moto.sqs import models as sqs_models
 
 _WRITES = threading.RLock()
 
@@ -67,6 +69,21 @@ def _retried(method):
 
 
 MotoAPIResponse.model_data = _retried(MotoAPIResponse.model_data)
+
+# moto's SQS asks for the time through `unix_time()`, which builds two datetimes and subtracts
+# them, for every message on every look at a queue (`visible`, `delayed`): a queue of 1,200
+# messages cost about a second per ReceiveMessage and 120 ms per SendMessageBatch, most of it
+# in those datetimes. With no argument it is the wall clock in epoch seconds, which
+# `time.time()` gives directly (measured: receives 33 times faster, batched sends 15 times).
+_slow_unix_time = sqs_models.unix_time
+
+
+def _unix_time(dt=None):
+    return time.time() if dt is None else _slow_unix_time(dt)
+
+
+sqs_models.unix_time = _unix_time
+sqs_models.unix_time_millis = lambda dt=None: _unix_time(dt) * 1000.0
 
 _MODULES = tuple(backends.list_of_moto_modules())
 backends.list_of_moto_modules = lambda: _MODULES

@@ -325,8 +325,18 @@ pub async fn main(registry: Registry) -> anyhow::Result<()> {
         Err(error) if error.is::<ops::OpsError>() => {
             let red = anstyle::AnsiColor::Red.on_default().bold();
             let mut err = anstream::stderr();
-            let _ =
-                std::io::Write::write_fmt(&mut err, format_args!("{red}error:{red:#} {error}\n"));
+            let _ = std::io::Write::write_fmt(
+                &mut err,
+                format_args!(
+                    "{red}error:{red:#} {}\n",
+                    error
+                        .to_string()
+                        .lines()
+                        .map(ops::format::safe)
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                ),
+            );
             std::process::exit(1);
         }
         other => other,

@@ -4,7 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_sqs::types::{ChangeMessageVisibilityBatchRequestEntry, MessageSystemAttributeName};
+use aws_sdk_sqs::types::{
+    ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry,
+    MessageSystemAttributeName, SendMessageBatchRequestEntry,
+};
 use clap::Args;
 use serde::Serialize;
 
@@ -12,7 +15,7 @@ use super::format::{self, paint, style};
 use super::show::worker_item;
 use super::{Connection, OpsError, OpsResult};
 use crate::clients::Clients;
-use crate::delivery::{QueueRef, lookup_queue, send_body};
+use crate::delivery::{QueueRef, lookup_queue};
 use crate::lifecycle::Message;
 
 /// What `dead-letters` looks at.
@@ -30,7 +33,10 @@ pub struct DeadLetterArgs {
 /// How long listed messages stay hidden while the listing reads on (they are made visible
 /// again at once afterwards).
 const HIDE_SECONDS: i32 = 30;
-/// The most messages read per queue.
+/// How long messages stay hidden while `--redrive` moves them: long enough that none comes
+/// round again during the pass (each is also read once at most, by its message id).
+const REDRIVE_HIDE_SECONDS: i32 = 900;
+/// The most messages a listing reads per queue (`--redrive` reads them all).
 const MAX_MESSAGES: usize = 1000;
 
 /// One dead letter, as `dead-letters --json` gives it.
@@ -57,28 +63,41 @@ struct Received {
     receive_count: Option<u32>,
 }
 
-/// Every message of `queue` (up to [`MAX_MESSAGES`]), left in the queue.
+/// How much of a queue to read, and how long to hide what was read.
+struct Reading {
+    limit: Option<usize>,
+    hide_seconds: i32,
+}
+
+/// Every message of `queue` (up to the reading's limit), each once, left in the queue but
+/// hidden for the reading's time. A message that comes round again (its hiding ran out
+/// during a long pass) is known by its id and not read twice.
 async fn read_all(
     connection: &Connection,
     sqs: &aws_sdk_sqs::Client,
     queue: &QueueRef,
+    reading: &Reading,
 ) -> OpsResult<Vec<Received>> {
     let mut all: Vec<Received> = Vec::new();
-    while all.len() < MAX_MESSAGES {
+    let mut seen = std::collections::HashSet::new();
+    while reading.limit.is_none_or(|limit| all.len() < limit) {
         let page = sqs
             .receive_message()
             .queue_url(&queue.url)
             .max_number_of_messages(10)
-            .visibility_timeout(HIDE_SECONDS)
+            .visibility_timeout(reading.hide_seconds)
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
             .send()
             .await
             .map_err(|e| connection.explain("reading a dead-letter queue", &queue.name, e))?;
         let messages = page.messages.unwrap_or_default();
-        if messages.is_empty() {
-            break;
-        }
+        let mut new = 0;
         for message in messages {
+            let id = message.message_id.clone().unwrap_or_default();
+            if !seen.insert(id) {
+                continue;
+            }
+            new += 1;
             let receive_count = message
                 .attributes
                 .as_ref()
@@ -89,6 +108,9 @@ async fn read_all(
                 receipt: message.receipt_handle.unwrap_or_default(),
                 receive_count,
             });
+        }
+        if new == 0 {
+            break;
         }
     }
     Ok(all)
@@ -117,6 +139,73 @@ async fn release(sqs: &aws_sdk_sqs::Client, queue: &QueueRef, messages: &[&Recei
             .send()
             .await;
     }
+}
+
+/// Sends copies of up to ten dead letters to `target` in one request, then removes the ones
+/// sent from `dlq` in one more; returns the receipts of those moved. A copy whose original
+/// could not be removed stays in both queues (its worker runs once all the same: one claim
+/// wins).
+async fn move_back<'a>(
+    connection: &Connection,
+    sqs: &aws_sdk_sqs::Client,
+    dlq: &QueueRef,
+    target: &QueueRef,
+    messages: &[&'a Received],
+) -> OpsResult<Vec<&'a str>> {
+    if messages.is_empty() {
+        return Ok(Vec::new());
+    }
+    let entries = messages
+        .iter()
+        .enumerate()
+        .filter_map(|(i, m)| {
+            SendMessageBatchRequestEntry::builder()
+                .id(i.to_string())
+                .message_body(&m.body)
+                .build()
+                .ok()
+        })
+        .collect();
+    let sent = sqs
+        .send_message_batch()
+        .queue_url(&target.url)
+        .set_entries(Some(entries))
+        .send()
+        .await
+        .map_err(|e| connection.explain("redriving dead letters", &target.name, e))?;
+    let sent: Vec<&Received> = sent
+        .successful
+        .iter()
+        .filter_map(|entry| entry.id.parse::<usize>().ok())
+        .filter_map(|i| messages.get(i).copied())
+        .collect();
+    if sent.is_empty() {
+        return Ok(Vec::new());
+    }
+    let entries = sent
+        .iter()
+        .enumerate()
+        .filter_map(|(i, m)| {
+            DeleteMessageBatchRequestEntry::builder()
+                .id(i.to_string())
+                .receipt_handle(&m.receipt)
+                .build()
+                .ok()
+        })
+        .collect();
+    let deleted = sqs
+        .delete_message_batch()
+        .queue_url(&dlq.url)
+        .set_entries(Some(entries))
+        .send()
+        .await
+        .map_err(|e| connection.explain("removing redriven messages", &dlq.name, e))?;
+    Ok(deleted
+        .successful
+        .iter()
+        .filter_map(|entry| entry.id.parse::<usize>().ok())
+        .filter_map(|i| sent.get(i).map(|m| m.receipt.as_str()))
+        .collect())
 }
 
 /// Why a worker queue's dead letter is there: what the worker's item says of its last run.
@@ -159,7 +248,18 @@ pub async fn run(connection: &Connection, args: &DeadLetterArgs) -> OpsResult<()
         let dlq = lookup_queue(&clients.sqs, &dlq_name)
             .await
             .map_err(|e| OpsError(format!("{e}: deploy the stack, or set NEXTDUE_QUEUES and NEXTDUE_QUEUE_PREFIX to its queues")))?;
-        let received = read_all(connection, &clients.sqs, &dlq).await?;
+        let reading = if args.redrive {
+            Reading {
+                limit: None,
+                hide_seconds: REDRIVE_HIDE_SECONDS,
+            }
+        } else {
+            Reading {
+                limit: Some(MAX_MESSAGES),
+                hide_seconds: HIDE_SECONDS,
+            }
+        };
+        let received = read_all(connection, &clients.sqs, &dlq, &reading).await?;
         let target = if args.redrive {
             Some(
                 lookup_queue(&clients.sqs, &names.queue_name(queue))
@@ -170,37 +270,39 @@ pub async fn run(connection: &Connection, args: &DeadLetterArgs) -> OpsResult<()
             None
         };
         let mut kept = Vec::new();
-        for message in &received {
-            let decoded = serde_json::from_str::<Message>(&message.body).ok();
-            let reason = match &decoded {
-                Some(m) => worker_reason(connection, &clients, m).await,
-                None => "not a nextdue message: its body does not decode".into(),
+        for chunk in received.chunks(10) {
+            let decoded: Vec<Option<Message>> = chunk
+                .iter()
+                .map(|m| serde_json::from_str::<Message>(&m.body).ok())
+                .collect();
+            let movable: Vec<&Received> = chunk
+                .iter()
+                .zip(&decoded)
+                .filter(|(_, d)| d.is_some())
+                .map(|(m, _)| m)
+                .collect();
+            let moved = match &target {
+                Some(target) => move_back(connection, &clients.sqs, &dlq, target, &movable).await?,
+                None => Vec::new(),
             };
-            let mut redriven = false;
-            if let (Some(target), Some(_)) = (&target, &decoded) {
-                send_body(&clients.sqs, target, &message.body)
-                    .await
-                    .map_err(|e| OpsError(e.to_string()))?;
-                clients
-                    .sqs
-                    .delete_message()
-                    .queue_url(&dlq.url)
-                    .receipt_handle(&message.receipt)
-                    .send()
-                    .await
-                    .map_err(|e| connection.explain("removing a redriven message", &dlq.name, e))?;
-                redriven = true;
-            } else {
-                kept.push(message);
+            for (message, decoded) in chunk.iter().zip(decoded) {
+                let reason = match &decoded {
+                    Some(m) => worker_reason(connection, &clients, m).await,
+                    None => "not a nextdue message: its body does not decode".into(),
+                };
+                let redriven = moved.contains(&message.receipt.as_str());
+                if !redriven {
+                    kept.push(message);
+                }
+                letters.push(DeadLetter {
+                    queue: dlq_name.clone(),
+                    worker_id: decoded.as_ref().map(|m| m.id.clone()),
+                    due: decoded.as_ref().map(|m| m.due.to_string()),
+                    receive_count: message.receive_count,
+                    reason,
+                    redriven,
+                });
             }
-            letters.push(DeadLetter {
-                queue: dlq_name.clone(),
-                worker_id: decoded.as_ref().map(|m| m.id.clone()),
-                due: decoded.as_ref().map(|m| m.due.to_string()),
-                receive_count: message.receive_count,
-                reason,
-                redriven,
-            });
         }
         release(&clients.sqs, &dlq, &kept).await;
         counts.insert(dlq_name, received.len());
@@ -208,7 +310,11 @@ pub async fn run(connection: &Connection, args: &DeadLetterArgs) -> OpsResult<()
     if args.queue.is_none() {
         let name = names.stream_failure_queue_name();
         if let Ok(queue) = lookup_queue(&clients.sqs, &name).await {
-            let received = read_all(connection, &clients.sqs, &queue).await?;
+            let listing = Reading {
+                limit: Some(MAX_MESSAGES),
+                hide_seconds: HIDE_SECONDS,
+            };
+            let received = read_all(connection, &clients.sqs, &queue, &listing).await?;
             for message in &received {
                 let body: serde_json::Value =
                     serde_json::from_str(&message.body).unwrap_or_default();

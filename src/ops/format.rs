@@ -39,10 +39,44 @@ pub fn width() -> Option<u16> {
     std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok())
 }
 
+/// `text` with every control character (line breaks, escape sequences, …) and every
+/// bidirectional-text control written as a visible escape (`\u{1b}`, `\n`), so that what
+/// anyone wrote into an item cannot clear the operator's screen, set its title, recolour it
+/// or draw a fake row. Applied to every value a command prints for people; `--json` is
+/// escaped by JSON itself.
+///
+/// ```
+/// use nextdue::ops::format::safe;
+/// assert_eq!(safe("ok\u{1b}]0;owned\u{7}\nfake row"), "ok\\u{1b}]0;owned\\u{7}\\nfake row");
+/// assert_eq!(safe("plain – text"), "plain – text");
+/// ```
+pub fn safe(text: &str) -> String {
+    let hostile = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(hostile) {
+        return text.to_owned();
+    }
+    text.chars()
+        .map(|c| {
+            if hostile(c) {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// A table of these headers and rows, its last column (a message) cut so each line fits
 /// [`width`]; the other columns are never wrapped. Cells stay plain (no colour): the table
 /// measures escape codes as text.
 pub fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .into_iter()
+        .map(|row| row.iter().map(|cell| safe(cell)).collect())
+        .collect();
     let columns = headers.len();
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in &rows {
@@ -57,7 +91,8 @@ pub fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
         .load_style(presets::NOTHING)
         .set_content_arrangement(ContentArrangement::Disabled)
         .set_header(headers.iter().copied());
-    for mut row in rows {
+    for row in rows {
+        let mut row = row;
         if let Some(last) = row.last_mut() {
             *last = fit(last, used);
         }
@@ -91,9 +126,9 @@ pub mod style {
     pub const HEAD: Style = Style::new().bold();
 }
 
-/// `text` in `style` (plain when stdout is not a terminal).
+/// `text` in `style` (plain when stdout is not a terminal), made [`safe`].
 pub fn paint(text: &str, style: Style) -> String {
-    format!("{style}{text}{style:#}")
+    format!("{style}{}{style:#}", safe(text))
 }
 
 /// Prints `text` to stdout, colours stripped unless it is a terminal.

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use clap::Args;
 use serde::Serialize;
 
-use super::format::{self, paint, style};
+use super::format::{self, paint, safe, style};
 use super::list::Row;
 use super::preview::{DueTime, describe, due_table};
 use super::{Connection, OpsError, OpsResult};
@@ -216,12 +216,12 @@ pub async fn run_show(connection: &Connection, args: &ShowArgs) -> OpsResult<()>
     let mut lines = vec![format!(
         "{} ({}), {}",
         paint(&row.id, style::HEAD),
-        row.kind.as_deref().unwrap_or("no kind"),
+        safe(row.kind.as_deref().unwrap_or("no kind")),
         state(&row)
     )];
     let schedule = row.schedule.as_deref().unwrap_or("once (no schedule)");
     let zone = row.timezone.as_deref().unwrap_or("UTC");
-    lines.push(format!("schedule  {schedule}, in {zone}"));
+    lines.push(format!("schedule  {}, in {}", safe(schedule), safe(zone)));
     if let Some(next) = row.next_due.as_deref().and_then(|d| d.parse().ok()) {
         lines.push(format!("next due  {}", format::when(next, now)));
     }
@@ -239,14 +239,14 @@ pub async fn run_show(connection: &Connection, args: &ShowArgs) -> OpsResult<()>
             .unwrap_or_default();
         lines.push(format!(
             "last run  {outcome}{when}: {}",
-            row.last_run_message.as_deref().unwrap_or_default()
+            safe(row.last_run_message.as_deref().unwrap_or_default())
         ));
     }
     lines.push(format!("runs      {} finished", row.run_count));
     if let Some(problem) = &problem {
         lines.push(String::new());
         lines.push(paint(problem, style::BAD));
-        lines.push(format!("to fix it: {}", remedy(problem)));
+        lines.push(format!("to fix it: {}", safe(&remedy(problem))));
     }
     if !upcoming.is_empty() {
         lines.push(String::new());
@@ -290,7 +290,7 @@ fn state(row: &Row) -> String {
     let status = match status {
         "invalid" => paint(status, style::BAD),
         "running" => paint(status, style::NOTE),
-        _ => status.to_owned(),
+        _ => safe(status),
     };
     format!("{status}, {enabled}")
 }

@@ -97,7 +97,7 @@ fn line(run: &RunRecord) -> String {
         paint(&run.worker_id, style::HEAD),
         run.due,
         run.attempt,
-        run.message.as_deref().unwrap_or_default()
+        format::safe(run.message.as_deref().unwrap_or_default())
     )
 }
 

@@ -546,6 +546,80 @@ async fn cli_dead_letters_are_listed_with_a_reason_and_redriven() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_redrive_moves_each_of_more_dead_letters_than_a_listing_reads_exactly_once() {
+    const LETTERS: usize = 1200;
+    let stack = TestStack::provisioned("cli-redrive").await;
+    let dlq = stack
+        .stack
+        .delivery
+        .queue_named(&stack.names.dead_letter_queue_name("default"))
+        .await
+        .unwrap();
+    let sqs = &stack.stack.clients.sqs;
+    for batch in (0..LETTERS).collect::<Vec<_>>().chunks(10) {
+        let entries = batch
+            .iter()
+            .map(|i| {
+                aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(format!(
+                        r#"{{"id":"w{i}","taskId":"t","due":"2027-01-01T00:00:00Z"}}"#
+                    ))
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        sqs.send_message_batch()
+            .queue_url(&dlq.url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .unwrap();
+    }
+    let ran = nextdue(
+        Some(&stack),
+        &["dead-letters", "--queue", "default", "--redrive", "--json"],
+        None,
+    )
+    .await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let letters = ran.json();
+    let moved: std::collections::BTreeSet<&str> = letters
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["redriven"] == true)
+        .map(|l| l["workerId"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        letters.as_array().unwrap().len(),
+        LETTERS,
+        "each reported once"
+    );
+    assert_eq!(moved.len(), LETTERS, "each moved");
+    let count = |queue: nextdue::delivery::QueueRef| async move {
+        sqs.get_queue_attributes()
+            .queue_url(&queue.url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+            .send()
+            .await
+            .unwrap()
+            .attributes
+            .unwrap_or_default()
+            .values()
+            .next()
+            .and_then(|n| n.parse::<usize>().ok())
+            .unwrap_or(0)
+    };
+    assert_eq!(
+        count(stack.default_queue().await).await,
+        LETTERS,
+        "one copy each"
+    );
+    assert_eq!(count(dlq).await, 0, "none left behind");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_errors_say_what_to_do() {
     let stack = TestStack::provisioned("cli-errors").await;
     let mut missing_table = command(Some(&stack), &["ls"]);
@@ -564,4 +638,46 @@ async fn cli_errors_say_what_to_do() {
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr.contains("cannot reach the emulator at http://127.0.0.1:9: start it with `infra/emulator.sh start`"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_human_output_escapes_control_characters_written_into_items() {
+    let stack = TestStack::provisioned("cli-escapes").await;
+    let hostile = "\u{1b}[2J\u{1b}]0;owned\u{7}\r\nfake row\u{202e}";
+    stack
+        .stack
+        .store
+        .put_worker(item(
+            json!({"id": format!("w{hostile}"), "kind": "log", "enabled": true,
+            "status": "stopped", "schedule": format!("rate(1 hour){hostile}"),
+            "lastRunSucceeded": false, "lastRunMessage": format!("boom{hostile}"),
+            "lastRunFinishTime": "2027-03-13T12:00:01.000Z", "params": {"message": "x"}}),
+        ))
+        .await
+        .unwrap();
+    let id = format!("w{hostile}");
+    for args in [vec!["ls"], vec!["show", id.as_str()]] {
+        // Colours forced on, as on a terminal: nothing strips escape codes on the way out.
+        let ran = command(Some(&stack), &args)
+            .env_remove("NO_COLOR")
+            .env("CLICOLOR_FORCE", "1")
+            .output()
+            .await
+            .unwrap();
+        let stdout = String::from_utf8(ran.stdout).unwrap();
+        for raw in [
+            "\u{1b}[2J",
+            "\u{1b}]0;",
+            "\u{7}",
+            "\r",
+            "\nfake row",
+            "\u{202e}",
+        ] {
+            assert!(
+                !stdout.contains(raw),
+                "{args:?} printed {raw:?} as it is: {stdout:?}"
+            );
+        }
+        assert!(stdout.contains("\\u{1b}[2J"), "{args:?}: {stdout:?}");
+    }
 }
