@@ -3,6 +3,7 @@
 //! `AWS_ENDPOINT_URL_LAMBDA`.
 
 use async_trait::async_trait;
+use aws_sdk_lambda::config::retry::RetryConfig;
 use aws_sdk_lambda::operation::invoke::InvokeError;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
@@ -51,6 +52,13 @@ impl Invoker for LambdaInvoker {
             .function_name(function)
             .invocation_type(InvocationType::RequestResponse)
             .payload(Blob::new(payload))
+            // nextdue's own attempts (with their backoff and `maxAttempts`) are the retries: the
+            // SDK's would invoke the function up to three times per attempt on a throttle or a
+            // 5xx, and a function that did its work before failing would do it again.
+            .customize()
+            .config_override(
+                aws_sdk_lambda::config::Builder::default().retry_config(RetryConfig::disabled()),
+            )
             .send()
             .await;
         match result {

@@ -155,8 +155,11 @@ impl Local {
         }
         let clients = Clients::local(&endpoint).await;
         let mut settings = Settings::from_env()?;
-        // Local services listen on loopback: the `http` job may call them here.
-        settings.limits.http_allow.loopback = true;
+        // Local services listen on loopback: the `http` job may call them here, unless
+        // NEXTDUE_HTTP_ALLOW says otherwise (`none`, to try the deployment's refusal locally).
+        if std::env::var("NEXTDUE_HTTP_ALLOW").is_err() {
+            settings.limits.http_allow.loopback = true;
+        }
         let queue_settings = QueueSettings {
             visibility_timeout_seconds: (self.function_timeout + 30) as u32,
         };

@@ -95,9 +95,10 @@ impl HttpParams {
         }
         for (name, value) in &self.headers {
             if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                // Quoted with escapes: the name may hold a line break or worse.
                 return Err(ItemError::new(
-                    format!("params.headers.{name}"),
-                    "is not a header name",
+                    "params.headers",
+                    format!("{name:?} is not a header name"),
                 ));
             }
             if http::HeaderValue::from_str(value).is_err() {

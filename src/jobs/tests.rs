@@ -694,7 +694,11 @@ mod http_job {
             ),
             (
                 json!({"url": "https://example.com", "headers": {"bad name": "x"}}),
-                "params.headers.bad name: is not a header name",
+                "params.headers: \"bad name\" is not a header name",
+            ),
+            (
+                json!({"url": "https://example.com", "headers": {"x-a\r\nInjected: 1": "x"}}),
+                "params.headers: \"x-a\\r\\nInjected: 1\" is not a header name",
             ),
             (
                 json!({"url": "https://example.com", "headers": {"x-token": "a\nb"}}),

@@ -181,7 +181,24 @@ pub(super) fn invalid(
         .iter()
         .any(|status| new.status.as_deref() == Some(status.as_str()));
     if !new.enabled && !live && error.attribute != attr::ENABLED {
-        return ChangeAction::Ignore(Ignored::Disabled);
+        if !new.run_now {
+            return ChangeAction::Ignore(Ignored::Disabled);
+        }
+        // A run-now request on it is answered on the item, as on any disabled worker.
+        let condition = Condition::All(vec![
+            Condition::Equals(attr::RUN_NOW, b(true)),
+            Condition::Not(Box::new(Condition::Equals(attr::ENABLED, b(true)))),
+            seen_task,
+        ]);
+        let message = bounded(&format!(
+            "{RUN_NOW_IGNORED_DISABLED}; the item is invalid too: {error}"
+        ));
+        return ChangeAction::RunNow(
+            Update::new(&new.id, condition)
+                .set(attr::LAST_RUN_MESSAGE, s(message))
+                .set(attr::UPDATE_TIME, s(format_stamp(now)))
+                .remove(attr::RUN_NOW),
+        );
     }
     let waiting = if new.run_now {
         "; the run-now request waits until the item is fixed"

@@ -748,6 +748,34 @@ fn run_now_on_a_running_worker_waits_for_the_run_to_finish() {
 }
 
 #[test]
+fn run_now_on_a_disabled_invalid_worker_is_reported_on_the_item_too() {
+    let mut item = log_worker("w1").to_item();
+    item.insert("enabled".into(), AttributeValue::Bool(false));
+    item.insert("runNow".into(), AttributeValue::Bool(true));
+    item.insert("schedule".into(), s("every day"));
+    let ChangeAction::RunNow(update) = change_items(None, &item) else {
+        panic!("the request is answered")
+    };
+    let after = update.apply(Some(&item)).expect("the condition holds");
+    assert_eq!(after.get("runNow"), None);
+    let Some(AttributeValue::S(message)) = after.get("lastRunMessage") else {
+        panic!("a message: {after:?}")
+    };
+    assert!(
+        message.starts_with(
+            "run-now request ignored: the worker is disabled (set enabled to true to run it); \
+             the item is invalid too: schedule:"
+        ),
+        "{message}"
+    );
+    // Its own stream record changes nothing more.
+    assert_eq!(
+        change_items(Some(&item), &after),
+        ChangeAction::Ignore(Ignored::Disabled)
+    );
+}
+
+#[test]
 fn run_now_on_a_disabled_worker_is_reported_on_the_item() {
     for status in [Some(Status::Stopped), Some(Status::Ready), None] {
         let worker = Worker {

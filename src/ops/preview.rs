@@ -22,9 +22,9 @@ pub struct PreviewArgs {
     /// When the worker would be enabled (RFC 3339; default: now).
     #[arg(long)]
     pub from: Option<DateTime<Utc>>,
-    /// How many due times to show.
-    #[arg(long, default_value_t = 10)]
-    pub count: usize,
+    /// How many due times to show (1 to 1,000).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub count: u16,
 }
 
 /// One due time, as `schedule --json` gives it.
@@ -115,7 +115,7 @@ pub fn run(connection: &Connection, args: &PreviewArgs) -> OpsResult<()> {
         ))
     })?;
     let from = args.from.unwrap_or_else(|| connection.now());
-    let times = due_times(&schedule, tz, from, args.count);
+    let times = due_times(&schedule, tz, from, args.count.into());
     if connection.json {
         format::print_json(&serde_json::json!({
             "expression": schedule.to_string(),

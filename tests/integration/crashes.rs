@@ -35,6 +35,11 @@ async fn assert_ran_once_per_due_time(stack: &TestStack, case: &str) {
         Some(true),
         "{case}: {runs:#?}"
     );
+    assert_eq!(
+        runs.iter().filter(|r| r.succeeded == Some(true)).count(),
+        1,
+        "{case}: a run that recorded success was started again: {runs:#?}"
+    );
 }
 
 /// The executor takes the worker's message and dies after `crash_after` AWS calls (`None`: it

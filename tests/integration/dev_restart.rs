@@ -12,13 +12,19 @@ use tokio::process::{Child, Command};
 use crate::support::TestStack;
 
 fn start_dev(stack: &TestStack, log: &std::path::Path) -> Child {
+    start_dev_with(stack, log, &["--function-timeout", "30"])
+}
+
+fn start_dev_with(stack: &TestStack, log: &std::path::Path, options: &[&str]) -> Child {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(log)
         .unwrap();
     Command::new(env!("CARGO_BIN_EXE_nextdue"))
-        .args(["dev", "--function-timeout", "30", "--state-dir"])
+        .arg("dev")
+        .args(options)
+        .arg("--state-dir")
         .arg(&stack.state_dir)
         .env("AWS_ENDPOINT_URL", &stack.endpoint)
         .env("NEXTDUE_WORKERS_TABLE", &stack.names.workers_table)
@@ -147,4 +153,102 @@ async fn an_emulator_that_comes_back_empty_is_provisioned_again() {
         .wait_for("w", "stopped", |w| w.status == Some(Status::Stopped))
         .await;
     assert_eq!(done.last_run_succeeded, Some(true));
+}
+
+/// How many of the test's workers stand stopped.
+async fn stopped(stack: &TestStack) -> usize {
+    let mut pages = stack
+        .stack
+        .clients
+        .dynamodb
+        .scan()
+        .table_name(&stack.names.workers_table)
+        .filter_expression("#s = :stopped")
+        .expression_attribute_names("#s", "status")
+        .expression_attribute_values(
+            ":stopped",
+            aws_sdk_dynamodb::types::AttributeValue::S("stopped".into()),
+        )
+        .select(aws_sdk_dynamodb::types::Select::Count)
+        .into_paginator()
+        .send();
+    let mut count = 0;
+    while let Some(page) = pages.next().await {
+        count += page.expect("Scan").count as usize;
+    }
+    count
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_killed_with_runs_in_flight_repeats_no_run_that_recorded_success() {
+    const WORKERS: usize = 500;
+    let stack = TestStack::provisioned("kill-500").await;
+    std::fs::create_dir_all(&stack.state_dir).unwrap();
+    let domain = stack.verified_domain().await;
+    let log = stack.state_dir.join("dev.log");
+    // Short leases, a sweeper every second: the rescue comes soon after the restart.
+    let options = ["--function-timeout", "5", "--sweep-every", "1"];
+    for i in 0..WORKERS {
+        stack
+            .put(
+                json!({"id": format!("w{i}"), "kind": "email", "enabled": true,
+                "params": {"from": format!("sender@{domain}"), "to": format!("w{i}@{domain}"),
+                    "subject": "once", "text": "one mail per worker"}}),
+            )
+            .await;
+    }
+    // All 500 written first, then taken up at full speed, and killed with runs in flight:
+    // some claimed, some sent, some recorded and not closed.
+    let mut dev = start_dev_with(&stack, &log, &options);
+    let started = std::time::Instant::now();
+    while stopped(&stack).await < 50 {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no runs finished"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    dev.kill().await.expect("SIGKILL");
+    let at_kill = stopped(&stack).await;
+
+    let _dev = start_dev_with(&stack, &log, &options);
+    while stopped(&stack).await < WORKERS {
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "{} of {WORKERS} stopped\n{}",
+            stopped(&stack).await,
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let mail = nextdue::dev::emulator::sent_mail(&stack.endpoint)
+        .await
+        .expect("the emulator's mail");
+    let (mut lost, mut doubled) = (0, 0);
+    for i in 0..WORKERS {
+        let id = format!("w{i}");
+        let runs = stack.runs(&id).await;
+        let succeeded = runs.iter().filter(|r| r.succeeded == Some(true)).count();
+        assert_eq!(succeeded, 1, "{id}: one run succeeded, once: {runs:#?}");
+        let lost_here = runs
+            .iter()
+            .filter(|r| r.message.as_deref().is_some_and(|m| m.starts_with("lost:")))
+            .count();
+        let mails = mail
+            .iter()
+            .filter(|m| m.is_to(&format!("{id}@{domain}")))
+            .count();
+        // A second mail only where a run was lost before it could record its outcome: the job's
+        // own side effect is the one window left.
+        assert!(
+            (1..=1 + lost_here).contains(&mails),
+            "{id}: {mails} mails, {lost_here} lost runs: {runs:#?}"
+        );
+        lost += lost_here;
+        doubled += mails - 1;
+    }
+    println!(
+        "kill -9 with {at_kill} of {WORKERS} stopped: {lost} runs lost and rescued, {doubled} \
+         mails sent twice (each after a lost run), no run that recorded success repeated"
+    );
 }

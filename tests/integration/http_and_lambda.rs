@@ -292,3 +292,37 @@ async fn lambda_a_missing_function_fails_once_for_good() {
     assert_eq!(stack.runs("lost").await.len(), 1);
     server.verify().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lambda_a_throttle_is_one_invocation_per_attempt() {
+    let server = MockServer::start().await;
+    Mock::given(path("/2015-03-31/functions/busy/invocations"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("x-amzn-errortype", "TooManyRequestsException")
+                .set_body_string(r#"{"Reason":"ReservedFunctionConcurrentInvocationLimitExceeded","message":"Rate Exceeded."}"#),
+        )
+        .mount(&server)
+        .await;
+    let stack = invoking("lambda-throttled", &server).await;
+    stack
+        .put(
+            json!({"id": "busy", "kind": "lambda", "enabled": true, "maxAttempts": 2,
+            "params": {"function": "busy"}}),
+        )
+        .await;
+    let worker = stack.wait_for("busy", "stopped", stopped).await;
+    assert!(
+        worker
+            .last_run_message
+            .as_deref()
+            .is_some_and(|m| m.contains("TooManyRequestsException")),
+        "{worker:#?}"
+    );
+    assert_eq!(stack.runs("busy").await.len(), 2);
+    assert_eq!(
+        server.received_requests().await.unwrap().len(),
+        2,
+        "nextdue's attempts are the retries: the SDK adds none of its own"
+    );
+}
