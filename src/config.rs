@@ -26,6 +26,11 @@ pub const DEFAULT_SCHEDULE_GROUP: &str = "nextdue";
 pub const PLACEHOLDER_SCHEDULER_ROLE_ARN: &str = "arn:aws:iam::123456789012:role/nextdue-scheduler";
 /// How long before the invocation's deadline a run is cut off, so its outcome can be recorded.
 pub const DEFAULT_SAFETY_MARGIN_SECONDS: i64 = 5;
+/// The executor's timeout when `NEXTDUE_FUNCTION_TIMEOUT_SECONDS` does not say: the
+/// template's (Lambda's longest, 15 minutes).
+pub const DEFAULT_FUNCTION_TIMEOUT_SECONDS: i64 = 900;
+/// The longest timeout Lambda allows a function, in seconds.
+pub const MAX_FUNCTION_TIMEOUT_SECONDS: i64 = 900;
 
 /// A setting that could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -206,6 +211,10 @@ pub struct Settings {
     pub policy: Policy,
     /// How long before the invocation's deadline a run is cut off.
     pub safety_margin: TimeDelta,
+    /// The executor function's timeout (`NEXTDUE_FUNCTION_TIMEOUT_SECONDS`, the template's
+    /// `Timeout`): the deadline an invocation gets when its caller gives none that makes sense
+    /// (a local runtime emulator's deadline in the past, say).
+    pub function_timeout: TimeDelta,
     /// Whether the executor prints Embedded Metric Format lines (in Lambda, where
     /// `AWS_LAMBDA_FUNCTION_NAME` is set).
     pub emit_metrics: bool,
@@ -218,6 +227,7 @@ impl Default for Settings {
             limits: JobLimits::default(),
             policy: Policy::default(),
             safety_margin: TimeDelta::seconds(DEFAULT_SAFETY_MARGIN_SECONDS),
+            function_timeout: TimeDelta::seconds(DEFAULT_FUNCTION_TIMEOUT_SECONDS),
             emit_metrics: false,
         }
     }
@@ -290,6 +300,11 @@ impl Settings {
             DEFAULT_SWEEP_SHARDS.into(),
             i64::from(DEFAULT_SWEEP_SHARDS)..=4096,
         )?;
+        let function_timeout = number(
+            "NEXTDUE_FUNCTION_TIMEOUT_SECONDS",
+            DEFAULT_FUNCTION_TIMEOUT_SECONDS,
+            1..=MAX_FUNCTION_TIMEOUT_SECONDS,
+        )?;
         let http_allow =
             NetworkPolicy::parse(&text("NEXTDUE_HTTP_ALLOW", "")).map_err(|problem| {
                 ConfigError {
@@ -312,6 +327,7 @@ impl Settings {
                 ..Policy::default()
             },
             safety_margin: TimeDelta::seconds(DEFAULT_SAFETY_MARGIN_SECONDS),
+            function_timeout: TimeDelta::seconds(function_timeout),
             emit_metrics: env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some(),
         })
     }

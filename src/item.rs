@@ -175,6 +175,21 @@ pub const SYSTEM_ATTRIBUTES: &[&str] = &[
     attr::SWEEP_AT,
 ];
 
+/// nextdue's bookkeeping of where a worker stands (its status, activation, claim, retry and
+/// place in the sweeper's index): an item written without them is a definition, which the
+/// dispatcher arms afresh when it is enabled. `nextdue put` leaves them out of what it writes.
+pub const STATE_ATTRIBUTES: &[&str] = &[
+    attr::STATUS,
+    attr::TASK_ID,
+    attr::ATTEMPT,
+    attr::LEASE_UNTIL,
+    attr::RUN_TOKEN,
+    attr::RETRY_OF,
+    attr::RESUME_DUE,
+    attr::SWEEP_SHARD,
+    attr::SWEEP_AT,
+];
+
 /// The size DynamoDB counts for `item`, by its published rules (names and values in UTF-8
 /// bytes; numbers counted at their largest, 21 bytes; 3 bytes per list or map and 1 per
 /// element), so never less than what DynamoDB or the emulator counts.

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_lambda_events::dynamodb::Event;
 use aws_lambda_events::sqs::SqsEvent;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 
 use crate::clients::Clients;
@@ -106,12 +106,43 @@ async fn serve_executor(registry: Registry) -> Result<(), Error> {
         settings,
         registry,
     ));
+    let timeout = stack.executor.settings.function_timeout;
     run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        let deadline = DateTime::<Utc>::from_timestamp_millis(event.context.deadline as i64)
-            .unwrap_or_else(Utc::now);
+        let deadline = invocation_deadline(event.context.deadline, Utc::now(), timeout);
         Ok::<_, Error>(handle_queue(&event.payload, &stack.executor, deadline).await)
     }))
     .await
+}
+
+/// The invocation's deadline from the runtime's `Lambda-Runtime-Deadline-Ms` (epoch
+/// milliseconds). One that cannot be right (already past, or further off than Lambda's longest
+/// timeout: a local runtime emulator's, say) is the caller's bug: the function's own `timeout`
+/// from `now` stands in, and a warning says so once per process.
+pub fn invocation_deadline(
+    deadline_ms: u64,
+    now: DateTime<Utc>,
+    timeout: TimeDelta,
+) -> DateTime<Utc> {
+    let longest = TimeDelta::seconds(crate::config::MAX_FUNCTION_TIMEOUT_SECONDS + 60);
+    match i64::try_from(deadline_ms)
+        .ok()
+        .and_then(DateTime::<Utc>::from_timestamp_millis)
+    {
+        Some(deadline) if deadline > now && deadline <= now + longest => deadline,
+        given => {
+            static WARNED: std::sync::Once = std::sync::Once::new();
+            WARNED.call_once(|| {
+                tracing::warn!(
+                    deadline_ms,
+                    given = ?given.map(crate::timestamp::format_stamp),
+                    timeout_seconds = timeout.num_seconds(),
+                    "the runtime gave an invocation deadline that cannot be right; using the \
+                     function's timeout (NEXTDUE_FUNCTION_TIMEOUT_SECONDS) from now instead"
+                );
+            });
+            now + timeout
+        }
+    }
 }
 
 /// The sweeper, on a `rate(1 minute)` schedule: one pass of [`sweep_once`].
@@ -137,4 +168,34 @@ async fn serve_sweeper(registry: Registry) -> Result<(), Error> {
         },
     ))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_implausible_invocation_deadline_gives_way_to_the_function_timeout() {
+        let now = DateTime::parse_from_rfc3339("2027-01-04T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let timeout = TimeDelta::seconds(60);
+        let in_ms = |at: DateTime<Utc>| at.timestamp_millis() as u64;
+        let fine = now + TimeDelta::seconds(30);
+        assert_eq!(invocation_deadline(in_ms(fine), now, timeout), fine);
+        // What cargo lambda watch's runtime gave: ten minutes after the epoch.
+        for wrong in [
+            600_000,
+            0,
+            in_ms(now),
+            in_ms(now + TimeDelta::hours(2)),
+            u64::MAX,
+        ] {
+            assert_eq!(
+                invocation_deadline(wrong, now, timeout),
+                now + timeout,
+                "{wrong}"
+            );
+        }
+    }
 }

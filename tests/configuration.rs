@@ -124,3 +124,17 @@ fn every_example_item_in_the_readme_is_a_valid_worker() {
     }
     assert!(checked >= 5, "found {checked} examples");
 }
+
+#[test]
+fn the_executors_fallback_deadline_is_its_timeout_in_the_template() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = fs::read_to_string(root.join("template.yaml")).unwrap();
+    let template: serde_norway::Value = serde_norway::from_str(&text).unwrap();
+    let executor = &template["Resources"]["ExecutorFunction"]["Properties"];
+    let timeout = executor["Timeout"].as_i64().unwrap();
+    let fallback = executor["Environment"]["Variables"]["NEXTDUE_FUNCTION_TIMEOUT_SECONDS"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(timeout, fallback);
+    assert_eq!(timeout, nextdue::config::DEFAULT_FUNCTION_TIMEOUT_SECONDS);
+}

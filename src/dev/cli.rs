@@ -59,6 +59,8 @@ enum Command {
     Runs(Operate<ops::show::RunsArgs>),
     /// Write a worker from JSON, after checking it as the dispatcher would.
     Put(Operate<ops::put::PutArgs>),
+    /// Change a few attributes of a worker (`params.subject="Hi"`), checked first.
+    Set(Operate<ops::set::SetArgs>),
     /// Enable a worker (it is armed with a new task id).
     Enable(Operate<ops::put::IdArgs>),
     /// Disable a worker (it stops).
@@ -379,6 +381,7 @@ async fn run(registry: Registry) -> anyhow::Result<()> {
         Command::Show(o) => ops::show::run_show(&o.connection, &o.args).await,
         Command::Runs(o) => ops::show::run_runs(&o.connection, &o.args).await,
         Command::Put(o) => ops::put::run_put(&o.connection, &o.args, &registry).await,
+        Command::Set(o) => ops::set::run(&o.connection, &o.args, &registry).await,
         Command::Enable(o) => ops::put::run_enable(&o.connection, &o.args).await,
         Command::Disable(o) => ops::put::run_disable(&o.connection, &o.args).await,
         Command::RunNow(o) => ops::put::run_now(&o.connection, &o.args).await,

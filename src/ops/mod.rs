@@ -1,5 +1,5 @@
-//! The operator's commands of `nextdue` (`ls`, `show`, `runs`, `put`, `enable`, `disable`,
-//! `run-now`, `schedule`, `tail`, `dead-letters`): against AWS (the SDK's usual credentials,
+//! The operator's commands of `nextdue` (`ls`, `show`, `runs`, `put`, `set`, `enable`,
+//! `disable`, `run-now`, `schedule`, `tail`, `dead-letters`): against AWS (the SDK's usual credentials,
 //! region and profile) or the emulator (`AWS_ENDPOINT_URL` or `--endpoint`), with the
 //! deployment's names from the same `NEXTDUE_…` settings as the Lambdas.
 
@@ -8,6 +8,7 @@ pub mod format;
 pub mod list;
 pub mod preview;
 pub mod put;
+pub mod set;
 pub mod show;
 pub mod tail;
 
@@ -43,6 +44,18 @@ pub struct Connection {
     /// Read the time as this instant instead of the clock (for reproducible output).
     #[arg(long, global = true, hide = true)]
     pub now: Option<DateTime<Utc>>,
+}
+
+/// The name this program was started as (`nextdue`, or a team's own operator binary such as
+/// `reports-dev`), for the commands a message suggests.
+pub fn program() -> String {
+    std::env::args_os()
+        .next()
+        .as_deref()
+        .map(std::path::Path::new)
+        .and_then(|path| path.file_stem())
+        .and_then(|stem| stem.to_str())
+        .map_or_else(|| "nextdue".to_owned(), str::to_owned)
 }
 
 /// A command that failed, in words a user can act on.

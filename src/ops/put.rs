@@ -9,9 +9,9 @@ use aws_sdk_dynamodb::types::{AttributeValue as SdkValue, ReturnValue};
 use clap::Args;
 
 use super::format::{self, paint, style};
-use super::{Connection, OpsError, OpsResult};
+use super::{Connection, OpsError, OpsResult, program};
 use crate::item::json::{self, Json};
-use crate::item::{AttributeValue, Image, Item, attr};
+use crate::item::{AttributeValue, Image, Item, STATE_ATTRIBUTES, attr};
 use crate::job::Registry;
 use crate::lifecycle::{ChangeAction, on_change};
 
@@ -118,7 +118,15 @@ pub async fn run_put(
         std::fs::read_to_string(&args.file)
             .map_err(|e| OpsError(format!("reading {}: {e}", args.file)))?
     };
-    let item = parse_item(&text)?;
+    let mut item = parse_item(&text)?;
+    // A copy of a stored worker (as `aws dynamodb get-item` prints it) carries nextdue's state;
+    // written back it would pin the worker where it stood (a stopped worker would never run
+    // again). What put writes is the definition; the dispatcher arms it afresh.
+    let left_out: Vec<&str> = STATE_ATTRIBUTES
+        .iter()
+        .copied()
+        .filter(|name| item.remove(*name).is_some())
+        .collect();
     let id = match item.get(attr::ID) {
         Some(AttributeValue::S(id)) if !id.is_empty() => id.clone(),
         _ => return Err(OpsError("id: a worker needs an id (a string)".into())),
@@ -146,7 +154,8 @@ pub async fn run_put(
     }
     if connection.json {
         format::print_json(&serde_json::json!({
-            "id": id, "valid": true, "written": !args.dry_run, "enabled": enabled}));
+            "id": id, "valid": true, "written": !args.dry_run, "enabled": enabled,
+            "leftOut": left_out}));
     } else {
         let what = if args.dry_run {
             "is a valid worker (nothing written)"
@@ -154,11 +163,19 @@ pub async fn run_put(
             "written"
         };
         let then = match (args.dry_run, enabled) {
-            (true, _) => "",
-            (false, true) => ": enabled, so nextdue arms it now",
-            (false, false) => ": disabled; `nextdue enable` starts it",
+            (true, _) => String::new(),
+            (false, true) => ": enabled, so nextdue arms it now (a new task id: it starts \
+                              afresh, and a run under way is recorded as superseded)"
+                .to_owned(),
+            (false, false) => format!(": disabled; `{} enable {id}` starts it", program()),
         };
         format::print(&format!("{} {what}{then}", paint(&id, style::HEAD)));
+        if !left_out.is_empty() {
+            format::print(&format!(
+                "left out nextdue's own state ({}): put writes the worker's definition",
+                left_out.join(", ")
+            ));
+        }
     }
     Ok(())
 }

@@ -58,6 +58,7 @@ async fn workers_run_through_the_lambda_binaries_under_cargo_lambda_watch() {
         .env("NEXTDUE_RUNS_TABLE", &stack.names.runs_table)
         .env("NEXTDUE_QUEUE_PREFIX", &stack.names.queue_prefix)
         .env("NEXTDUE_SCHEDULE_GROUP", &stack.names.schedule_group)
+        .env("NEXTDUE_HTTP_ALLOW", "loopback")
         .stdout(Stdio::from(log.try_clone().unwrap()))
         .stderr(Stdio::from(log))
         .kill_on_drop(true)
@@ -86,4 +87,44 @@ async fn workers_run_through_the_lambda_binaries_under_cargo_lambda_watch() {
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     assert_eq!(stack.runs("w").await.len(), 1);
+
+    // A job of several seconds: its lease is the invocation's real deadline (or the function's
+    // timeout, when the runtime's deadline cannot be right), not a moment that has passed.
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_delay(Duration::from_secs(4)))
+        .mount(&server)
+        .await;
+    stack
+        .put(
+            json!({"id": "slow", "kind": "http", "enabled": true, "timeoutSeconds": 60,
+            "params": {"url": format!("{}/work", server.uri())}}),
+        )
+        .await;
+    let started = Instant::now();
+    let mut saw_lease = false;
+    loop {
+        let worker = stack.worker("slow").await;
+        if worker.status == Some(Status::Running) {
+            let lease = worker.lease_until.expect("a running worker has a lease");
+            assert!(
+                lease > chrono::Utc::now() + TimeDelta::seconds(10),
+                "the lease must be a real time, well ahead: {lease}"
+            );
+            saw_lease = true;
+        }
+        if worker.status == Some(Status::Stopped) {
+            assert_eq!(worker.last_run_succeeded, Some(true), "{worker:#?}");
+            break;
+        }
+        assert!(
+            started.elapsed() < FIRST_BUILD,
+            "the slow worker did not finish under cargo lambda watch: {worker:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(saw_lease, "the run was seen running, with its lease");
+    let runs = stack.runs("slow").await;
+    assert_eq!(runs.len(), 1, "{runs:#?}");
+    assert!(runs[0].duration_ms.unwrap() >= 4000, "{runs:#?}");
 }

@@ -681,3 +681,63 @@ async fn cli_human_output_escapes_control_characters_written_into_items() {
         assert!(stdout.contains("\\u{1b}[2J"), "{args:?}: {stdout:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_put_of_a_stored_worker_re_arms_it_and_set_changes_one_parameter() {
+    let mut stack = TestStack::provisioned("cli-re-put").await;
+    stack.start_glue().await;
+    stack
+        .put(json!({"id": "w", "kind": "log", "enabled": true, "params": {"message": "first"}}))
+        .await;
+    stack
+        .wait_for("w", "stopped", |w| w.status == Some(Status::Stopped))
+        .await;
+    // What `aws dynamodb get-item` prints, a parameter fixed, put back.
+    let stored: std::collections::HashMap<String, nextdue::item::AttributeValue> =
+        stack.item("w").await.into();
+    let mut copy = json!({ "Item": stored });
+    copy["Item"]["params"]["M"]["message"] = json!({"S": "second"});
+    let s = Some(&stack);
+    let put = nextdue(s, &["put", "-"], Some(&copy.to_string())).await;
+    assert_eq!(put.code, 0, "{}", put.stderr);
+    assert!(
+        put.stdout.contains("enabled, so nextdue arms it now"),
+        "{}",
+        put.stdout
+    );
+    assert!(
+        put.stdout
+            .contains("left out nextdue's own state (status, taskId"),
+        "{}",
+        put.stdout
+    );
+    let again = stack
+        .wait_for("w", "run again", |w| {
+            w.run_count == 2 && w.status == Some(Status::Stopped)
+        })
+        .await;
+    assert_eq!(
+        again.last_run_message.as_deref(),
+        Some("logged a message of 6 characters")
+    );
+
+    let set = nextdue(s, &["set", "w", "params.message=third time"], None).await;
+    assert_eq!(set.code, 0, "{}", set.stderr);
+    assert!(
+        set.stdout
+            .contains("it is stopped: `nextdue run-now w` runs it once more"),
+        "{}",
+        set.stdout
+    );
+    let worker = stack.worker("w").await;
+    assert_eq!(worker.params["message"], "third time");
+    assert_eq!(worker.status, Some(Status::Stopped));
+    let refused = nextdue(s, &["set", "w", "kind=nothing-like-it"], None).await;
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused.stderr.contains("w not changed: invalid: kind:"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(stack.worker("w").await.kind, "log", "nothing written");
+}
