@@ -193,6 +193,16 @@ pub struct JobContext<'a> {
     pub services: &'a Services,
 }
 
+impl JobContext<'_> {
+    /// The occurrence this run belongs to: the scheduled due time, the same for the first
+    /// attempt and every retry of it (a retry has a due time of its own, [`due`](Self::due),
+    /// later than the first). Use it, with the worker's id, as the idempotency key of a side
+    /// effect: "send the 9:00 report once".
+    pub fn occurrence(&self) -> Due {
+        self.worker.retry_of.unwrap_or(self.due)
+    }
+}
+
 /// A kind of work, as you write it: a type with its `kind` name, typed parameters that serde
 /// reads from the item's `params` (errors name the attribute path, `params.to[1]`), an
 /// optional check of them, and one run per due time.

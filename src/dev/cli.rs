@@ -67,6 +67,8 @@ enum Command {
     Disable(Operate<ops::put::IdArgs>),
     /// Ask a worker for one extra run as soon as possible; its schedule is kept.
     RunNow(Operate<ops::put::IdArgs>),
+    /// Give up a run presumed lost now (as the sweeper would once its lease expires).
+    Release(Operate<ops::put::IdArgs>),
     /// Preview the next due times of a rate(), cron() or at() expression (offline).
     Schedule(Operate<ops::preview::PreviewArgs>),
     /// Follow runs as they finish, until Ctrl-C.
@@ -385,6 +387,7 @@ async fn run(registry: Registry) -> anyhow::Result<()> {
         Command::Enable(o) => ops::put::run_enable(&o.connection, &o.args).await,
         Command::Disable(o) => ops::put::run_disable(&o.connection, &o.args).await,
         Command::RunNow(o) => ops::put::run_now(&o.connection, &o.args).await,
+        Command::Release(o) => ops::release::run(&o.connection, &o.args, &registry).await,
         Command::Schedule(o) => ops::preview::run(&o.connection, &o.args),
         Command::Tail(o) => ops::tail::run(&o.connection, &o.args).await,
         Command::DeadLetters(o) => ops::dead_letters::run(&o.connection, &o.args).await,

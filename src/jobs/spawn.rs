@@ -150,8 +150,9 @@ impl TypedJob for SpawnJob {
     }
 
     async fn run(&self, _params: SpawnParams, ctx: &JobContext<'_>) -> Result<String, JobError> {
-        let (item, child) =
-            child_of(ctx.worker, ctx.due).map_err(|e| JobError::permanent(e.to_string()))?;
+        // Named after the occurrence, so a retry finds the child its first attempt wrote.
+        let (item, child) = child_of(ctx.worker, ctx.occurrence())
+            .map_err(|e| JobError::permanent(e.to_string()))?;
         Ok(match create_child(&item, &child, ctx).await? {
             Created::Written => format!("spawned worker {}", child.id),
             Created::Exists(_) => format!(

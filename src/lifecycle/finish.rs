@@ -109,12 +109,43 @@ pub fn rescue(
     if lease >= now {
         return None;
     }
-    let claimed = Claimed::from_worker(worker.clone())?;
-    let retry = worker.on_lost() == OnLost::Retry;
     let what = format!(
         "lost: the run did not finish before its lease expired at {}",
         format_stamp(lease)
     );
+    give_up(worker, lease, what, now, jitter, planner, policy)
+}
+
+/// Gives up a run an operator presumes lost (`nextdue release`), before its lease expires:
+/// as [`rescue`] does, through the same fenced write, so a run that was alive after all finds
+/// its claim gone and is recorded as superseded. `None` if the worker is not running.
+pub fn release(
+    worker: &Worker,
+    now: DateTime<Utc>,
+    jitter: f64,
+    planner: &dyn Planner,
+    policy: &Policy,
+) -> Option<Finish> {
+    let lease = worker.lease_until?;
+    let what = format!(
+        "lost: released by an operator while it ran (its lease ran until {})",
+        format_stamp(lease)
+    );
+    give_up(worker, lease, what, now, jitter, planner, policy)
+}
+
+/// Closes the claim of a run given up as lost, as the worker's `onLost` says.
+fn give_up(
+    worker: &Worker,
+    lease: DateTime<Utc>,
+    what: String,
+    now: DateTime<Utc>,
+    jitter: f64,
+    planner: &dyn Planner,
+    policy: &Policy,
+) -> Option<Finish> {
+    let claimed = Claimed::from_worker(worker.clone())?;
+    let retry = worker.on_lost() == OnLost::Retry;
     let outcome = Outcome {
         result: Err(if retry {
             JobError::retryable(what)

@@ -11,26 +11,84 @@ use serde::Serialize;
 
 use super::format;
 use super::{Connection, OpsResult};
-use crate::item::{AttributeValue, Item, attr};
+use crate::item::json::to_json;
+use crate::item::{AttributeValue, Item, Status, Worker, attr};
 
 /// What `ls` shows.
 #[derive(Args, Clone, Debug)]
 pub struct ListArgs {
-    /// Only workers with this status (`ready`, `running`, `stopped`, `invalid`).
-    #[arg(long)]
-    pub status: Option<String>,
+    /// Only workers with this status.
+    #[arg(long, value_enum)]
+    pub status: Option<StatusFilter>,
     /// Only workers of this kind.
     #[arg(long)]
     pub kind: Option<String>,
     /// Only workers on this queue.
     #[arg(long)]
     pub queue: Option<String>,
+    /// Only workers whose last run failed within this long (`90s`, `30m`, `1h`, `2d`): the
+    /// fleet's recent failures.
+    #[arg(long, value_parser = parse_age, value_name = "AGE")]
+    pub failed_since: Option<chrono::TimeDelta>,
     /// At most this many rows.
     #[arg(long)]
     pub limit: Option<usize>,
 }
 
-/// One worker as `ls --json` gives it (field names are stable).
+/// Reads an age: a whole number and a unit, `s`, `m`, `h` or `d` (`30m`).
+pub fn parse_age(text: &str) -> Result<chrono::TimeDelta, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: i64 = number
+        .parse()
+        .map_err(|_| format!("{text:?}: expected a number and a unit (30m, 1h, 2d)"))?;
+    let seconds = match unit.trim() {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        other => {
+            return Err(format!(
+                "{other:?} is not a unit: use s, m, h or d (30m, 1h, 2d)"
+            ));
+        }
+    };
+    number
+        .checked_mul(seconds)
+        .filter(|s| *s <= 3650 * 86_400)
+        .map(chrono::TimeDelta::seconds)
+        .ok_or_else(|| format!("{text:?} is longer than ten years"))
+}
+
+/// The statuses `ls --status` takes (another value is a usage error that lists these).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatusFilter {
+    /// Armed, waiting for its due time.
+    Ready,
+    /// A run holds the claim.
+    Running,
+    /// Finished, or disabled.
+    Stopped,
+    /// The item is wrong; its message says how.
+    Invalid,
+}
+
+impl StatusFilter {
+    fn as_str(self) -> &'static str {
+        match self {
+            StatusFilter::Ready => Status::Ready.as_str(),
+            StatusFilter::Running => Status::Running.as_str(),
+            StatusFilter::Stopped => Status::Stopped.as_str(),
+            StatusFilter::Invalid => Status::Invalid.as_str(),
+        }
+    }
+}
+
+/// One worker as `ls --json` gives it (field names are stable): the fields below, and every
+/// other attribute the item has under its own name (`leaseUntil`, `attempt`, `params`, …).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Row {
@@ -58,7 +116,30 @@ pub struct Row {
     pub last_run_finish_time: Option<String>,
     /// The last run's message (or why the worker is invalid).
     pub last_run_message: Option<String>,
+    /// What is wrong with the item, when it does not decode as a worker (`enabled` written as
+    /// a number, say) and no invalid mark says so yet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+    /// Every other attribute of the item, as JSON.
+    #[serde(flatten)]
+    pub more: serde_json::Map<String, serde_json::Value>,
 }
+
+/// The attributes a [`Row`] has fields of.
+const ROW_FIELDS: &[&str] = &[
+    attr::ID,
+    attr::KIND,
+    attr::STATUS,
+    attr::ENABLED,
+    attr::SCHEDULE,
+    attr::TIMEZONE,
+    attr::QUEUE,
+    attr::NEXT_DUE,
+    attr::RUN_COUNT,
+    attr::LAST_RUN_SUCCEEDED,
+    attr::LAST_RUN_FINISH_TIME,
+    attr::LAST_RUN_MESSAGE,
+];
 
 /// A string attribute of an item.
 pub fn text(item: &Item, name: &str) -> Option<String> {
@@ -82,6 +163,20 @@ impl Row {
             Some(AttributeValue::N(n)) => n.parse().unwrap_or(0),
             _ => 0,
         };
+        let last_run_message = text(item, attr::LAST_RUN_MESSAGE);
+        let marked = text(item, attr::STATUS).as_deref() == Some(Status::Invalid.as_str());
+        let problem = match Worker::from_item(item) {
+            Err(error) if !marked => Some(format!("invalid: {error}")),
+            _ => None,
+        };
+        let more = item
+            .iter()
+            .filter(|(name, _)| !ROW_FIELDS.contains(&name.as_str()))
+            .map(|(name, value)| {
+                let json = serde_json::from_str(&to_json(value)).unwrap_or_default();
+                (name.clone(), json)
+            })
+            .collect();
         Row {
             id: text(item, attr::ID).unwrap_or_default(),
             kind: text(item, attr::KIND),
@@ -94,8 +189,15 @@ impl Row {
             run_count,
             last_run_succeeded: boolean(item, attr::LAST_RUN_SUCCEEDED),
             last_run_finish_time: text(item, attr::LAST_RUN_FINISH_TIME),
-            last_run_message: text(item, attr::LAST_RUN_MESSAGE),
+            last_run_message,
+            problem,
+            more,
         }
+    }
+
+    /// What the message column says: why the item is wrong, else the last run's message.
+    pub fn message(&self) -> Option<&str> {
+        self.problem.as_deref().or(self.last_run_message.as_deref())
     }
 
     fn next_due_at(&self) -> Option<DateTime<Utc>> {
@@ -110,7 +212,11 @@ async fn scan(connection: &Connection, args: &ListArgs) -> OpsResult<Vec<Item>> 
     let mut names = HashMap::new();
     let mut values = HashMap::new();
     for (placeholder, name, value) in [
-        ("status", attr::STATUS, &args.status),
+        (
+            "status",
+            attr::STATUS,
+            &args.status.map(|s| s.as_str().to_owned()),
+        ),
         ("kind", attr::KIND, &args.kind),
         ("queue", attr::QUEUE, &args.queue),
     ] {
@@ -159,6 +265,17 @@ async fn scan(connection: &Connection, args: &ListArgs) -> OpsResult<Vec<Item>> 
 /// The rows `ls` shows, soonest due first (workers with no due time last, by id).
 pub async fn rows(connection: &Connection, args: &ListArgs) -> OpsResult<Vec<Row>> {
     let mut rows: Vec<Row> = scan(connection, args).await?.iter().map(Row::of).collect();
+    if let Some(age) = args.failed_since {
+        let since = connection.now() - age;
+        rows.retain(|row| {
+            row.last_run_succeeded == Some(false)
+                && row
+                    .last_run_finish_time
+                    .as_deref()
+                    .and_then(|t| t.parse::<DateTime<Utc>>().ok())
+                    .is_some_and(|t| t >= since)
+        });
+    }
     rows.sort_by(|a, b| {
         let key = |r: &Row| (r.next_due_at().is_none(), r.next_due_at(), r.id.clone());
         key(a).cmp(&key(b))
@@ -207,7 +324,7 @@ pub async fn run(connection: &Connection, args: &ListArgs) -> OpsResult<()> {
                     .map(|at| format::when(at, now))
                     .unwrap_or_else(|| "-".into()),
                 last_run(row, now),
-                row.last_run_message.clone().unwrap_or_default(),
+                row.message().unwrap_or_default().to_owned(),
             ]
         })
         .collect();
@@ -216,4 +333,20 @@ pub async fn run(connection: &Connection, args: &ListArgs) -> OpsResult<()> {
     ];
     format::print(&format::table(&headers, cells));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_read_a_number_and_a_unit() {
+        assert_eq!(parse_age("90s"), Ok(chrono::TimeDelta::seconds(90)));
+        assert_eq!(parse_age("30m"), Ok(chrono::TimeDelta::minutes(30)));
+        assert_eq!(parse_age("1h"), Ok(chrono::TimeDelta::hours(1)));
+        assert_eq!(parse_age("2d"), Ok(chrono::TimeDelta::days(2)));
+        assert!(parse_age("1w").unwrap_err().contains("not a unit"));
+        assert!(parse_age("h").is_err());
+        assert!(parse_age("99999999999999d").is_err());
+    }
 }

@@ -1,5 +1,5 @@
 //! The operator's commands of `nextdue` (`ls`, `show`, `runs`, `put`, `set`, `enable`,
-//! `disable`, `run-now`, `schedule`, `tail`, `dead-letters`): against AWS (the SDK's usual credentials,
+//! `disable`, `run-now`, `release`, `schedule`, `tail`, `dead-letters`): against AWS (the SDK's usual credentials,
 //! region and profile) or the emulator (`AWS_ENDPOINT_URL` or `--endpoint`), with the
 //! deployment's names from the same `NEXTDUE_…` settings as the Lambdas.
 
@@ -8,6 +8,7 @@ pub mod format;
 pub mod list;
 pub mod preview;
 pub mod put;
+pub mod release;
 pub mod set;
 pub mod show;
 pub mod tail;

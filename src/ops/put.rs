@@ -153,9 +153,12 @@ pub async fn run_put(
             .map_err(|e| connection.explain("writing the worker", &connection.workers_table, e))?;
     }
     if connection.json {
-        format::print_json(&serde_json::json!({
-            "id": id, "valid": true, "written": !args.dry_run, "enabled": enabled,
-            "leftOut": left_out}));
+        let mut answer = serde_json::json!({
+            "id": id, "valid": true, "written": !args.dry_run, "enabled": enabled});
+        if !left_out.is_empty() {
+            answer["leftOut"] = serde_json::json!(left_out);
+        }
+        format::print_json(&answer);
     } else {
         let what = if args.dry_run {
             "is a valid worker (nothing written)"
@@ -224,7 +227,21 @@ async fn change(connection: &Connection, id: &str, change: Change) -> OpsResult<
         }
     };
     let was_enabled = old.get(attr::ENABLED) == Some(&AttributeValue::Bool(true));
+    let status = match old.get(attr::STATUS) {
+        Some(AttributeValue::S(status)) => status.clone(),
+        _ => String::new(),
+    };
     let (changed, said) = match change {
+        Change::Enable if was_enabled && status == "stopped" => (
+            false,
+            format!(
+                "was already enabled (nothing changes), and it is stopped: `{0} run-now {1}` \
+                 runs it once more; `{0} disable {1}` then `{0} enable {1}` starts it afresh \
+                 (a new task id, its schedule from the start)",
+                program(),
+                format::safe(id)
+            ),
+        ),
         Change::Enable if was_enabled => {
             (false, "was already enabled (nothing changes)".to_owned())
         }

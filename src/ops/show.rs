@@ -183,6 +183,36 @@ fn remedy(message: &str) -> String {
     )
 }
 
+/// For a running worker: since when, until when its lease holds, and what happens then
+/// (`running since …, lease until …; then the sweeper retries it (onLost = retry)`).
+fn running_line(worker: &Worker, now: DateTime<Utc>) -> Option<String> {
+    if worker.status != Some(crate::item::Status::Running) {
+        return None;
+    }
+    let since = worker
+        .last_run_start_time
+        .map(|t| format::when(t, now))
+        .unwrap_or_else(|| "?".into());
+    let lease = worker.lease_until?;
+    let then = match worker.on_lost() {
+        crate::item::OnLost::Retry => "the sweeper retries it (onLost = retry)",
+        crate::item::OnLost::Skip => "the sweeper skips to its next due time (onLost = skip)",
+    };
+    let passed = if lease < now {
+        "; its lease has passed, so the sweeper's next pass acts"
+    } else {
+        ""
+    };
+    Some(format!(
+        "running   since {since}, attempt {}; lease until {}; if it does not finish by then, \
+         {then}{passed} (`{} release {}` gives it up now)",
+        worker.attempt + 1,
+        format::when(lease, now),
+        super::program(),
+        safe(&worker.id)
+    ))
+}
+
 /// Runs `nextdue show`.
 pub async fn run_show(connection: &Connection, args: &ShowArgs) -> OpsResult<()> {
     let clients = connection.clients().await?;
@@ -241,6 +271,11 @@ pub async fn run_show(connection: &Connection, args: &ShowArgs) -> OpsResult<()>
             "last run  {outcome}{when}: {}",
             safe(row.last_run_message.as_deref().unwrap_or_default())
         ));
+    }
+    if let Ok(worker) = &decoded
+        && let Some(running) = running_line(worker, now)
+    {
+        lines.push(running);
     }
     lines.push(format!("runs      {} finished", row.run_count));
     if let Some(problem) = &problem {

@@ -21,6 +21,24 @@ impl TypedJob for AlwaysFails {
     }
 }
 
+/// A job that fails its first two attempts and succeeds on the third, saying each time which
+/// occurrence and due time it ran for (for the idempotency-key test).
+pub struct ThirdTime;
+
+#[async_trait]
+impl TypedJob for ThirdTime {
+    const KIND: &'static str = "third-time";
+    type Params = serde_json::Value;
+
+    async fn run(&self, _: serde_json::Value, ctx: &JobContext<'_>) -> Result<String, JobError> {
+        let said = format!("occurrence {} due {}", ctx.occurrence(), ctx.due);
+        if ctx.attempt < 3 {
+            return Err(JobError::retryable(said));
+        }
+        Ok(said)
+    }
+}
+
 /// A job that sleeps for `params.seconds` (for timeout tests).
 pub struct Sleeps;
 
@@ -65,5 +83,6 @@ pub fn registry() -> Registry {
         .register(AlwaysFails)
         .and_then(|r| r.register(Sleeps))
         .and_then(|r| r.register(Panics))
+        .and_then(|r| r.register(ThirdTime))
         .expect("the test kinds differ from the built-in ones")
 }

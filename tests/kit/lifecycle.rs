@@ -50,6 +50,33 @@ async fn retryable_failures_are_retried_with_jittered_exponential_backoff_up_to_
 }
 
 #[tokio::test]
+async fn every_attempt_at_an_occurrence_has_the_same_idempotency_key() {
+    let mut harness = Harness::new(registry(), start());
+    harness
+        .put_json(json!({"id": "w", "kind": "third-time", "enabled": true,
+            "schedule": "rate(1 hour)", "params": {}}))
+        .await
+        .unwrap();
+    harness.advance(TimeDelta::minutes(30)).await;
+    let runs = harness.runs("w");
+    assert_eq!(runs.len(), 3, "{runs:#?}");
+    let first = start().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    for run in &runs {
+        let message = run.message.as_deref().unwrap();
+        assert!(
+            message.starts_with(&format!("occurrence {first} due ")),
+            "{message}"
+        );
+        assert!(message.ends_with(&run.due.to_string()), "{message}");
+    }
+    assert_ne!(
+        runs[1].due, runs[0].due,
+        "a retry has a due time of its own"
+    );
+    assert_eq!(runs[2].succeeded, Some(true));
+}
+
+#[tokio::test]
 async fn a_run_past_its_time_limit_is_cut_off_at_it() {
     let mut harness = Harness::new(registry(), start());
     harness

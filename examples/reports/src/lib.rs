@@ -70,7 +70,9 @@ impl TypedJob for Report {
     }
 
     async fn run(&self, params: ReportParams, ctx: &JobContext<'_>) -> Result<String, JobError> {
-        let subject = format!("Report on {} for {}", params.team, ctx.due);
+        // The occurrence, not `ctx.due`: a retry has a later due time of its own, and the
+        // report (its subject, its follow-up's id) is the scheduled one's.
+        let subject = format!("Report on {} for {}", params.team, ctx.occurrence());
         let mail = Mail {
             from: params.from.clone(),
             to: params.to.clone(),
@@ -102,7 +104,8 @@ impl TypedJob for Report {
     }
 }
 
-/// The follow-up `email` worker of the run due at `ctx.due`: `<id>#follow-up#<due>`.
+/// The follow-up `email` worker of this occurrence: `<id>#follow-up#<occurrence>`, the same
+/// for every attempt at it.
 fn follow_up_worker(
     params: &ReportParams,
     follow_up: &FollowUp,
@@ -110,7 +113,7 @@ fn follow_up_worker(
     ctx: &JobContext<'_>,
 ) -> Result<(nextdue::item::Item, Worker), JobError> {
     let due = ctx
-        .due
+        .occurrence()
         .plus_seconds(i64::from(follow_up.after_hours) * 3600)
         .ok_or_else(|| JobError::permanent("the follow-up would be due after 9999"))?;
     let template = serde_dynamo::to_item(serde_json::json!({
@@ -120,8 +123,12 @@ fn follow_up_worker(
                    "subject": format!("Follow-up: {subject}"), "text": follow_up.text},
     }))
     .map_err(|e| JobError::permanent(format!("the follow-up does not encode: {e}")))?;
-    child(ctx.worker, format!("follow-up#{}", ctx.due), template)
-        .map_err(|e| JobError::permanent(format!("the follow-up is not a valid worker: {e}")))
+    child(
+        ctx.worker,
+        format!("follow-up#{}", ctx.occurrence()),
+        template,
+    )
+    .map_err(|e| JobError::permanent(format!("the follow-up is not a valid worker: {e}")))
 }
 
 /// This project's jobs: nextdue's built-in ones and `report`.
