@@ -28,6 +28,15 @@ pub struct DeadLetterArgs {
     /// Move the worker queues' dead letters back to their queue (the executor gets them again).
     #[arg(long)]
     pub redrive: bool,
+    /// Delete these dead letters, by the message id the listing shows (repeatable).
+    #[arg(long = "delete", value_name = "MESSAGE_ID", conflicts_with_all = ["redrive", "purge"])]
+    pub delete: Vec<String>,
+    /// Delete every dead letter of the worker queues (or of `--queue`).
+    #[arg(long, conflicts_with = "redrive")]
+    pub purge: bool,
+    /// Delete without asking.
+    #[arg(long)]
+    pub yes: bool,
 }
 
 /// How long listed messages stay hidden while the listing reads on (they are made visible
@@ -49,18 +58,38 @@ pub struct DeadLetter {
     pub worker_id: Option<String>,
     /// The due time it was for, if it is a nextdue message.
     pub due: Option<String>,
-    /// How many times the queue handed it out.
+    /// SQS's message id (what `--delete` takes).
+    pub message_id: String,
+    /// When it was first sent to its queue (RFC 3339).
+    pub sent: Option<String>,
+    /// The start of its body, on one line.
+    pub body: String,
+    /// SQS's count of receives. SQS has no read that leaves it alone, so every listing adds
+    /// one; nextdue's dead-letter queues have no redrive limit, so that changes nothing else.
     pub receive_count: Option<u32>,
     /// Why it is here, as far as is known.
     pub reason: String,
     /// Whether `--redrive` moved it back.
     pub redriven: bool,
+    /// Whether `--delete` or `--purge` deleted it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
 }
 
 struct Received {
+    message_id: String,
     body: String,
     receipt: String,
     receive_count: Option<u32>,
+    sent: Option<String>,
+}
+
+/// What to do with the dead letters read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Action {
+    List,
+    Redrive,
+    Delete,
 }
 
 /// How much of a queue to read, and how long to hide what was read.
@@ -87,6 +116,7 @@ async fn read_all(
             .max_number_of_messages(10)
             .visibility_timeout(reading.hide_seconds)
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
             .send()
             .await
             .map_err(|e| connection.explain("reading a dead-letter queue", &queue.name, e))?;
@@ -94,19 +124,29 @@ async fn read_all(
         let mut new = 0;
         for message in messages {
             let id = message.message_id.clone().unwrap_or_default();
-            if !seen.insert(id) {
+            if !seen.insert(id.clone()) {
                 continue;
             }
             new += 1;
-            let receive_count = message
-                .attributes
-                .as_ref()
-                .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+            let attribute = |name: MessageSystemAttributeName| {
+                message
+                    .attributes
+                    .as_ref()
+                    .and_then(|a| a.get(&name))
+                    .cloned()
+            };
+            let receive_count = attribute(MessageSystemAttributeName::ApproximateReceiveCount)
                 .and_then(|n| n.parse().ok());
+            let sent = attribute(MessageSystemAttributeName::SentTimestamp)
+                .and_then(|ms| ms.parse::<i64>().ok())
+                .and_then(chrono::DateTime::from_timestamp_millis)
+                .map(crate::timestamp::format_stamp);
             all.push(Received {
+                message_id: id,
                 body: message.body.unwrap_or_default(),
                 receipt: message.receipt_handle.unwrap_or_default(),
                 receive_count,
+                sent,
             });
         }
         if new == 0 {
@@ -179,10 +219,20 @@ async fn move_back<'a>(
         .filter_map(|entry| entry.id.parse::<usize>().ok())
         .filter_map(|i| messages.get(i).copied())
         .collect();
-    if sent.is_empty() {
+    remove(connection, sqs, dlq, &sent).await
+}
+
+/// Deletes up to ten messages from `dlq` in one request; returns the receipts of those deleted.
+async fn remove<'a>(
+    connection: &Connection,
+    sqs: &aws_sdk_sqs::Client,
+    dlq: &QueueRef,
+    messages: &[&'a Received],
+) -> OpsResult<Vec<&'a str>> {
+    if messages.is_empty() {
         return Ok(Vec::new());
     }
-    let entries = sent
+    let entries = messages
         .iter()
         .enumerate()
         .filter_map(|(i, m)| {
@@ -199,12 +249,12 @@ async fn move_back<'a>(
         .set_entries(Some(entries))
         .send()
         .await
-        .map_err(|e| connection.explain("removing redriven messages", &dlq.name, e))?;
+        .map_err(|e| connection.explain("removing dead letters", &dlq.name, e))?;
     Ok(deleted
         .successful
         .iter()
         .filter_map(|entry| entry.id.parse::<usize>().ok())
-        .filter_map(|i| sent.get(i).map(|m| m.receipt.as_str()))
+        .filter_map(|i| messages.get(i).map(|m| m.receipt.as_str()))
         .collect())
 }
 
@@ -227,8 +277,42 @@ async fn worker_reason(connection: &Connection, clients: &Clients, message: &Mes
     }
 }
 
+/// Asks on the terminal before deleting; elsewhere `--yes` must say so.
+fn confirmed(args: &DeadLetterArgs, what: &str) -> OpsResult<()> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if args.yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(OpsError(format!(
+            "{what}: add --yes to delete without being asked (nothing deleted)"
+        )));
+    }
+    eprint!("{what}? [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut answer);
+    if matches!(answer.trim(), "y" | "Y" | "yes") {
+        Ok(())
+    } else {
+        Err(OpsError("nothing deleted".into()))
+    }
+}
+
+/// The start of a body, on one line, for people.
+fn summary(body: &str) -> String {
+    crate::lifecycle::bounded_to(&body.replace(['\n', '\r'], " "), 200)
+}
+
 /// Runs `nextdue dead-letters`.
 pub async fn run(connection: &Connection, args: &DeadLetterArgs) -> OpsResult<()> {
+    let action = if args.redrive {
+        Action::Redrive
+    } else if args.purge || !args.delete.is_empty() {
+        Action::Delete
+    } else {
+        Action::List
+    };
     let clients = connection.clients().await?;
     let settings = connection.settings()?;
     let names = &settings.names;
@@ -241,6 +325,14 @@ pub async fn run(connection: &Connection, args: &DeadLetterArgs) -> OpsResult<()
             .map(|q| q.name.clone())
             .collect(),
     };
+    if action == Action::Delete {
+        let what = if args.purge {
+            format!("delete every dead letter of {}", queues.join(", "))
+        } else {
+            format!("delete {} dead letter(s)", args.delete.len())
+        };
+        confirmed(args, &what)?;
+    }
     let mut letters = Vec::new();
     let mut counts = BTreeMap::new();
     for queue in &queues {
@@ -248,26 +340,24 @@ pub async fn run(connection: &Connection, args: &DeadLetterArgs) -> OpsResult<()
         let dlq = lookup_queue(&clients.sqs, &dlq_name)
             .await
             .map_err(|e| OpsError(format!("{e}: deploy the stack, or set NEXTDUE_QUEUES and NEXTDUE_QUEUE_PREFIX to its queues")))?;
-        let reading = if args.redrive {
-            Reading {
-                limit: None,
-                hide_seconds: REDRIVE_HIDE_SECONDS,
-            }
-        } else {
-            Reading {
+        let reading = match action {
+            Action::List => Reading {
                 limit: Some(MAX_MESSAGES),
                 hide_seconds: HIDE_SECONDS,
-            }
+            },
+            Action::Redrive | Action::Delete => Reading {
+                limit: None,
+                hide_seconds: REDRIVE_HIDE_SECONDS,
+            },
         };
         let received = read_all(connection, &clients.sqs, &dlq, &reading).await?;
-        let target = if args.redrive {
-            Some(
+        let target = match action {
+            Action::Redrive => Some(
                 lookup_queue(&clients.sqs, &names.queue_name(queue))
                     .await
                     .map_err(|e| OpsError(e.to_string()))?,
-            )
-        } else {
-            None
+            ),
+            _ => None,
         };
         let mut kept = Vec::new();
         for chunk in received.chunks(10) {
@@ -275,39 +365,50 @@ pub async fn run(connection: &Connection, args: &DeadLetterArgs) -> OpsResult<()
                 .iter()
                 .map(|m| serde_json::from_str::<Message>(&m.body).ok())
                 .collect();
-            let movable: Vec<&Received> = chunk
+            let chosen: Vec<&Received> = chunk
                 .iter()
                 .zip(&decoded)
-                .filter(|(_, d)| d.is_some())
+                .filter(|(m, d)| match action {
+                    Action::List => false,
+                    Action::Redrive => d.is_some(),
+                    Action::Delete => args.purge || args.delete.contains(&m.message_id),
+                })
                 .map(|(m, _)| m)
                 .collect();
-            let moved = match &target {
-                Some(target) => move_back(connection, &clients.sqs, &dlq, target, &movable).await?,
-                None => Vec::new(),
+            let done = match (&target, action) {
+                (Some(target), _) => {
+                    move_back(connection, &clients.sqs, &dlq, target, &chosen).await?
+                }
+                (None, Action::Delete) => remove(connection, &clients.sqs, &dlq, &chosen).await?,
+                _ => Vec::new(),
             };
             for (message, decoded) in chunk.iter().zip(decoded) {
                 let reason = match &decoded {
                     Some(m) => worker_reason(connection, &clients, m).await,
                     None => "not a nextdue message: its body does not decode".into(),
                 };
-                let redriven = moved.contains(&message.receipt.as_str());
-                if !redriven {
+                let gone = done.contains(&message.receipt.as_str());
+                if !gone {
                     kept.push(message);
                 }
                 letters.push(DeadLetter {
                     queue: dlq_name.clone(),
                     worker_id: decoded.as_ref().map(|m| m.id.clone()),
                     due: decoded.as_ref().map(|m| m.due.to_string()),
+                    message_id: message.message_id.clone(),
+                    sent: message.sent.clone(),
+                    body: summary(&message.body),
                     receive_count: message.receive_count,
                     reason,
-                    redriven,
+                    redriven: gone && action == Action::Redrive,
+                    deleted: gone && action == Action::Delete,
                 });
             }
         }
         release(&clients.sqs, &dlq, &kept).await;
         counts.insert(dlq_name, received.len());
     }
-    if args.queue.is_none() {
+    if args.queue.is_none() && action == Action::List {
         let name = names.stream_failure_queue_name();
         if let Ok(queue) = lookup_queue(&clients.sqs, &name).await {
             let listing = Reading {
@@ -325,46 +426,93 @@ pub async fn run(connection: &Connection, args: &DeadLetterArgs) -> OpsResult<()
                     queue: name.clone(),
                     worker_id: body["workerId"].as_str().map(str::to_owned),
                     due: None,
+                    message_id: message.message_id.clone(),
+                    sent: message.sent.clone(),
+                    body: summary(&message.body),
                     receive_count: message.receive_count,
                     reason,
                     redriven: false,
+                    deleted: false,
                 });
             }
             release(&clients.sqs, &queue, &received.iter().collect::<Vec<_>>()).await;
             counts.insert(name, received.len());
         }
     }
+    let missing: Vec<String> = args
+        .delete
+        .iter()
+        .filter(|id| !letters.iter().any(|l| l.deleted && &l.message_id == *id))
+        .map(|id| format::safe(id))
+        .collect();
+    let unfound = || {
+        Err(OpsError(format!(
+            "no dead letter with message id {}: nothing deleted for it",
+            missing.join(", ")
+        )))
+    };
     if connection.json {
         format::print_json(&serde_json::to_value(&letters).expect("dead letters serialize"));
-        return Ok(());
+        return if missing.is_empty() {
+            Ok(())
+        } else {
+            unfound()
+        };
     }
     let summary: Vec<String> = counts.iter().map(|(q, n)| format!("{q}: {n}")).collect();
     format::print(&summary.join(", "));
     if letters.is_empty() {
         format::print(&paint("no dead letters", style::OK));
-        return Ok(());
+        return if missing.is_empty() {
+            Ok(())
+        } else {
+            unfound()
+        };
     }
+    let now = connection.now();
     let cells = letters
         .iter()
         .map(|letter| {
-            let reason = if letter.redriven {
-                format!("{} (moved back to its queue)", letter.reason)
-            } else {
-                letter.reason.clone()
+            let reason = match (letter.redriven, letter.deleted) {
+                (true, _) => format!("{} (moved back to its queue)", letter.reason),
+                (_, true) => format!("{} (deleted)", letter.reason),
+                _ => letter.reason.clone(),
             };
             vec![
                 letter.queue.clone(),
+                letter.message_id.clone(),
                 letter.worker_id.clone().unwrap_or_else(|| "?".into()),
                 letter.due.clone().unwrap_or_default(),
                 letter
-                    .receive_count
-                    .map(|n| format!("{n}×"))
+                    .sent
+                    .as_deref()
+                    .and_then(|t| t.parse().ok())
+                    .map(|t| format::relative(t, now))
                     .unwrap_or_default(),
                 reason,
             ]
         })
         .collect();
-    let headers = ["QUEUE", "WORKER", "DUE", "RECEIVED", "REASON"];
+    let headers = ["QUEUE", "MESSAGE ID", "WORKER", "DUE", "SENT", "REASON"];
     format::print(&format::table(&headers, cells));
+    let moved = letters.iter().filter(|l| l.redriven).count();
+    let deleted = letters.iter().filter(|l| l.deleted).count();
+    match action {
+        Action::Redrive => format::print(&format!(
+            "moved {moved} back to their queue; left {} where they were (not worker messages, \
+             or their move failed: listed above)",
+            letters.len() - moved
+        )),
+        Action::Delete => {
+            format::print(&format!("deleted {deleted}"));
+            if !missing.is_empty() {
+                return unfound();
+            }
+        }
+        Action::List => format::print(
+            "(each listing is a receive to SQS, so its receive count grows by one; nothing else \
+             changes: the messages stay, visible again at once)",
+        ),
+    }
     Ok(())
 }

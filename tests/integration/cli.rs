@@ -853,3 +853,113 @@ async fn cli_explains_stuck_failed_and_malformed_workers_and_releases_a_lost_run
     assert_eq!(again.code, 1);
     assert!(again.stderr.contains("is not running"), "{}", again.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_dead_letters_listing_keeps_them_and_delete_or_purge_asks_first() {
+    let stack = TestStack::provisioned("cli-dlq-delete").await;
+    let dlq = stack
+        .stack
+        .delivery
+        .queue_named(&stack.names.dead_letter_queue_name("default"))
+        .await
+        .unwrap();
+    for body in [
+        r#"{"id":"w1","taskId":"t","due":"2027-01-01T00:00:00Z"}"#,
+        r#"{"id":"w2","taskId":"t","due":"2027-01-01T00:00:00Z"}"#,
+        "not json\nat all",
+    ] {
+        stack.stack.delivery.forward(&dlq, body).await.unwrap();
+    }
+    let s = Some(&stack);
+    let list = |extra: &'static [&'static str]| {
+        let mut args = vec!["dead-letters", "--queue", "default", "--json"];
+        args.extend_from_slice(extra);
+        args
+    };
+    let first = nextdue(s, &list(&[]), None).await.json();
+    let second = nextdue(s, &list(&[]), None).await.json();
+    let ids = |letters: &Value| -> std::collections::BTreeSet<String> {
+        letters
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["messageId"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(ids(&first).len(), 3, "{first:#}");
+    assert_eq!(ids(&first), ids(&second), "a listing takes nothing away");
+    let malformed = first
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["workerId"].is_null())
+        .unwrap();
+    assert_eq!(malformed["body"], "not json at all");
+    assert!(malformed["sent"].as_str().unwrap().ends_with('Z'));
+    let id = malformed["messageId"].as_str().unwrap();
+
+    let unasked = nextdue(
+        s,
+        &["dead-letters", "--queue", "default", "--delete", id],
+        None,
+    )
+    .await;
+    assert_eq!(unasked.code, 1);
+    assert!(unasked.stderr.contains("add --yes"), "{}", unasked.stderr);
+    assert_eq!(ids(&nextdue(s, &list(&[]), None).await.json()).len(), 3);
+
+    let deleted = nextdue(
+        s,
+        &[
+            "dead-letters",
+            "--queue",
+            "default",
+            "--delete",
+            id,
+            "--yes",
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(deleted.code, 0, "{}", deleted.stderr);
+    assert!(deleted.stdout.contains("deleted 1"), "{}", deleted.stdout);
+    let left = ids(&nextdue(s, &list(&[]), None).await.json());
+    assert_eq!(left.len(), 2);
+    assert!(!left.contains(id));
+    let ghost = nextdue(
+        s,
+        &[
+            "dead-letters",
+            "--queue",
+            "default",
+            "--delete",
+            "no-such-id",
+            "--yes",
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(ghost.code, 1);
+    assert!(
+        ghost
+            .stderr
+            .contains("no dead letter with message id no-such-id")
+    );
+
+    let purged = nextdue(
+        s,
+        &["dead-letters", "--queue", "default", "--purge", "--yes"],
+        None,
+    )
+    .await;
+    assert_eq!(purged.code, 0, "{}", purged.stderr);
+    assert!(purged.stdout.contains("deleted 2"), "{}", purged.stdout);
+    assert!(
+        nextdue(s, &list(&[]), None)
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
