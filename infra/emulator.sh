@@ -63,6 +63,7 @@ export AWS_ENDPOINT_URL=$(endpoint)
 export AWS_ACCESS_KEY_ID=testing
 export AWS_SECRET_ACCESS_KEY=testing
 export AWS_REGION=us-east-1
+export AWS_DEFAULT_REGION=us-east-1
 ENV
 }
 

@@ -23,7 +23,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::clients::{Clients, is_local_endpoint};
 use crate::config::Settings;
 use crate::dev::emulator::sent_mail;
-use crate::dev::provision::{QueueSettings, provision};
+use crate::dev::provision::{QueueSettings, provision, verify_senders};
 use crate::dev::{
     DEFAULT_FUNCTION_TIMEOUT_SECONDS, DEFAULT_SWEEP_EVERY_SECONDS, Glue, GlueOptions,
 };
@@ -175,6 +175,15 @@ impl Local {
         )
         .await
         .with_context(|| format!("provisioning on {endpoint}"))?;
+        let senders = verify_senders(&clients, &settings.limits.allowed_senders).await?;
+        if senders.is_empty() {
+            tracing::info!(
+                "the emulator's SES sends only from verified identities: set \
+                 NEXTDUE_ALLOWED_SENDERS (an address, or *@domain) and nextdue dev verifies them"
+            );
+        } else {
+            tracing::info!(identities = ?senders, "verified in the emulator's SES, from NEXTDUE_ALLOWED_SENDERS");
+        }
         let names = settings.names.clone();
         let settings_queues = settings
             .policy

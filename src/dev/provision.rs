@@ -216,3 +216,33 @@ async fn create_queue(
         )),
     }
 }
+
+/// Verifies in the emulator's SES each sender `NEXTDUE_ALLOWED_SENDERS` names (an address,
+/// or the domain of `*@domain` and `domain`), as the SES console would once its owner clicked
+/// the link: the emulator sends only from verified identities, so the first mail would
+/// otherwise fail with `MessageRejected`. Returns the identities it verified.
+pub async fn verify_senders(clients: &Clients, allowed: &[String]) -> anyhow::Result<Vec<String>> {
+    let mut verified = Vec::new();
+    for entry in allowed {
+        let identity = entry.strip_prefix("*@").unwrap_or(entry).to_owned();
+        match clients
+            .ses
+            .create_email_identity()
+            .email_identity(&identity)
+            .send()
+            .await
+        {
+            Ok(_) => verified.push(identity),
+            Err(error) if sdk_error::code_is(&error, &["AlreadyExistsException"]) => {
+                verified.push(identity)
+            }
+            Err(error) => {
+                anyhow::bail!(
+                    "verifying {identity} in the emulator's SES: {}",
+                    sdk_error::message(error)
+                )
+            }
+        }
+    }
+    Ok(verified)
+}

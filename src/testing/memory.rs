@@ -403,10 +403,12 @@ impl Deliver for MemoryDelivery {
     }
 }
 
-/// A mailer that keeps what it is asked to send (after the same sender check as SES's).
+/// A mailer that keeps what it is asked to send (after the same sender check as SES's), and
+/// fails the sends a test tells it to.
 pub struct MemoryMailer {
     allowed_senders: Vec<String>,
     sent: Mutex<Vec<Mail>>,
+    failures: Mutex<std::collections::VecDeque<JobError>>,
 }
 
 impl MemoryMailer {
@@ -415,6 +417,7 @@ impl MemoryMailer {
         MemoryMailer {
             allowed_senders,
             sent: Mutex::default(),
+            failures: Mutex::default(),
         }
     }
 
@@ -422,12 +425,22 @@ impl MemoryMailer {
     pub fn sent(&self) -> Vec<Mail> {
         lock(&self.sent).clone()
     }
+
+    /// Makes the next send fail with `error` (and nothing sent); called again, the sends
+    /// after it, in order: `fail_next(JobError::retryable("Throttling: slow down"))`.
+    pub fn fail_next(&self, error: JobError) -> &Self {
+        lock(&self.failures).push_back(error);
+        self
+    }
 }
 
 #[async_trait]
 impl Mailer for MemoryMailer {
     async fn send(&self, mail: &Mail) -> Result<String, JobError> {
         check_sender(&mail.from, &self.allowed_senders)?;
+        if let Some(error) = lock(&self.failures).pop_front() {
+            return Err(error);
+        }
         let mut sent = lock(&self.sent);
         sent.push(mail.clone());
         Ok(format!("memory-{}", sent.len()))

@@ -415,6 +415,12 @@ impl Harness {
         self.mailer.sent()
     }
 
+    /// The mailer the jobs send through: `harness.mailer().fail_next(error)` makes the next
+    /// send fail.
+    pub fn mailer(&self) -> &MemoryMailer {
+        &self.mailer
+    }
+
     /// Messages the queue gave up on after `MAX_RECEIVE_COUNT` receives.
     pub fn dead_letters(&self) -> &[Waiting] {
         &self.dead_letters
@@ -431,12 +437,15 @@ impl Harness {
         &self.sweeps
     }
 
-    /// The HTTP servers the `http` job reaches: script their answers, read the requests.
+    /// The HTTP servers the `http` job (and a kind of your own, through
+    /// `ctx.services.http`) reaches: script their answers, in order, failures included
+    /// (`answer(url, Err(HttpFailure::Network(…)))`), and read the requests.
     pub fn http(&self) -> &MemoryHttp {
         &self.http
     }
 
-    /// The Lambda functions the `lambda` job invokes: script their answers, read the calls.
+    /// The Lambda functions the `lambda` job invokes: script their answers, in order, failures
+    /// included (`answer(name, Err(JobError::retryable(…)))`), and read the calls.
     pub fn functions(&self) -> &MemoryFunctions {
         &self.functions
     }

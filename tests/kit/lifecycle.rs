@@ -77,6 +77,25 @@ async fn every_attempt_at_an_occurrence_has_the_same_idempotency_key() {
 }
 
 #[tokio::test]
+async fn a_mail_the_test_fails_is_retried_and_sent_once() {
+    let mut harness = Harness::new(registry(), start());
+    harness.mailer().fail_next(JobError::retryable(
+        "Throttling: Maximum sending rate exceeded",
+    ));
+    harness
+        .put_json(json!({"id": "mail", "kind": "email", "enabled": true,
+            "params": {"from": "a@example.com", "to": "b@example.com", "text": "hi"}}))
+        .await
+        .unwrap();
+    harness.advance(TimeDelta::minutes(5)).await;
+    let runs = harness.runs("mail");
+    assert_eq!(runs.len(), 2, "{runs:#?}");
+    assert!(runs[0].message.as_deref().unwrap().contains("Throttling"));
+    assert_eq!(runs[1].succeeded, Some(true));
+    assert_eq!(harness.mail().len(), 1);
+}
+
+#[tokio::test]
 async fn a_run_past_its_time_limit_is_cut_off_at_it() {
     let mut harness = Harness::new(registry(), start());
     harness
