@@ -23,6 +23,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::clients::{Clients, is_local_endpoint};
 use crate::config::Settings;
 use crate::dev::emulator::sent_mail;
+use crate::dev::launcher::{Emulator, env_lines};
 use crate::dev::provision::{QueueSettings, provision, verify_senders};
 use crate::dev::{
     DEFAULT_FUNCTION_TIMEOUT_SECONDS, DEFAULT_SWEEP_EVERY_SECONDS, Glue, GlueOptions,
@@ -75,6 +76,17 @@ enum Command {
     Tail(Operate<ops::tail::TailArgs>),
     /// List the dead-letter queues' messages, with the reason where one is known.
     DeadLetters(Operate<ops::dead_letters::DeadLetterArgs>),
+    /// Start, stop, or point the shell at the local AWS emulator (moto, installed from PyPI
+    /// into the state directory the first time).
+    Emulator {
+        /// `start` (prints the endpoint), `stop`, or `env` (prints `export AWS_…` lines for
+        /// `eval "$(… emulator env)"`).
+        #[arg(value_enum)]
+        action: EmulatorAction,
+        /// Where the emulator keeps its virtualenv, log and port.
+        #[arg(long, default_value = ".nextdue")]
+        state_dir: PathBuf,
+    },
     /// Measure the local stack on the emulator: throughput, latency, calls, CPU and memory.
     Bench(BenchArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
@@ -82,6 +94,17 @@ enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
+}
+
+/// What `emulator` does.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum EmulatorAction {
+    /// Start it (unless it runs), and print its endpoint.
+    Start,
+    /// Stop it.
+    Stop,
+    /// Print the `export` lines that point the SDK and the AWS CLI at it.
+    Env,
 }
 
 /// What `bench` measures (see `infra/bench.sh`).
@@ -149,8 +172,10 @@ impl Local {
     async fn start(&self, registry: Registry) -> anyhow::Result<(Arc<Stack>, Glue, String)> {
         let Some(endpoint) = self.endpoint.clone().filter(|e| is_local_endpoint(e)) else {
             bail!(
-                "nextdue talks only to a local emulator: set AWS_ENDPOINT_URL or --endpoint to a loopback \
-                 address (infra/emulator.sh start prints one); got {:?}",
+                "{0} dev talks only to a local emulator: set AWS_ENDPOINT_URL or --endpoint to a \
+                 loopback address (`{0} emulator start` starts one and prints it; then \
+                 `eval \"$({0} emulator env)\"`); got {1:?}",
+                ops::program(),
                 self.endpoint.as_deref().unwrap_or("nothing")
             );
         };
@@ -383,6 +408,25 @@ async fn run(registry: Registry) -> anyhow::Result<()> {
         }
         Command::Demo(local) => return demo(&local, registry).await,
         Command::Bench(args) => return bench(args, registry).await,
+        Command::Emulator { action, state_dir } => {
+            let emulator = Emulator::new(state_dir);
+            match action {
+                EmulatorAction::Start => println!("{}", emulator.start()?),
+                EmulatorAction::Stop => {
+                    if !emulator.stop()? {
+                        eprintln!("emulator: not running");
+                    }
+                }
+                EmulatorAction::Env => match emulator.running() {
+                    Some(endpoint) => println!("{}", env_lines(&endpoint)),
+                    None => bail!(
+                        "the emulator is not running: start it with `{} emulator start`",
+                        ops::program()
+                    ),
+                },
+            }
+            return Ok(());
+        }
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "nextdue", &mut std::io::stdout());

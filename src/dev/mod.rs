@@ -11,6 +11,7 @@ pub mod cli;
 pub mod dead_letters;
 pub mod emulator;
 pub mod invoke;
+pub mod launcher;
 pub mod provision;
 pub mod queues;
 pub mod schedules;

@@ -272,7 +272,7 @@ async fn execute(claimed: &Claimed, executor: &Executor, deadline: DateTime<Utc>
     finish(
         claimed,
         &outcome,
-        rand::random::<f64>(),
+        executor.clock.jitter(),
         &executor.registry,
         &executor.settings.policy,
     )

@@ -129,7 +129,7 @@ async fn look_at(
         Ok(worker) => sweep(
             worker,
             now,
-            rand::random::<f64>(),
+            sweeper.clock.jitter(),
             &sweeper.registry,
             &sweeper.policy,
         ),
@@ -146,7 +146,7 @@ async fn look_at(
                     rescue_recorded(
                         worker,
                         &record,
-                        rand::random::<f64>(),
+                        sweeper.clock.jitter(),
                         &sweeper.registry,
                         &sweeper.policy,
                     )

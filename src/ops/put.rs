@@ -214,8 +214,9 @@ async fn change(connection: &Connection, id: &str, change: Change) -> OpsResult<
         Ok(output) => Item::from(output.attributes.unwrap_or_default()),
         Err(error) if crate::sdk_error::code_is(&error, &["ConditionalCheckFailedException"]) => {
             return Err(OpsError(format!(
-                "no worker {id:?} in {} (nothing written; `nextdue put` writes a new one)",
-                connection.workers_table
+                "no worker {id:?} in {} (nothing written; `{} put` writes a new one)",
+                connection.workers_table,
+                program()
             )));
         }
         Err(error) => {

@@ -48,8 +48,9 @@ pub async fn worker_item(connection: &Connection, clients: &Clients, id: &str) -
         .map_err(|e| connection.explain("reading the worker", &connection.workers_table, e))?;
     output.item.map(Item::from).ok_or_else(|| {
         OpsError(format!(
-            "no worker {id:?} in {} (`nextdue ls` lists them)",
-            connection.workers_table
+            "no worker {id:?} in {} (`{} ls` lists them)",
+            connection.workers_table,
+            super::program()
         ))
     })
 }
@@ -179,7 +180,8 @@ fn remedy(message: &str) -> String {
         .unwrap_or("the attribute named");
     format!(
         "fix {attribute} and save the item with enabled = true: nextdue arms it again \
-         (`nextdue put` checks an item before writing it)"
+         (`{} put` checks an item before writing it)",
+        super::program()
     )
 }
 

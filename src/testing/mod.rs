@@ -83,6 +83,8 @@ pub struct VirtualClock {
     origin: DateTime<Utc>,
     start: tokio::time::Instant,
     jumped: Mutex<TimeDelta>,
+    /// The retry jitter's generator, once [`Harness::seed_jitter`] seeded it.
+    jitter: Mutex<Option<rand::rngs::StdRng>>,
 }
 
 impl VirtualClock {
@@ -93,6 +95,7 @@ impl VirtualClock {
             origin,
             start: tokio::time::Instant::now(),
             jumped: Mutex::new(TimeDelta::zero()),
+            jitter: Mutex::new(None),
         }
     }
 
@@ -113,6 +116,19 @@ impl Clock for VirtualClock {
         self.origin
             + jumped
             + TimeDelta::from_std(elapsed).expect("a test runs for less than 292 years")
+    }
+
+    fn jitter(&self) -> f64 {
+        use rand::Rng;
+        match self
+            .jitter
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_mut()
+        {
+            Some(seeded) => seeded.random::<f64>(),
+            None => rand::random::<f64>(),
+        }
     }
 }
 
@@ -408,6 +424,14 @@ impl Harness {
     /// The run records of worker `id`, oldest first.
     pub fn runs(&self, id: &str) -> Vec<RunRecord> {
         self.store.runs_of(id)
+    }
+
+    /// Makes the retry jitter (how retries spread over their backoff) a sequence fixed by
+    /// `seed`, so a test's retry times are the same on every run.
+    pub fn seed_jitter(&mut self, seed: u64) {
+        use rand::SeedableRng;
+        *self.clock.jitter.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(rand::rngs::StdRng::seed_from_u64(seed));
     }
 
     /// Every message the jobs sent, in order.

@@ -77,6 +77,30 @@ async fn every_attempt_at_an_occurrence_has_the_same_idempotency_key() {
 }
 
 #[tokio::test]
+async fn a_seeded_jitter_gives_the_same_retry_times_on_every_run() {
+    use rand::{Rng, SeedableRng};
+    let mut harness = Harness::new(registry(), start());
+    harness.seed_jitter(7);
+    harness
+        .put_json(json!({"id": "flaky", "kind": "always-fails", "enabled": true, "maxAttempts": 4}))
+        .await
+        .unwrap();
+    harness.advance(TimeDelta::hours(1)).await;
+    let runs = harness.runs("flaky");
+    let gaps: Vec<i64> = runs
+        .windows(2)
+        .map(|p| (p[1].due.instant() - p[0].due.instant()).num_seconds())
+        .collect();
+    // The seed's draws, through the backoff the executor uses.
+    let mut draws = rand::rngs::StdRng::seed_from_u64(7);
+    let policy = nextdue::lifecycle::retry::DEFAULT_RETRY_POLICY;
+    let expected: Vec<i64> = (1..=3)
+        .map(|attempt| policy.delay_seconds(attempt, draws.random::<f64>()))
+        .collect();
+    assert_eq!(gaps, expected);
+}
+
+#[tokio::test]
 async fn a_mail_the_test_fails_is_retried_and_sent_once() {
     let mut harness = Harness::new(registry(), start());
     harness.mailer().fail_next(JobError::retryable(
