@@ -134,6 +134,16 @@ pub fn release(
     give_up(worker, lease, what, now, jitter, planner, policy)
 }
 
+/// The condition of a write that gives up a run from outside it (the sweeper, an operator):
+/// the claim and its lease are still as read.
+fn still_leased(claimed: &Claimed, lease: DateTime<Utc>) -> Condition {
+    Condition::All(vec![
+        Condition::Equals(attr::STATUS, s(Status::Running.as_str())),
+        Condition::Equals(attr::RUN_TOKEN, s(&claimed.run_token)),
+        Condition::Equals(attr::LEASE_UNTIL, s(format_stamp(lease))),
+    ])
+}
+
 /// Closes the claim of a run given up as lost, as the worker's `onLost` says.
 fn give_up(
     worker: &Worker,
@@ -154,11 +164,7 @@ fn give_up(
         }),
         finished: now,
     };
-    let condition = Condition::All(vec![
-        Condition::Equals(attr::STATUS, s(Status::Running.as_str())),
-        Condition::Equals(attr::RUN_TOKEN, s(&claimed.run_token)),
-        Condition::Equals(attr::LEASE_UNTIL, s(format_stamp(lease))),
-    ]);
+    let condition = still_leased(&claimed, lease);
     Some(settle(
         &claimed, &outcome, condition, retry, jitter, planner, policy,
     ))
@@ -191,11 +197,7 @@ pub fn rescue_recorded(
         _ if record.retryable == Some(false) => Err(JobError::permanent(message)),
         _ => Err(JobError::retryable(message)),
     };
-    let condition = Condition::All(vec![
-        Condition::Equals(attr::STATUS, s(Status::Running.as_str())),
-        Condition::Equals(attr::RUN_TOKEN, s(&claimed.run_token)),
-        Condition::Equals(attr::LEASE_UNTIL, s(format_stamp(lease))),
-    ]);
+    let condition = still_leased(&claimed, lease);
     let outcome = Outcome { result, finished };
     let closing = settle(&claimed, &outcome, condition, true, jitter, planner, policy);
     Some(Finish {

@@ -1748,3 +1748,122 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_rescue_closes_a_run_from_its_own_record_as_its_finish_would_have() {
+    let run = claimed(hourly("2027-01-01T09:00:00Z"), "r1");
+    let (own, expected) = close(&run, Ok("done"), "2027-01-01T09:00:02Z");
+    let rescued = rescue_recorded(
+        &run.worker,
+        &own.record,
+        0.5,
+        &crate::jobs::builtin(),
+        &Policy::default(),
+    )
+    .expect("the claim's own finished record");
+    assert_eq!(rescued.next, own.next);
+    assert_eq!(rescued.record, own.record, "the record stays as written");
+    let after = applied(&rescued.update, &run.worker);
+    assert_eq!(
+        (after.status, after.next_due, after.last_run_succeeded),
+        (expected.status, expected.next_due, Some(true))
+    );
+    assert_eq!(after.last_run_message.as_deref(), Some("done"));
+    // Fenced as a rescue is: the lease as read, the claim's token.
+    let moved_on = Worker {
+        lease_until: Some(at("2027-01-01T09:30:00Z")),
+        ..run.worker.clone()
+    };
+    assert_eq!(rescued.update.apply(Some(&moved_on.to_item())), None);
+    // Another run's record, or one not finished, or superseded, is not this claim's.
+    for other in [
+        RunRecord {
+            task_id: "t-other".into(),
+            ..own.record.clone()
+        },
+        RunRecord {
+            finish_time: None,
+            ..own.record.clone()
+        },
+        RunRecord {
+            superseded: true,
+            ..own.record.clone()
+        },
+    ] {
+        let none = rescue_recorded(
+            &run.worker,
+            &other,
+            0.5,
+            &crate::jobs::builtin(),
+            &Policy::default(),
+        );
+        assert_eq!(none, None, "{other:?}");
+    }
+    // A recorded failure keeps its retryable flag: a permanent one is not retried.
+    let (failed, _) = close(
+        &run,
+        Err(JobError::permanent("rejected")),
+        "2027-01-01T09:00:02Z",
+    );
+    let closed = rescue_recorded(
+        &run.worker,
+        &failed.record,
+        0.5,
+        &crate::jobs::builtin(),
+        &Policy::default(),
+    )
+    .unwrap();
+    assert!(
+        !matches!(closed.next, NextState::Retry { .. }),
+        "{closed:?}"
+    );
+}
+
+#[test]
+fn an_operator_releases_a_running_worker_before_its_lease_through_the_same_fence() {
+    let run = claimed(hourly("2027-01-01T09:00:00Z"), "r1");
+    let now = at("2027-01-01T09:01:00Z");
+    assert_eq!(
+        rescue(
+            &run.worker,
+            now,
+            0.5,
+            &crate::jobs::builtin(),
+            &Policy::default()
+        ),
+        None,
+        "the sweeper waits for the lease"
+    );
+    let released = release(
+        &run.worker,
+        now,
+        0.5,
+        &crate::jobs::builtin(),
+        &Policy::default(),
+    )
+    .expect("a running worker");
+    assert!(
+        released
+            .record
+            .message
+            .as_deref()
+            .unwrap()
+            .starts_with("lost: released by an operator"),
+        "{released:?}"
+    );
+    assert!(matches!(released.next, NextState::Retry { .. }));
+    let stopped = Worker {
+        status: Some(Status::Stopped),
+        ..run.worker.clone()
+    };
+    assert_eq!(
+        release(
+            &stopped,
+            now,
+            0.5,
+            &crate::jobs::builtin(),
+            &Policy::default()
+        ),
+        None
+    );
+}

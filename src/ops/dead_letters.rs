@@ -213,13 +213,21 @@ async fn move_back<'a>(
         .send()
         .await
         .map_err(|e| connection.explain("redriving dead letters", &target.name, e))?;
-    let sent: Vec<&Received> = sent
-        .successful
-        .iter()
-        .filter_map(|entry| entry.id.parse::<usize>().ok())
-        .filter_map(|i| messages.get(i).copied())
-        .collect();
+    let sent = done(
+        messages,
+        sent.successful.iter().map(|entry| entry.id.as_str()),
+    );
     remove(connection, sqs, dlq, &sent).await
+}
+
+/// The messages a batch request's answer lists as done (its entries' ids are positions).
+fn done<'a, 'b>(
+    messages: &[&'a Received],
+    ids: impl Iterator<Item = &'b str>,
+) -> Vec<&'a Received> {
+    ids.filter_map(|id| id.parse::<usize>().ok())
+        .filter_map(|i| messages.get(i).copied())
+        .collect()
 }
 
 /// Deletes up to ten messages from `dlq` in one request; returns the receipts of those deleted.
@@ -250,12 +258,11 @@ async fn remove<'a>(
         .send()
         .await
         .map_err(|e| connection.explain("removing dead letters", &dlq.name, e))?;
-    Ok(deleted
-        .successful
-        .iter()
-        .filter_map(|entry| entry.id.parse::<usize>().ok())
-        .filter_map(|i| messages.get(i).map(|m| m.receipt.as_str()))
-        .collect())
+    let deleted = done(
+        messages,
+        deleted.successful.iter().map(|entry| entry.id.as_str()),
+    );
+    Ok(deleted.iter().map(|m| m.receipt.as_str()).collect())
 }
 
 /// Why a worker queue's dead letter is there: what the worker's item says of its last run.
