@@ -419,10 +419,13 @@ async fn run(registry: Registry) -> anyhow::Result<()> {
                 }
                 EmulatorAction::Env => match emulator.running() {
                     Some(endpoint) => println!("{}", env_lines(&endpoint)),
-                    None => bail!(
-                        "the emulator is not running: start it with `{} emulator start`",
-                        ops::program()
-                    ),
+                    None => {
+                        return Err(ops::OpsError(format!(
+                            "the emulator is not running: start it with `{} emulator start`",
+                            ops::program()
+                        ))
+                        .into());
+                    }
                 },
             }
             return Ok(());
