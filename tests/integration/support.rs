@@ -301,6 +301,28 @@ impl TestStack {
             .expect("SendMessage");
     }
 
+    /// How many messages wait in the default queue with a delay still to run.
+    pub async fn delayed(&self) -> usize {
+        let queue = self.default_queue().await;
+        self.stack
+            .clients
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&queue.url)
+            .attribute_names(
+                aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesDelayed,
+            )
+            .send()
+            .await
+            .expect("GetQueueAttributes")
+            .attributes
+            .unwrap_or_default()
+            .values()
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    }
+
     /// How many messages wait in the default queue (visible ones only).
     pub async fn queued(&self) -> usize {
         let queue = self.default_queue().await;

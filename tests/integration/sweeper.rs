@@ -63,14 +63,27 @@ async fn crash_after_claim_is_rescued_and_retried() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_delivery_is_sent_again() {
     let stack = TestStack::start("lost").await;
-    let due = Due::ceil(Utc::now() + TimeDelta::seconds(4));
+    let due = Due::ceil(Utc::now() + TimeDelta::seconds(10));
     stack.put(json!({"id": "w", "kind": "log", "enabled": true, "nextDue": due, "params": {"message": "hi"}})).await;
     stack
         .wait_for("w", "armed", |w| w.status == Some(Status::Ready))
         .await;
-    // The delayed message is lost with everything else in the queue.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The delayed message is lost with everything else in the queue, once it is there (the
+    // dispatcher sends it after reading the armed state; under the suite's load that takes a
+    // moment).
     let queue = stack.default_queue().await;
+    let started = std::time::Instant::now();
+    while stack.delayed().await == 0 {
+        assert!(
+            started.elapsed() < crate::support::PATIENCE,
+            "the message was never sent"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        Utc::now() < due.instant(),
+        "the test needs the message still delayed"
+    );
     stack
         .stack
         .clients
