@@ -11,7 +11,8 @@ use crate::item::{AttributeValue, Item, attr};
 pub enum Condition {
     /// The attribute holds exactly this value.
     Equals(&'static str, AttributeValue),
-    /// The attribute is absent.
+    /// The attribute is absent (as it is on an absent item: a write under this condition
+    /// alone creates the item, as DynamoDB's `UpdateItem` does).
     Missing(&'static str),
     /// Every condition holds.
     All(Vec<Condition>),
@@ -33,7 +34,8 @@ impl Condition {
     pub fn holds(&self, item: Option<&Item>) -> bool {
         match self {
             Condition::Equals(name, value) => item.and_then(|i| i.get(*name)) == Some(value),
-            Condition::Missing(name) => item.is_some_and(|i| !i.contains_key(*name)),
+            // As DynamoDB's `attribute_not_exists`: on an absent item, every attribute is.
+            Condition::Missing(name) => item.is_none_or(|i| !i.contains_key(*name)),
             Condition::All(all) => all.iter().all(|c| c.holds(item)),
             Condition::Not(inner) => !inner.holds(item),
         }

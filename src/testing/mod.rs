@@ -35,6 +35,7 @@
 //! # }
 //! ```
 
+pub mod conformance;
 pub mod corpus;
 mod memory;
 mod scripted;

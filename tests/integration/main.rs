@@ -4,6 +4,7 @@
 mod bad_input;
 mod cargo_lambda;
 mod cli;
+mod conformance;
 mod crashes;
 mod dev_restart;
 mod duplicates;

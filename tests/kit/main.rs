@@ -3,6 +3,7 @@
 //! emulator. The integration suite keeps what needs the real SDK: the AWS seam and fault
 //! injection.
 
+mod conformance;
 #[path = "../common/kinds.rs"]
 mod kinds;
 mod lifecycle;
