@@ -167,8 +167,9 @@ pub async fn run_put(
         };
         let then = match (args.dry_run, enabled) {
             (true, _) => String::new(),
-            (false, true) => ": enabled, so nextdue arms it now (a new task id: it starts \
-                              afresh, and a run under way is recorded as superseded)"
+            (false, true) if left_out.is_empty() => ": enabled, so nextdue arms it now".to_owned(),
+            (false, true) => ": enabled, so nextdue arms it now, afresh (a new task id; a run \
+                              under way is recorded as superseded)"
                 .to_owned(),
             (false, false) => format!(": disabled; `{} enable {id}` starts it", program()),
         };

@@ -133,12 +133,12 @@ pub async fn run(connection: &Connection, args: &SetArgs, registry: &Registry) -
         _ => String::new(),
     };
     let enabled = item.get(attr::ENABLED) == Some(&AttributeValue::Bool(true));
+    let (program, id) = (program(), format::safe(&args.id));
     let then = match (enabled, status.as_str()) {
-        (false, _) => format!("it is disabled: `{} enable ID` starts it", program()),
+        (false, _) => format!("it is disabled: `{program} enable {id}` starts it"),
         (true, "stopped") => format!(
-            "it is stopped: `{0} run-now ID` runs it once more; `{0} disable ID` then \
-             `{0} enable ID` starts its schedule afresh",
-            program()
+            "it is stopped: `{program} run-now {id}` runs it once more; `{program} disable \
+             {id}` then `{program} enable {id}` starts its schedule afresh"
         ),
         (true, "invalid") => "it was invalid: the dispatcher checks it again now".into(),
         (true, _) => "its next run uses it".into(),
@@ -151,7 +151,7 @@ pub async fn run(connection: &Connection, args: &SetArgs, registry: &Registry) -
             "{} set {}: {}",
             paint(&args.id, style::HEAD),
             format::safe(&changed.join(", ")),
-            then.replace("ID", &format::safe(&args.id))
+            then
         ));
     }
     Ok(())
