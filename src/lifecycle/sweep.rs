@@ -31,6 +31,14 @@ pub enum SweepAction {
     MarkInvalid(Update),
 }
 
+/// Takes worker `id` out of the index if it still stands as `condition` says, and only if it
+/// still exists: a condition on an absent attribute alone would hold on a deleted item, and
+/// the write would create one holding only its key.
+fn forget(id: &str, condition: Condition) -> Update {
+    let exists = Condition::Not(Box::new(Condition::Missing(attr::ID)));
+    unwatch(Update::new(id, Condition::All(vec![exists, condition])))
+}
+
 /// Decides what the sweeper does with an indexed item that does not decode (`item.worker` is
 /// an error): the dispatcher's own mark, so it leaves the index with a status and a message
 /// instead of being looked at on every pass.
@@ -43,7 +51,7 @@ pub fn sweep_undecodable(item: &Image, now: DateTime<Utc>) -> SweepAction {
         ChangeAction::MarkInvalid(update) => SweepAction::MarkInvalid(update),
         _ => {
             let condition = Condition::equals_or_missing(attr::STATUS, item.status.clone().map(s));
-            SweepAction::Forget(unwatch(Update::new(&item.id, condition)))
+            SweepAction::Forget(forget(&item.id, condition))
         }
     }
 }
@@ -105,7 +113,7 @@ pub fn sweep(
         status => {
             let condition =
                 Condition::equals_or_missing(attr::STATUS, status.map(|s| update::s(s.as_str())));
-            SweepAction::Forget(unwatch(Update::new(&worker.id, condition)))
+            SweepAction::Forget(forget(&worker.id, condition))
         }
     }
 }

@@ -1867,3 +1867,31 @@ fn an_operator_releases_a_running_worker_before_its_lease_through_the_same_fence
         None
     );
 }
+
+#[test]
+fn forgetting_an_index_entry_never_creates_an_item_that_was_deleted() {
+    let stray = Worker {
+        status: None,
+        sweep_shard: Some(1),
+        sweep_at: Some(due("2027-01-01T08:00:00Z")),
+        ..log_worker("w1")
+    };
+    let SweepAction::Forget(update) = sweep(
+        &stray,
+        at(NOW),
+        0.5,
+        &crate::jobs::builtin(),
+        &Policy::default(),
+    ) else {
+        panic!("a worker with no status is not live: forgotten")
+    };
+    assert!(
+        update.apply(Some(&stray.to_item())).is_some(),
+        "it exists: taken out"
+    );
+    assert_eq!(
+        update.apply(None),
+        None,
+        "deleted meanwhile: nothing written"
+    );
+}
