@@ -23,24 +23,19 @@ pub mod schedule;
 pub mod stream_filter;
 pub mod timestamp;
 
-pub mod clients;
-pub mod clock;
+pub mod seams;
+
+pub mod adapters;
 pub mod config;
-pub mod delivery;
 #[cfg(feature = "dev")]
 pub mod dev;
 #[cfg(feature = "dev")]
 pub mod faults;
-pub mod functions;
 pub mod handlers;
-pub mod http;
-pub mod lambda;
 pub mod logging;
-pub mod mail;
-pub mod metrics;
 #[cfg(feature = "dev")]
 pub mod ops;
-pub mod sdk_error;
-pub mod store;
+pub mod serve;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod wiring;

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    nextdue::lambda::dispatcher(nextdue::jobs::builtin()).await
+    nextdue::serve::dispatcher(nextdue::jobs::builtin()).await
 }

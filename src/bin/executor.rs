@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    nextdue::lambda::executor(nextdue::jobs::builtin()).await
+    nextdue::serve::executor(nextdue::jobs::builtin()).await
 }

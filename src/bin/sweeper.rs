@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    nextdue::lambda::sweeper(nextdue::jobs::builtin()).await
+    nextdue::serve::sweeper(nextdue::jobs::builtin()).await
 }

@@ -27,17 +27,17 @@ use chrono::{DateTime, TimeDelta, Utc};
 use futures::StreamExt;
 use serde::Serialize;
 
-use crate::clients::Clients;
+use crate::adapters::clients::Clients;
 use crate::config::{Names, Settings};
 use crate::dev::emulator::{self, OperationCpu};
 use crate::dev::provision::{QueueSettings, provision};
 use crate::dev::{Glue, GlueOptions};
 use crate::faults::{Faults, operation};
-use crate::handlers::Stack;
 use crate::item::{AttributeValue, Item, RunRecord, attr};
 use crate::job::Registry;
-use crate::store::WorkerStore as _;
+use crate::seams::WorkerStore as _;
 use crate::timestamp::Due;
+use crate::wiring::Stack;
 
 /// Writers the benchmark uses at once.
 const WRITERS: usize = 16;
@@ -712,7 +712,7 @@ pub async fn soak(
         .iter()
         .filter(|c| c.as_str() == "DynamoDB_20120810.Query")
         .count();
-    let store = crate::store::Store::new(
+    let store = crate::adapters::dynamodb::Store::new(
         bench.admin.dynamodb.clone(),
         &bench.names.workers_table,
         &bench.names.runs_table,

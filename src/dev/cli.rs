@@ -20,7 +20,7 @@ use anyhow::{Context, bail};
 use chrono::{TimeDelta, Utc};
 use clap::{Args, Parser, Subcommand};
 
-use crate::clients::{Clients, is_local_endpoint};
+use crate::adapters::clients::{Clients, is_local_endpoint};
 use crate::config::Settings;
 use crate::dev::emulator::sent_mail;
 use crate::dev::launcher::{Emulator, env_lines};
@@ -28,11 +28,11 @@ use crate::dev::provision::{QueueSettings, provision, verify_senders};
 use crate::dev::{
     DEFAULT_FUNCTION_TIMEOUT_SECONDS, DEFAULT_SWEEP_EVERY_SECONDS, Glue, GlueOptions,
 };
-use crate::handlers::Stack;
 use crate::item::{Status, Worker};
 use crate::job::Registry;
 use crate::ops;
-use crate::store::WorkerStore;
+use crate::seams::WorkerStore;
+use crate::wiring::Stack;
 
 #[derive(Parser)]
 #[command(

@@ -2,8 +2,8 @@
 
 use aws_sdk_sqs::types::QueueAttributeName;
 
-use crate::clients::Clients;
-use crate::delivery::{lookup_queue, queue_attribute};
+use crate::adapters::clients::Clients;
+use crate::adapters::sqs::{lookup_queue, queue_attribute};
 
 /// The queues where nextdue sets aside what it gave up on.
 pub struct DeadLetters {

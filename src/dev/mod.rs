@@ -30,9 +30,11 @@ use self::provision::{QueueSettings, provision};
 use self::queues::QueuePump;
 use self::schedules::SchedulePump;
 use self::streams::StreamPump;
-use crate::delivery::{Deliver, Delivery};
-use crate::handlers::Stack;
-use crate::handlers::sweeper::{SweepReport, sweep_once};
+use crate::adapters::sqs::Delivery;
+use crate::handlers::sweeper::sweep_once;
+use crate::lifecycle::SweepReport;
+use crate::seams::Deliver;
+use crate::wiring::Stack;
 
 /// How long the loops rest when there was nothing to do.
 pub const IDLE: Duration = Duration::from_millis(200);
@@ -57,7 +59,7 @@ pub struct GlueOptions {
     pub invoke_url: Option<String>,
     /// The clients the glue's own calls (reading the stream, receiving and deleting messages,
     /// watching dead letters) go through; `None`: the stack's. The benchmark counts them apart.
-    pub clients: Option<crate::clients::Clients>,
+    pub clients: Option<crate::adapters::clients::Clients>,
 }
 
 /// Whether an error says nextdue's table or a queue does not exist (the emulator was reset).

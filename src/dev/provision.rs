@@ -7,13 +7,13 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 
-use crate::clients::Clients;
+use crate::adapters::clients::Clients;
+use crate::adapters::dynamodb::SWEEP_INDEX;
+use crate::adapters::sdk_error;
+use crate::adapters::sqs::lookup_queue;
 use crate::config::Names;
-use crate::delivery::lookup_queue;
 use crate::item::attr;
 use crate::lifecycle::QueueSpec;
-use crate::sdk_error;
-use crate::store::SWEEP_INDEX;
 
 /// How many receives a message gets before SQS moves it to the dead-letter queue.
 pub const MAX_RECEIVE_COUNT: u32 = 5;

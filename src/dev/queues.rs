@@ -8,10 +8,10 @@ use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
 use chrono::{TimeDelta, Utc};
 
-use crate::clients::Clients;
-use crate::delivery::QueueRef;
+use crate::adapters::clients::Clients;
+use crate::adapters::sdk_error;
 use crate::handlers::executor::{Executor, handle_queue};
-use crate::sdk_error;
+use crate::seams::QueueRef;
 
 /// Messages received per poll (SQS's maximum).
 pub const BATCH_SIZE: i32 = 10;

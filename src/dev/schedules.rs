@@ -5,8 +5,9 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 
-use crate::delivery::{Deliver, Delivery};
-use crate::sdk_error;
+use crate::adapters::sdk_error;
+use crate::adapters::sqs::Delivery;
+use crate::seams::Deliver;
 
 /// Fires due schedules of one group.
 pub struct SchedulePump;

@@ -12,11 +12,12 @@ use aws_sdk_dynamodbstreams::types::ShardIteratorType;
 use chrono::{DateTime, Utc};
 
 use super::checkpoint::Checkpoints;
-use crate::clients::Clients;
-use crate::delivery::{lookup_queue, send_body};
-use crate::handlers::dispatcher::{Dispatcher, handle_stream};
+use crate::adapters::clients::Clients;
+use crate::adapters::sdk_error;
+use crate::adapters::sqs::{lookup_queue, send_body};
+use crate::handlers::Dispatcher;
+use crate::handlers::dispatcher::handle_stream;
 use crate::item::Item;
-use crate::sdk_error;
 use crate::stream_filter;
 
 /// Records read per poll (Lambda's default batch size for streams is 100).

@@ -7,32 +7,15 @@
 //! is skipped; records after it that succeeded are handled again, which changes nothing (every
 //! write is conditional, and a replayed record arms with the same task id).
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use aws_lambda_events::dynamodb::{Event, EventRecord};
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 
-use crate::clock::Clock;
-use crate::delivery::Deliver;
+use super::Dispatcher;
 use crate::item::{Image, Item, attr};
-use crate::job::Registry;
-use crate::lifecycle::{ChangeAction, Policy, on_change, route};
-use crate::store::{Applied, StoreError, WorkerStore};
-
-/// What the dispatcher needs: the table, delivery and the job registry.
-pub struct Dispatcher {
-    /// The workers table.
-    pub store: Arc<dyn WorkerStore>,
-    /// SQS and Scheduler.
-    pub delivery: Arc<dyn Deliver>,
-    /// The jobs this deployment knows.
-    pub registry: Registry,
-    /// Retry, retention and sweep settings.
-    pub policy: Policy,
-    /// The time.
-    pub clock: Arc<dyn Clock>,
-}
+use crate::lifecycle::{ChangeAction, on_change, route};
+use crate::seams::{Applied, StoreError};
 
 /// Handles one batch of stream records.
 pub async fn handle_stream(event: &Event, dispatcher: &Dispatcher) -> DynamoDbEventResponse {

@@ -1,42 +1,33 @@
-//! The executor: takes due messages off the queue, claims the run, runs the job, records the
-//! outcome. Messages are handled concurrently; each failure is reported on its own (partial
+//! The executor: takes due messages off the queue and, for each, follows the protocol in four
+//! steps: wait until due (or send it on), claim the run or skip it, run the claimed job under
+//! its guard, record the finish. Messages are handled concurrently; each failure is reported on its own (partial
 //! batch response), so one bad message never fails its batch.
 
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
 use std::time::Instant;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::FutureExt;
 
-use crate::clock::Clock;
-use crate::config::Settings;
-use crate::delivery::Deliver;
+use super::{Deps, metrics};
 use crate::item::{AttributeValue, Image, Item, Worker, attr};
-use crate::job::{JobContext, JobError, Registry, Services};
+use crate::job::{Job, JobContext, JobError, Services};
 use crate::lifecycle::{
     Claimed, Finish, Message, MessageAction, Orphaned, Outcome, claim, finish, invalid_after_claim,
     on_message, orphaned, refusal,
 };
-use crate::metrics;
-use crate::store::{Applied, WorkerStore};
+use crate::seams::Applied;
 use crate::timestamp::format_stamp;
 
-/// What the executor needs: the tables, delivery, the jobs and what they may use.
+/// What the executor needs: what every handler has, and what jobs may use.
 pub struct Executor {
-    /// The workers and runs tables.
-    pub store: Arc<dyn WorkerStore>,
-    /// SQS and Scheduler, to send early messages on.
-    pub delivery: Arc<dyn Deliver>,
-    /// The jobs this deployment knows.
-    pub registry: Registry,
+    /// The tables, the queues (to send early messages on), the jobs, the policy, the time.
+    pub deps: Deps,
     /// What jobs may use.
     pub services: Services,
-    /// Retry, retention and safety margins.
-    pub settings: Settings,
-    /// The time.
-    pub clock: Arc<dyn Clock>,
+    /// How long before the invocation's deadline a run must be over.
+    pub safety_margin: TimeDelta,
 }
 
 /// Handles one batch of queue messages. `deadline` is when the invocation must be over (the
@@ -78,100 +69,185 @@ async fn handle_message(
     let body = record.body.as_deref().unwrap_or_default();
     let message: Message = serde_json::from_str(body)
         .map_err(|e| anyhow::anyhow!("not a nextdue message ({e}): {:.200}", body))?;
-    let mut now = executor.clock.now();
-    if let MessageAction::WaitThenClaim(wait) = on_message(&message, now) {
+    let Some(now) = until_due(&message, record, executor).await? else {
+        return Ok(());
+    };
+    let Some(claimed) = claim_or_skip(&message, now, deadline, executor).await? else {
+        return Ok(());
+    };
+    let started = Instant::now();
+    let closing = run_claimed(&claimed, executor, deadline).await?;
+    record_finish(&message, &claimed, &closing, executor, started).await
+}
+
+/// Step 1: waits out a message that is a moment early, or sends on one that is early by more
+/// (`None`); `Some(now)` when the run may be claimed.
+async fn until_due(
+    message: &Message,
+    record: &SqsMessage,
+    executor: &Executor,
+) -> anyhow::Result<Option<DateTime<Utc>>> {
+    let clock = &executor.deps.clock;
+    let mut now = clock.now();
+    if let MessageAction::WaitThenClaim(wait) = on_message(message, now) {
         tokio::time::sleep(wait.to_std().unwrap_or_default()).await;
-        now = executor.clock.now();
+        now = clock.now();
     }
-    match on_message(&message, now) {
+    match on_message(message, now) {
+        MessageAction::Claim => Ok(Some(now)),
+        MessageAction::WaitThenClaim(_) => {
+            anyhow::bail!("still early after waiting for the due time")
+        }
         MessageAction::Redeliver(route) => {
             let arn = record
                 .event_source_arn
                 .as_deref()
                 .ok_or_else(|| anyhow::anyhow!("the message has no source queue"))?;
-            let queue = executor.delivery.queue_from_arn(arn).await?;
-            let sent = executor.delivery.send(&message, &queue, route).await?;
+            let delivery = &executor.deps.delivery;
+            let queue = delivery.queue_from_arn(arn).await?;
+            let sent = delivery.send(message, &queue, route).await?;
             tracing::debug!(worker = ?message.id, due = %message.due, sent = ?sent, "early; sent on");
-            Ok(())
-        }
-        MessageAction::WaitThenClaim(_) => {
-            anyhow::bail!("still early after waiting for the due time")
-        }
-        MessageAction::Claim => {
-            let token = uuid::Uuid::new_v4().to_string();
-            match executor
-                .store
-                .apply(&claim(&message, now, deadline, &token))
-                .await?
-            {
-                Applied::Refused(stored) => {
-                    let image = stored.as_ref().map(Image::decode);
-                    match refusal(&message, image.as_ref()) {
-                        Some(reason) => {
-                            tracing::info!(worker = ?message.id, due = %message.due, reason = %reason, "skipped");
-                            if executor.settings.emit_metrics {
-                                println!(
-                                    "{}",
-                                    metrics::skipped(&reason, &message.id, executor.clock.now())
-                                );
-                            }
-                            Ok(())
-                        }
-                        None => anyhow::bail!(
-                            "the claim was refused, yet the stored item matches the message"
-                        ),
-                    }
-                }
-                Applied::Written(item) => match Worker::from_item(&item) {
-                    Ok(worker) => run(worker, &message, executor, deadline).await,
-                    Err(error) => {
-                        executor
-                            .store
-                            .apply(&invalid_after_claim(
-                                &message.id,
-                                &token,
-                                &error,
-                                executor.clock.now(),
-                            ))
-                            .await?;
-                        tracing::warn!(worker = ?message.id, error = ?error.to_string(), "claimed, but the item is invalid");
-                        Ok(())
-                    }
-                },
-            }
+            Ok(None)
         }
     }
 }
 
-async fn run(
-    worker: Worker,
+/// Step 2: claims the run with a fresh token, leased until `deadline`. A refused claim is a
+/// skip (stale task, disabled, already done: logged and counted); a claimed item that no
+/// longer decodes is marked invalid. `Some` only for a run this invocation now owns.
+async fn claim_or_skip(
     message: &Message,
+    now: DateTime<Utc>,
+    deadline: DateTime<Utc>,
+    executor: &Executor,
+) -> anyhow::Result<Option<Claimed>> {
+    let deps = &executor.deps;
+    let token = uuid::Uuid::new_v4().to_string();
+    let item = match deps
+        .store
+        .apply(&claim(message, now, deadline, &token))
+        .await?
+    {
+        Applied::Written(item) => item,
+        Applied::Refused(stored) => {
+            let image = stored.as_ref().map(Image::decode);
+            let Some(reason) = refusal(message, image.as_ref()) else {
+                anyhow::bail!("the claim was refused, yet the stored item matches the message");
+            };
+            tracing::info!(worker = ?message.id, due = %message.due, reason = %reason, "skipped");
+            if deps.emit_metrics {
+                println!(
+                    "{}",
+                    metrics::skipped(&reason, &message.id, deps.clock.now())
+                );
+            }
+            return Ok(None);
+        }
+    };
+    match Worker::from_item(&item) {
+        Ok(worker) => Claimed::from_worker(worker)
+            .map(Some)
+            .ok_or_else(|| anyhow::anyhow!("the claim returned an item that is not running")),
+        Err(error) => {
+            deps.store
+                .apply(&invalid_after_claim(
+                    &message.id,
+                    &token,
+                    &error,
+                    deps.clock.now(),
+                ))
+                .await?;
+            tracing::warn!(worker = ?message.id, error = ?error.to_string(), "claimed, but the item is invalid");
+            Ok(None)
+        }
+    }
+}
+
+/// Step 3: runs the claimed job (unless its spawn parent has stopped) and decides how the run
+/// ends: the run record and the worker's closing write.
+async fn run_claimed(
+    claimed: &Claimed,
     executor: &Executor,
     deadline: DateTime<Utc>,
-) -> anyhow::Result<()> {
-    let claimed = Claimed::from_worker(worker)
-        .ok_or_else(|| anyhow::anyhow!("the claim returned an item that is not running"))?;
-    let started = Instant::now();
-    let closing = match disabled_parent(&claimed.worker, executor).await? {
-        Some((parent, why)) => orphaned(
-            &claimed,
+) -> anyhow::Result<Finish> {
+    let deps = &executor.deps;
+    if let Some((parent, why)) = disabled_parent(&claimed.worker, deps).await? {
+        return Ok(orphaned(
+            claimed,
             &parent,
             why,
-            executor.clock.now(),
-            &executor.settings.policy,
-        ),
-        None => execute(&claimed, executor, deadline).await,
+            deps.clock.now(),
+            &deps.policy,
+        ));
+    }
+    let budget = (deadline - executor.safety_margin - deps.clock.now()).max(TimeDelta::seconds(1));
+    let limit = TimeDelta::seconds(claimed.worker.timeout_seconds().into()).min(budget);
+    let ctx = JobContext {
+        worker: &claimed.worker,
+        due: claimed.due,
+        attempt: claimed.attempt(),
+        services: &executor.services,
     };
-    if executor.settings.emit_metrics {
+    let result = match deps.registry.get(&claimed.worker.kind) {
+        None => Err(JobError::permanent(format!(
+            "unknown kind {:?}",
+            claimed.worker.kind
+        ))),
+        Some(job) => guarded(job, &ctx, limit).await,
+    };
+    let outcome = Outcome {
+        result,
+        finished: deps.clock.now(),
+    };
+    Ok(finish(
+        claimed,
+        &outcome,
+        deps.clock.jitter(),
+        &deps.registry,
+        &deps.policy,
+    ))
+}
+
+/// Runs `job` once within `limit`: a panic or the limit running out is that run's retryable
+/// failure, never the batch's.
+async fn guarded(
+    job: &dyn Job,
+    ctx: &JobContext<'_>,
+    limit: TimeDelta,
+) -> Result<String, JobError> {
+    let caught = AssertUnwindSafe(job.execute(ctx)).catch_unwind();
+    match tokio::time::timeout(limit.to_std().expect("a positive limit"), caught).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(panic)) => Err(JobError::retryable(format!(
+            "the job panicked: {}",
+            panic_text(panic.as_ref())
+        ))),
+        Err(_) => Err(JobError::retryable(format!(
+            "timed out after {} s",
+            limit.num_seconds()
+        ))),
+    }
+}
+
+/// Step 4: records the run, then closes the worker (fenced by the claim's token). The record
+/// comes first: a crash after it leaves a record and a running worker for the sweeper, never a
+/// finished worker without its record.
+async fn record_finish(
+    message: &Message,
+    claimed: &Claimed,
+    closing: &Finish,
+    executor: &Executor,
+    started: Instant,
+) -> anyhow::Result<()> {
+    let deps = &executor.deps;
+    if deps.emit_metrics {
         println!(
             "{}",
-            metrics::finished(&closing.record, &claimed.worker.kind, executor.clock.now())
+            metrics::finished(&closing.record, &claimed.worker.kind, deps.clock.now())
         );
     }
-    // The run record first: a crash after it leaves a record and a running worker for the
-    // sweeper, never a finished worker without its record.
-    executor.store.put_run(&closing.record).await?;
-    match executor.store.apply(&closing.update).await? {
+    deps.store.put_run(&closing.record).await?;
+    match deps.store.apply(&closing.update).await? {
         Applied::Written(_) => {
             tracing::info!(
                 worker = ?message.id,
@@ -184,13 +260,13 @@ async fn run(
                 "ran"
             );
         }
-        Applied::Refused(stored) if closed_from_record(stored.as_ref(), &closing) => {
+        Applied::Refused(stored) if closed_from_record(stored.as_ref(), closing) => {
             tracing::info!(worker = ?message.id, due = %message.due, "the sweeper closed this run from its record meanwhile");
         }
         Applied::Refused(_) => {
             let mut record = closing.record.clone();
             record.superseded = true;
-            executor.store.put_run(&record).await?;
+            deps.store.put_run(&record).await?;
             tracing::warn!(worker = ?message.id, due = %message.due, "finished after its claim was given up; recorded as superseded");
         }
     }
@@ -214,12 +290,12 @@ fn closed_from_record(stored: Option<&Item>, closing: &Finish) -> bool {
 /// again since; one read, only for spawned workers), so the tree stops when its root does.
 async fn disabled_parent(
     worker: &Worker,
-    executor: &Executor,
+    deps: &Deps,
 ) -> anyhow::Result<Option<(String, Orphaned)>> {
     let Some(parent) = &worker.parent_id else {
         return Ok(None);
     };
-    let image = executor
+    let image = deps
         .store
         .get_worker(parent)
         .await?
@@ -232,50 +308,6 @@ async fn disabled_parent(
         _ => Orphaned::DisabledOrGone,
     };
     Ok(Some((parent.clone(), why)))
-}
-
-/// Runs the claimed job under its time limit, catching a panic, and decides how the run ends.
-async fn execute(claimed: &Claimed, executor: &Executor, deadline: DateTime<Utc>) -> Finish {
-    let budget = (deadline - executor.settings.safety_margin - executor.clock.now())
-        .max(TimeDelta::seconds(1));
-    let limit = TimeDelta::seconds(claimed.worker.timeout_seconds().into()).min(budget);
-    let ctx = JobContext {
-        worker: &claimed.worker,
-        due: claimed.due,
-        attempt: claimed.attempt(),
-        services: &executor.services,
-    };
-    let result = match executor.registry.get(&claimed.worker.kind) {
-        None => Err(JobError::permanent(format!(
-            "unknown kind {:?}",
-            claimed.worker.kind
-        ))),
-        Some(job) => {
-            let guarded = AssertUnwindSafe(job.execute(&ctx)).catch_unwind();
-            match tokio::time::timeout(limit.to_std().expect("a positive limit"), guarded).await {
-                Ok(Ok(result)) => result,
-                Ok(Err(panic)) => Err(JobError::retryable(format!(
-                    "the job panicked: {}",
-                    panic_text(panic.as_ref())
-                ))),
-                Err(_) => Err(JobError::retryable(format!(
-                    "timed out after {} s",
-                    limit.num_seconds()
-                ))),
-            }
-        }
-    };
-    let outcome = Outcome {
-        result,
-        finished: executor.clock.now(),
-    };
-    finish(
-        claimed,
-        &outcome,
-        executor.clock.jitter(),
-        &executor.registry,
-        &executor.settings.policy,
-    )
 }
 
 fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {

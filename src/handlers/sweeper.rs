@@ -5,76 +5,21 @@
 //! counted in the pass's report and metric, and the pass goes on. Only a failed read of the
 //! index itself ends a pass.
 
-use std::sync::Arc;
-
 use chrono::{DateTime, Utc};
 
-use crate::clock::Clock;
-use crate::delivery::Deliver;
+use super::{Sweeper, metrics};
 use crate::item::{Image, Item, attr};
-use crate::job::Registry;
 use crate::lifecycle::{
-    DEFAULT_SWEEP_SHARDS, Policy, SweepAction, rescue_recorded, route, sweep, sweep_undecodable,
+    DEFAULT_SWEEP_SHARDS, SweepAction, SweepReport, rescue_recorded, route, sweep,
+    sweep_undecodable,
 };
-use crate::metrics;
-use crate::store::{Applied, RunWrite, WorkerStore};
+use crate::seams::{Applied, RunWrite};
 use crate::timestamp::Due;
 
 /// Workers read per page of the index.
 pub const PAGE_SIZE: i32 = 100;
 /// Pages read per shard in one pass, so one pass stays bounded (shards × 10 × 100 workers).
 pub const MAX_PAGES_PER_SHARD: usize = 10;
-
-/// What the sweeper needs: the tables, delivery, the jobs (for next due times) and the policy.
-pub struct Sweeper {
-    /// The workers and runs tables.
-    pub store: Arc<dyn WorkerStore>,
-    /// SQS and Scheduler, to send lost messages again.
-    pub delivery: Arc<dyn Deliver>,
-    /// The jobs this deployment knows.
-    pub registry: Registry,
-    /// Retry, retention and sweep settings, and the worker queues.
-    pub policy: Policy,
-    /// Whether each pass prints its Embedded Metric Format line (in Lambda).
-    pub emit_metrics: bool,
-    /// The time.
-    pub clock: Arc<dyn Clock>,
-}
-
-/// What one pass did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct SweepReport {
-    /// Workers read from the index.
-    pub looked_at: usize,
-    /// Runs closed because their lease expired.
-    pub rescued: usize,
-    /// Overdue workers whose message was sent again.
-    pub redelivered: usize,
-    /// Index entries of workers that are not live, removed.
-    pub forgotten: usize,
-    /// Index entries looked at too early (a `nextDue` moved later), moved to match.
-    #[serde(default)]
-    pub postponed: usize,
-    /// Indexed items that no longer decode, marked invalid (which takes them out of the index).
-    #[serde(default)]
-    pub invalidated: usize,
-    /// Workers the pass could not act on (each is logged; the next pass tries again).
-    #[serde(default)]
-    pub failed: usize,
-}
-
-impl SweepReport {
-    /// Whether the pass changed or tried to change anything (beyond reading the index).
-    pub fn did_anything(&self) -> bool {
-        self.rescued
-            + self.redelivered
-            + self.forgotten
-            + self.postponed
-            + self.invalidated
-            + self.failed
-            > 0
-    }
-}
 
 /// One pass of the sweeper at `now`. Fails only when the index cannot be read.
 pub async fn sweep_once(sweeper: &Sweeper, now: DateTime<Utc>) -> anyhow::Result<SweepReport> {

@@ -117,3 +117,38 @@ pub fn sweep(
         }
     }
 }
+
+/// What one pass did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SweepReport {
+    /// Workers read from the index.
+    pub looked_at: usize,
+    /// Runs closed because their lease expired.
+    pub rescued: usize,
+    /// Overdue workers whose message was sent again.
+    pub redelivered: usize,
+    /// Index entries of workers that are not live, removed.
+    pub forgotten: usize,
+    /// Index entries looked at too early (a `nextDue` moved later), moved to match.
+    #[serde(default)]
+    pub postponed: usize,
+    /// Indexed items that no longer decode, marked invalid (which takes them out of the index).
+    #[serde(default)]
+    pub invalidated: usize,
+    /// Workers the pass could not act on (each is logged; the next pass tries again).
+    #[serde(default)]
+    pub failed: usize,
+}
+
+impl SweepReport {
+    /// Whether the pass changed or tried to change anything (beyond reading the index).
+    pub fn did_anything(&self) -> bool {
+        self.rescued
+            + self.redelivered
+            + self.forgotten
+            + self.postponed
+            + self.invalidated
+            + self.failed
+            > 0
+    }
+}

@@ -14,9 +14,10 @@ use serde::Serialize;
 use super::format::{self, paint, style};
 use super::show::worker_item;
 use super::{Connection, OpsError, OpsResult};
-use crate::clients::Clients;
-use crate::delivery::{QueueRef, lookup_queue};
+use crate::adapters::clients::Clients;
+use crate::adapters::sqs::lookup_queue;
 use crate::lifecycle::Message;
+use crate::seams::QueueRef;
 
 /// What `dead-letters` looks at.
 #[derive(Args, Clone, Debug)]

@@ -17,9 +17,9 @@ use aws_config::{BehaviorVersion, Region};
 use chrono::{DateTime, Utc};
 use clap::Args;
 
-use crate::clients::{Clients, is_local_endpoint};
+use crate::adapters::clients::{Clients, is_local_endpoint};
+use crate::adapters::sdk_error::{self, DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use crate::config::{DEFAULT_QUEUE_PREFIX, DEFAULT_RUNS_TABLE, DEFAULT_WORKERS_TABLE, Settings};
-use crate::sdk_error::{self, DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
 /// Where the commands look, and how they answer.
 #[derive(Args, Clone, Debug)]

@@ -213,7 +213,12 @@ async fn change(connection: &Connection, id: &str, change: Change) -> OpsResult<
         .await;
     let old = match result {
         Ok(output) => Item::from(output.attributes.unwrap_or_default()),
-        Err(error) if crate::sdk_error::code_is(&error, &["ConditionalCheckFailedException"]) => {
+        Err(error)
+            if crate::adapters::sdk_error::code_is(
+                &error,
+                &["ConditionalCheckFailedException"],
+            ) =>
+        {
             return Err(OpsError(format!(
                 "no worker {id:?} in {} (nothing written; `{} put` writes a new one)",
                 connection.workers_table,

@@ -7,10 +7,11 @@ use super::format::{self, paint, style};
 use super::put::IdArgs;
 use super::show::worker_item;
 use super::{Connection, OpsError, OpsResult, program};
+use crate::adapters::dynamodb::Store;
 use crate::item::Worker;
 use crate::job::Registry;
 use crate::lifecycle::{NextState, release};
-use crate::store::{Applied, RunWrite, Store, WorkerStore};
+use crate::seams::{Applied, RunWrite, WorkerStore};
 
 /// Runs `nextdue release`.
 pub async fn run(connection: &Connection, args: &IdArgs, registry: &Registry) -> OpsResult<()> {
@@ -40,7 +41,7 @@ pub async fn run(connection: &Connection, args: &IdArgs, registry: &Registry) ->
         &connection.workers_table,
         &connection.runs_table,
     );
-    let failed = |e: crate::store::StoreError| OpsError(e.to_string());
+    let failed = |e: crate::seams::StoreError| OpsError(e.to_string());
     if let RunWrite::Exists(record) = store
         .put_run_if_absent(&finish.record)
         .await

@@ -9,7 +9,7 @@ use super::format::{self, paint, safe, style};
 use super::list::Row;
 use super::preview::{DueTime, describe, due_table};
 use super::{Connection, OpsError, OpsResult};
-use crate::clients::Clients;
+use crate::adapters::clients::Clients;
 use crate::item::{Item, RunRecord, Worker, attr};
 
 /// What `show` shows.

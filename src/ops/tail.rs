@@ -28,7 +28,7 @@ pub struct TailArgs {
 /// The finish time of each worker's last run (what a poll of the workers table reads).
 async fn last_finishes(
     connection: &Connection,
-    clients: &crate::clients::Clients,
+    clients: &crate::adapters::clients::Clients,
     ids: &[String],
 ) -> OpsResult<HashMap<String, String>> {
     let mut found = clients
@@ -59,7 +59,7 @@ async fn last_finishes(
 /// The runs of `id` that started at or after `since` (a run-record stamp).
 async fn runs_since(
     connection: &Connection,
-    clients: &crate::clients::Clients,
+    clients: &crate::adapters::clients::Clients,
     id: &str,
     since: &str,
 ) -> OpsResult<Vec<RunRecord>> {
@@ -105,7 +105,7 @@ fn line(run: &RunRecord) -> String {
 /// an error.
 async fn follow(
     connection: &Connection,
-    clients: &crate::clients::Clients,
+    clients: &crate::adapters::clients::Clients,
     args: &TailArgs,
     since: &str,
 ) -> OpsResult<()> {

@@ -8,7 +8,7 @@ use chrono::{TimeDelta, Utc};
 use crate::item::{AttributeValue, Item, RunRecord, attr};
 use crate::lifecycle::update::{n, s};
 use crate::lifecycle::{Condition, Update};
-use crate::store::{Applied, RunWrite, StoreError, WorkerStore};
+use crate::seams::{Applied, RunWrite, StoreError, WorkerStore};
 use crate::timestamp::Due;
 
 /// Runs every check against `store`, on items whose ids start with `prefix` (so suites on

@@ -8,14 +8,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::clock::Clock;
 use crate::config::Names;
-use crate::delivery::{Deliver, DeliveryError, QueueRef, Sent, schedule_name};
 use crate::item::{AttributeValue, Item, MAX_ITEM_BYTES, RunRecord, attr, item_size};
 use crate::job::{Created, JobError, Mail, Mailer, WorkerWriter};
 use crate::jobs::email::check_sender;
 use crate::lifecycle::{Message, Route, Update};
-use crate::store::{Applied, Page, RunWrite, StoreError, WorkerStore};
+use crate::seams::Clock;
+use crate::seams::{Applied, Page, RunWrite, StoreError, WorkerStore};
+use crate::seams::{Deliver, DeliveryError, QueueRef, Sent, schedule_name};
 use crate::timestamp::Due;
 
 pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

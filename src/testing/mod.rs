@@ -49,15 +49,16 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 pub use self::memory::{MemoryDelivery, MemoryMailer, MemoryStore, StreamChange, Waiting};
 pub use self::scripted::{MemoryFunctions, MemoryHttp, Scripted, http_answer};
-use crate::clock::Clock;
 use crate::config::Settings;
+use crate::handlers::Handlers;
 use crate::handlers::dispatcher::handle_stream;
 use crate::handlers::executor::handle_queue;
-use crate::handlers::sweeper::{SweepReport, sweep_once};
-use crate::handlers::{Handlers, Seams};
+use crate::handlers::sweeper::sweep_once;
 use crate::item::{AttributeValue, Item, RunRecord, Worker, attr};
-use crate::job::{Mail, Registry};
-use crate::store::StoreError;
+use crate::job::{Mail, Registry, Services};
+use crate::lifecycle::SweepReport;
+use crate::seams::StoreError;
+use crate::seams::{Clock, Seams};
 use crate::stream_filter;
 
 /// Stream records per dispatcher invocation (the template's `BatchSize`).
@@ -182,11 +183,14 @@ impl Harness {
         let seams = Seams {
             store: store.clone(),
             delivery: delivery.clone(),
-            mailer: mailer.clone(),
-            workers: store.clone(),
-            http: http.clone(),
-            functions: functions.clone(),
             clock: clock.clone(),
+            services: Services {
+                mailer: mailer.clone(),
+                workers: store.clone(),
+                http: http.clone(),
+                functions: functions.clone(),
+                limits: settings.limits.clone(),
+            },
         };
         Harness {
             handlers: Handlers::new(seams, &settings, registry),

@@ -2,7 +2,7 @@
 //! the good items written beside them.
 
 use nextdue::item::Status;
-use nextdue::store::WorkerStore as _;
+use nextdue::seams::WorkerStore as _;
 use serde_json::json;
 
 use crate::support::TestStack;

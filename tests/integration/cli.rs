@@ -5,7 +5,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use nextdue::item::{Item, RunRecord, Status};
-use nextdue::store::WorkerStore as _;
+use nextdue::seams::WorkerStore as _;
 use serde_json::{Value, json};
 use tokio::io::AsyncBufReadExt;
 
@@ -603,7 +603,7 @@ async fn cli_redrive_moves_each_of_more_dead_letters_than_a_listing_reads_exactl
         "each reported once"
     );
     assert_eq!(moved.len(), LETTERS, "each moved");
-    let count = |queue: nextdue::delivery::QueueRef| async move {
+    let count = |queue: nextdue::seams::QueueRef| async move {
         sqs.get_queue_attributes()
             .queue_url(&queue.url)
             .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)

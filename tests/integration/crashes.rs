@@ -4,12 +4,12 @@
 use std::collections::BTreeSet;
 
 use chrono::TimeDelta;
-use nextdue::delivery::Deliver as _;
 use nextdue::dev::checkpoint::Checkpoints;
 use nextdue::dev::queues::QueuePump;
 use nextdue::dev::streams::StreamPump;
 use nextdue::faults::{Faults, Plan};
 use nextdue::item::Status;
+use nextdue::seams::Deliver as _;
 use serde_json::json;
 
 use crate::support::TestStack;

@@ -6,17 +6,17 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::{TimeDelta, Utc};
-use nextdue::clients::Clients;
+use nextdue::adapters::clients::Clients;
 use nextdue::dev::checkpoint::Checkpoints;
 use nextdue::dev::queues::QueuePump;
 use nextdue::dev::streams::StreamPump;
 use nextdue::faults::Faults;
-use nextdue::handlers::Stack;
 use nextdue::handlers::sweeper::sweep_once;
 use nextdue::item::Status;
 use nextdue::lifecycle::{Message, claim};
-use nextdue::store::WorkerStore as _;
+use nextdue::seams::WorkerStore as _;
 use nextdue::timestamp::Due;
+use nextdue::wiring::Stack;
 use serde_json::json;
 use serde_norway::Value;
 

@@ -1,8 +1,8 @@
 //! Invariant 6, in the code: the email job sends only from the allowed senders.
 
+use nextdue::adapters::ses::SesMailer;
 use nextdue::job::Mail;
 use nextdue::job::Mailer;
-use nextdue::mail::SesMailer;
 
 use crate::support::TestStack;
 

@@ -6,20 +6,20 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::TimeDelta;
-use nextdue::clients::Clients;
+use nextdue::adapters::clients::Clients;
 use nextdue::config::{Names, Settings};
-use nextdue::delivery::Deliver as _;
-use nextdue::delivery::QueueRef;
 use nextdue::dev::checkpoint::Checkpoints;
 use nextdue::dev::emulator::{SentMail, sent_mail};
 use nextdue::dev::provision::{QueueSettings, provision};
 use nextdue::dev::streams::StreamPump;
 use nextdue::dev::{Glue, GlueOptions};
 use nextdue::faults::Faults;
-use nextdue::handlers::Stack;
 use nextdue::item::{Item, RunRecord, Worker};
 use nextdue::lifecycle::{Message, Policy, QueueSpec};
-use nextdue::store::WorkerStore as _;
+use nextdue::seams::Deliver as _;
+use nextdue::seams::QueueRef;
+use nextdue::seams::WorkerStore as _;
+use nextdue::wiring::Stack;
 
 /// How long a test waits for the system to reach a state before it fails.
 pub const PATIENCE: Duration = Duration::from_secs(45);
@@ -235,7 +235,6 @@ impl TestStack {
     pub async fn worker(&self, id: &str) -> Worker {
         let item = self
             .stack
-            .executor
             .store
             .get_worker(id)
             .await
@@ -248,26 +247,14 @@ impl TestStack {
     pub async fn wait_for(&self, id: &str, what: &str, done: impl Fn(&Worker) -> bool) -> Worker {
         let started = Instant::now();
         loop {
-            if let Some(item) = self
-                .stack
-                .executor
-                .store
-                .get_worker(id)
-                .await
-                .expect("GetItem")
+            if let Some(item) = self.stack.store.get_worker(id).await.expect("GetItem")
                 && let Ok(worker) = Worker::from_item(&item)
                 && done(&worker)
             {
                 return worker;
             }
             if started.elapsed() > PATIENCE {
-                let item = self
-                    .stack
-                    .executor
-                    .store
-                    .get_worker(id)
-                    .await
-                    .expect("GetItem");
+                let item = self.stack.store.get_worker(id).await.expect("GetItem");
                 panic!(
                     "worker {id} never became {what} within {PATIENCE:?}; it stands as {item:#?}"
                 );

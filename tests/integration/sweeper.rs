@@ -7,8 +7,8 @@ use chrono::{TimeDelta, Utc};
 use nextdue::handlers::sweeper::sweep_once;
 use nextdue::item::Status;
 use nextdue::lifecycle::{Message, claim};
-use nextdue::store::Applied;
-use nextdue::store::WorkerStore as _;
+use nextdue::seams::Applied;
+use nextdue::seams::WorkerStore as _;
 use nextdue::timestamp::Due;
 use serde_json::json;
 

@@ -3,7 +3,7 @@
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use nextdue::item::{AttributeValue, Status, Worker};
 use nextdue::lifecycle::{Claimed, JobError, Message, Outcome, claim, finish};
-use nextdue::store::{Applied, WorkerStore};
+use nextdue::seams::{Applied, WorkerStore};
 use nextdue::testing::Harness;
 use serde_json::json;
 
@@ -202,7 +202,7 @@ async fn disable_then_re_enable_fences_off_the_old_task() {
         task_id: old_task.clone(),
         due: old.next_due.unwrap(),
     };
-    let queue = nextdue::delivery::Deliver::worker_queue(harness.delivery(), "default")
+    let queue = nextdue::seams::Deliver::worker_queue(harness.delivery(), "default")
         .await
         .unwrap();
     harness.delivery().enqueue(

@@ -5,7 +5,7 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use nextdue::clients::Clients;
+use nextdue::adapters::clients::Clients;
 use nextdue::item::{AttributeValue, Item};
 use serde_json::json;
 

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    nextdue::lambda::dispatcher(reports::registry()?).await
+    nextdue::serve::dispatcher(reports::registry()?).await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    nextdue::lambda::executor(reports::registry()?).await
+    nextdue::serve::executor(reports::registry()?).await
 }

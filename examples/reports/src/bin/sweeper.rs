@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    nextdue::lambda::sweeper(reports::registry()?).await
+    nextdue::serve::sweeper(reports::registry()?).await
 }

@@ -4,9 +4,9 @@ use async_trait::async_trait;
 use aws_sdk_sesv2::operation::send_email::SendEmailError;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 
+use crate::adapters::sdk_error;
 use crate::job::{JobError, Mail, Mailer};
 use crate::jobs::email::check_sender;
-use crate::sdk_error;
 
 /// Sends mail through SES v2, only from the allowed senders.
 #[derive(Clone, Debug)]

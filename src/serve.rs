@@ -5,11 +5,9 @@
 //! // src/bin/executor.rs of your own package
 //! #[tokio::main]
 //! async fn main() -> Result<(), lambda_runtime::Error> {
-//!     nextdue::lambda::executor(nextdue::jobs::builtin()).await
+//!     nextdue::serve::executor(nextdue::jobs::builtin()).await
 //! }
 //! ```
-
-use std::sync::Arc;
 
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_lambda_events::dynamodb::Event;
@@ -17,16 +15,13 @@ use aws_lambda_events::sqs::SqsEvent;
 use chrono::{DateTime, TimeDelta, Utc};
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 
-use crate::clients::Clients;
-use crate::clock::SystemClock;
 use crate::config::Settings;
-use crate::delivery::{Deliver, Delivery};
 use crate::handlers::dispatcher::handle_stream;
 use crate::handlers::executor::handle_queue;
-use crate::handlers::sweeper::{SweepReport, sweep_once};
-use crate::handlers::{Dispatcher, Stack, Sweeper};
+use crate::handlers::sweeper::sweep_once;
 use crate::job::Registry;
-use crate::store::{Store, WorkerStore};
+use crate::lifecycle::SweepReport;
+use crate::wiring;
 
 // A panicking job is caught and recorded as that run's failure only if panics unwind; with
 // `panic = "abort"` one panic would end every run of the batch. Refuse to build such an
@@ -44,27 +39,6 @@ async fn environment() -> Result<(SdkConfig, Settings), Error> {
     Ok((config, Settings::from_env()?))
 }
 
-/// The tables and the queues, all the dispatcher and the sweeper reach: their binaries link the
-/// DynamoDB, SQS and Scheduler clients only (the mail, HTTP and Lambda clients are the
-/// executor's).
-fn tables_and_queues(
-    config: &SdkConfig,
-    settings: &Settings,
-) -> (Arc<dyn WorkerStore>, Arc<dyn Deliver>) {
-    let names = &settings.names;
-    let store = Store::new(
-        aws_sdk_dynamodb::Client::new(config),
-        &names.workers_table,
-        &names.runs_table,
-    );
-    let delivery = Delivery::new(
-        aws_sdk_sqs::Client::new(config),
-        aws_sdk_scheduler::Client::new(config),
-        names.clone(),
-    );
-    (Arc::new(store), Arc::new(delivery))
-}
-
 /// `value` for the rest of the process, so the handlers borrow it for `'static`.
 fn for_the_process<T>(value: T) -> &'static T {
     Box::leak(Box::new(value))
@@ -78,14 +52,7 @@ pub async fn dispatcher(registry: Registry) -> Result<(), Error> {
 
 async fn serve_dispatcher(registry: Registry) -> Result<(), Error> {
     let (config, settings) = environment().await?;
-    let (store, delivery) = tables_and_queues(&config, &settings);
-    let dispatcher = for_the_process(Dispatcher::new(
-        store,
-        delivery,
-        Arc::new(SystemClock),
-        &settings,
-        registry,
-    ));
+    let dispatcher = for_the_process(wiring::dispatcher(&config, &settings, registry));
     run(service_fn(move |event: LambdaEvent<Event>| async move {
         Ok::<_, Error>(handle_stream(&event.payload, dispatcher).await)
     }))
@@ -101,15 +68,11 @@ pub async fn executor(registry: Registry) -> Result<(), Error> {
 
 async fn serve_executor(registry: Registry) -> Result<(), Error> {
     let (config, settings) = environment().await?;
-    let stack = for_the_process(Stack::new(
-        Clients::from_config(&config),
-        settings,
-        registry,
-    ));
-    let timeout = stack.executor.settings.function_timeout;
+    let executor = for_the_process(wiring::executor(&config, &settings, registry));
+    let timeout = settings.function_timeout;
     run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         let deadline = invocation_deadline(event.context.deadline, Utc::now(), timeout);
-        Ok::<_, Error>(handle_queue(&event.payload, &stack.executor, deadline).await)
+        Ok::<_, Error>(handle_queue(&event.payload, executor, deadline).await)
     }))
     .await
 }
@@ -153,14 +116,7 @@ pub async fn sweeper(registry: Registry) -> Result<(), Error> {
 
 async fn serve_sweeper(registry: Registry) -> Result<(), Error> {
     let (config, settings) = environment().await?;
-    let (store, delivery) = tables_and_queues(&config, &settings);
-    let sweeper = for_the_process(Sweeper::new(
-        store,
-        delivery,
-        Arc::new(SystemClock),
-        &settings,
-        registry,
-    ));
+    let sweeper = for_the_process(wiring::sweeper(&config, &settings, registry));
     run(service_fn(
         move |_: LambdaEvent<serde_json::Value>| async move {
             let report: SweepReport = sweep_once(sweeper, Utc::now()).await?;

@@ -4,9 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use crate::handlers::sweeper::SweepReport;
 use crate::item::RunRecord;
-use crate::lifecycle::SkipReason;
+use crate::lifecycle::{SkipReason, SweepReport};
 
 /// The CloudWatch namespace of nextdue's metrics.
 pub const NAMESPACE: &str = "nextdue";
@@ -32,7 +31,7 @@ fn document(now: DateTime<Utc>, dimension: &str, metrics: &[(&str, &str)], field
 /// duration, by job kind.
 ///
 /// ```
-/// # use nextdue::{item::RunRecord, metrics::finished};
+/// # use nextdue::{item::RunRecord, handlers::metrics::finished};
 /// # let record = RunRecord { worker_id: "w".into(), run_id: "r".into(), task_id: "t".into(),
 /// #     due: "2027-01-01T09:00:00Z".parse().unwrap(), attempt: 1,
 /// #     start_time: "2027-01-01T09:00:00.250Z".parse().unwrap(), finish_time: None,

@@ -3,6 +3,8 @@
 
 pub use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
+use crate::seams::DeliveryError;
+
 /// Whether a call failed with one of these error codes (checked on the code itself, since
 /// emulators and query-compatible services do not always map it to the typed variant).
 pub fn code_is<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>, codes: &[&str]) -> bool {
@@ -28,5 +30,35 @@ where
             service.message().unwrap_or("no message")
         ),
         None => DisplayErrorContext(&error).to_string(),
+    }
+}
+
+/// A delivery call (SQS, Scheduler) that failed, in one line.
+pub(crate) fn call_failed<E, R>(
+    operation: &'static str,
+    target: &str,
+    error: SdkError<E, R>,
+) -> DeliveryError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    DeliveryError::Call {
+        operation,
+        target: target.to_owned(),
+        message: message(error),
+    }
+}
+
+/// A delivery call whose answer lacked what it is for (a URL, an ARN).
+pub(crate) fn missing_in_answer(
+    operation: &'static str,
+    target: &str,
+    what: &str,
+) -> DeliveryError {
+    DeliveryError::Call {
+        operation,
+        target: target.to_owned(),
+        message: format!("no {what} in the answer"),
     }
 }

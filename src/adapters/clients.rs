@@ -101,7 +101,7 @@ impl Clients {
 /// Whether `endpoint` is on this machine (loopback), the only place `nextdue dev` will talk to.
 ///
 /// ```
-/// use nextdue::clients::is_local_endpoint;
+/// use nextdue::adapters::clients::is_local_endpoint;
 /// assert!(is_local_endpoint("http://127.0.0.1:5000"));
 /// assert!(is_local_endpoint("http://localhost:4566/"));
 /// assert!(is_local_endpoint("http://[::1]:5000"));

@@ -1,5 +1,6 @@
-//! Where the handlers read the time (and the chance that spreads retries): the system clock in Lambda and `nextdue dev`, a virtual one
-//! in the test kit (`nextdue::testing`), so a week of schedules runs in a moment.
+//! Where the handlers read the time (and the chance that spreads retries): the system clock in
+//! Lambda and `nextdue dev` ([`crate::adapters::clock`]), a virtual one in the test kit, so a week
+//! of schedules runs in a moment.
 
 use chrono::{DateTime, Utc};
 
@@ -12,15 +13,5 @@ pub trait Clock: Send + Sync + std::fmt::Debug {
     /// unless the clock is the test kit's with a seed.
     fn jitter(&self) -> f64 {
         rand::random::<f64>()
-    }
-}
-
-/// The system clock.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
     }
 }

@@ -8,8 +8,8 @@ use aws_sdk_lambda::operation::invoke::InvokeError;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
 
+use crate::adapters::sdk_error::{self, SdkError};
 use crate::job::{Invoked, Invoker, JobError};
-use crate::sdk_error::{self, SdkError};
 
 /// Bytes of a response payload kept (for the item's message).
 pub const PAYLOAD_BYTES_KEPT: usize = 512;

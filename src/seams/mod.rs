@@ -1,0 +1,33 @@
+//! The seams: every way the handlers and jobs reach the world, as traits and their data, free of
+//! every SDK crate. [`crate::adapters`] implements them on AWS; the test kit (`nextdue::testing`)
+//! implements them in memory; [`crate::wiring`] chooses.
+
+pub mod clock;
+pub mod deliver;
+pub mod jobs;
+pub mod store;
+
+use std::sync::Arc;
+
+pub use clock::Clock;
+pub use deliver::{Deliver, DeliveryError, QueueRef, Sent, schedule_name};
+pub use jobs::{
+    Created, HttpClient, HttpFailure, HttpRequest, HttpResponse, Invoked, Invoker, JobLimits, Mail,
+    Mailer, Services, WorkerWriter,
+};
+pub use store::{Applied, Page, RunWrite, StoreError, WorkerStore};
+
+pub use crate::lifecycle::JobError;
+
+/// What the handlers reach the world through: AWS in a deployment, memory in the test kit.
+#[derive(Clone)]
+pub struct Seams {
+    /// The workers and runs tables.
+    pub store: Arc<dyn WorkerStore>,
+    /// The queues and one-time schedules.
+    pub delivery: Arc<dyn Deliver>,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
+    /// What jobs may use (mail, HTTP, Lambda, new workers) and the rules they run under.
+    pub services: Services,
+}
