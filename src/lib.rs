@@ -31,6 +31,8 @@ pub mod config;
 pub mod dev;
 #[cfg(feature = "dev")]
 pub mod faults;
+#[cfg(any(feature = "dev", feature = "testing"))]
+pub mod glue;
 pub mod handlers;
 pub mod logging;
 #[cfg(feature = "dev")]

@@ -138,3 +138,56 @@ fn the_executors_fallback_deadline_is_its_timeout_in_the_template() {
     assert_eq!(timeout, fallback);
     assert_eq!(timeout, nextdue::config::DEFAULT_FUNCTION_TIMEOUT_SECONDS);
 }
+
+/// The local stack and the test kit play Lambda's event source mappings and queues by
+/// `nextdue::glue::mapping`; these are the template's numbers.
+#[test]
+fn the_glues_numbers_are_the_templates() {
+    use nextdue::glue::mapping::*;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = fs::read_to_string(root.join("template.yaml")).unwrap();
+    let template: serde_norway::Value = serde_norway::from_str(&text).unwrap();
+    let resources = &template["Resources"];
+    let number = |value: &serde_norway::Value, what: &str| {
+        value
+            .as_i64()
+            .unwrap_or_else(|| panic!("template.yaml has no number at {what}: {value:?}"))
+    };
+    let stream =
+        &resources["DispatcherFunction"]["Properties"]["Events"]["WorkersStream"]["Properties"];
+    assert_eq!(
+        number(&stream["BatchSize"], "the stream's BatchSize"),
+        STREAM_BATCH_SIZE as i64
+    );
+    assert_eq!(
+        number(&stream["MaximumRetryAttempts"], "MaximumRetryAttempts"),
+        i64::from(STREAM_RETRIES)
+    );
+    let executor = &resources["ExecutorFunction"]["Properties"];
+    assert_eq!(
+        number(&executor["Timeout"], "the executor's Timeout"),
+        FUNCTION_TIMEOUT_SECONDS
+    );
+    let queue_event =
+        &executor["Events"]["Fn::ForEach::QueueEvents"][2]["Queue&{QueueSpec}"]["Properties"];
+    assert_eq!(
+        number(&queue_event["BatchSize"], "the queues' BatchSize"),
+        QUEUE_BATCH_SIZE as i64
+    );
+    let queue = &resources["Fn::ForEach::WorkerQueues"][2]["WorkerQueue&{QueueSpec}"]["Properties"];
+    assert_eq!(
+        number(&queue["VisibilityTimeout"], "VisibilityTimeout"),
+        VISIBILITY_TIMEOUT_SECONDS
+    );
+    assert_eq!(
+        number(
+            &queue["RedrivePolicy"]["maxReceiveCount"],
+            "maxReceiveCount"
+        ),
+        i64::from(MAX_RECEIVE_COUNT)
+    );
+    let sweeper = &resources["SweeperFunction"]["Properties"]["Events"]["EveryMinute"]["Properties"]
+        ["ScheduleExpression"];
+    assert_eq!(sweeper.as_str(), Some("rate(1 minute)"));
+    assert_eq!(SWEEP_EVERY_SECONDS, 60);
+}

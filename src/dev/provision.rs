@@ -12,11 +12,9 @@ use crate::adapters::dynamodb::SWEEP_INDEX;
 use crate::adapters::sdk_error;
 use crate::adapters::sqs::lookup_queue;
 use crate::config::Names;
+use crate::glue::mapping::MAX_RECEIVE_COUNT;
 use crate::item::attr;
 use crate::lifecycle::QueueSpec;
-
-/// How many receives a message gets before SQS moves it to the dead-letter queue.
-pub const MAX_RECEIVE_COUNT: u32 = 5;
 
 /// Queue settings for provisioning.
 #[derive(Clone, Copy, Debug)]

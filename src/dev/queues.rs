@@ -2,19 +2,16 @@
 //! and deletes only what the executor did not report as failed. Failed messages come back after
 //! the visibility timeout, and SQS's redrive policy moves them to the dead-letter queue.
 
-use std::collections::HashSet;
-
-use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
 use chrono::{TimeDelta, Utc};
 
 use crate::adapters::clients::Clients;
 use crate::adapters::sdk_error;
+use crate::glue::mapping::QUEUE_BATCH_SIZE;
+use crate::glue::queue::{Received, failed, sqs_event};
 use crate::handlers::executor::{Executor, handle_queue};
 use crate::seams::QueueRef;
 
-/// Messages received per poll (SQS's maximum).
-pub const BATCH_SIZE: i32 = 10;
 /// How long one receive waits for messages.
 pub const WAIT_SECONDS: i32 = 1;
 
@@ -57,7 +54,7 @@ impl QueuePump {
             .sqs
             .receive_message()
             .queue_url(&self.queue.url)
-            .max_number_of_messages(BATCH_SIZE)
+            .max_number_of_messages(QUEUE_BATCH_SIZE as i32)
             .wait_time_seconds(WAIT_SECONDS)
             .message_system_attribute_names(MessageSystemAttributeName::All)
             .send()
@@ -84,33 +81,24 @@ impl QueuePump {
             return Ok(0);
         }
         let region = self.clients.sqs.config().region().map(|r| r.to_string());
-        let mut event = SqsEvent::default();
-        for message in &received {
-            let mut record = SqsMessage::default();
-            record.message_id = message.message_id.clone();
-            record.receipt_handle = message.receipt_handle.clone();
-            record.body = message.body.clone();
-            record.md5_of_body = message.md5_of_body.clone();
-            record.attributes = message
+        let messages = received.iter().map(|message| Received {
+            message_id: message.message_id.clone().unwrap_or_default(),
+            receipt_handle: message.receipt_handle.clone(),
+            body: message.body.clone().unwrap_or_default(),
+            md5_of_body: message.md5_of_body.clone(),
+            attributes: message
                 .attributes
                 .iter()
                 .flatten()
                 .map(|(k, v)| (k.as_str().to_owned(), v.clone()))
-                .collect();
-            record.event_source = Some("aws:sqs".into());
-            record.event_source_arn = Some(self.queue.arn.clone());
-            record.aws_region = region.clone();
-            event.records.push(record);
-        }
+                .collect(),
+        });
+        let event = sqs_event(&self.queue, region, messages);
         let response = match &self.invoke_url {
             Some(url) => super::invoke::invoke(url, "executor", &event).await?,
             None => handle_queue(&event, executor, Utc::now() + self.function_timeout).await,
         };
-        let failed: HashSet<&str> = response
-            .batch_item_failures
-            .iter()
-            .map(|f| f.item_identifier.as_str())
-            .collect();
+        let failed = failed(&response);
         let entries: Vec<DeleteMessageBatchRequestEntry> = received
             .iter()
             .enumerate()

@@ -1,6 +1,7 @@
 //! Plays the stream's event source mapping: reads the workers table's stream shard by shard,
 //! from its saved position, and hands each batch to the dispatcher, filtered by the very
-//! patterns the template declares ([`stream_filter::PATTERNS`]).
+//! patterns the template declares, with the mapping's batch size and retries
+//! ([`crate::glue`]).
 //!
 //! Each poll takes a fresh iterator after the checkpoint (`AFTER_SEQUENCE_NUMBER`) instead of
 //! trusting a long-lived one (moto's open iterators can go stale), and the checkpoint moves only
@@ -15,17 +16,11 @@ use super::checkpoint::Checkpoints;
 use crate::adapters::clients::Clients;
 use crate::adapters::sdk_error;
 use crate::adapters::sqs::{lookup_queue, send_body};
+use crate::glue::mapping::{STREAM_ATTEMPTS, STREAM_BATCH_SIZE};
+use crate::glue::stream::{Filter, Retries};
 use crate::handlers::Dispatcher;
 use crate::handlers::dispatcher::handle_stream;
 use crate::item::Item;
-use crate::stream_filter;
-
-/// Records read per poll (Lambda's default batch size for streams is 100).
-pub const BATCH_SIZE: i32 = 100;
-
-/// How many times a record is handed to the dispatcher before it is set aside (Lambda's
-/// `MaximumRetryAttempts` in the template is 10 retries).
-pub const MAX_RECORD_ATTEMPTS: u32 = 11;
 
 /// A page of a shard as read.
 enum Page {
@@ -69,9 +64,9 @@ pub struct StreamPump {
     table: String,
     checkpoints: Checkpoints,
     failure_queue: String,
-    failures: std::collections::HashMap<String, u32>,
+    retries: Retries,
     invoke_url: Option<String>,
-    filter: Vec<serde_json::Value>,
+    filter: Filter,
 }
 
 fn lambda_record(
@@ -117,9 +112,9 @@ impl StreamPump {
             table: table.into(),
             checkpoints,
             failure_queue: failure_queue.into(),
-            failures: std::collections::HashMap::new(),
+            retries: Retries::default(),
             invoke_url: None,
-            filter: stream_filter::patterns(),
+            filter: Filter::default(),
         }
     }
 
@@ -245,7 +240,10 @@ impl StreamPump {
             let Some(shard_id) = shard.shard_id else {
                 continue;
             };
-            let records = match self.read(&stream_arn, &shard_id, BATCH_SIZE).await? {
+            let records = match self
+                .read(&stream_arn, &shard_id, STREAM_BATCH_SIZE as i32)
+                .await?
+            {
                 Page::Records(records) => records,
                 // A page the SDK cannot decode: read its first record alone. If that one is the
                 // culprit it is set aside, so the shard moves on; if not, it is dispatched, and
@@ -272,10 +270,7 @@ impl StreamPump {
             let mut event = Event::default();
             event.records = read
                 .iter()
-                .filter(|r| {
-                    serde_json::to_value(r)
-                        .is_ok_and(|json| stream_filter::passes(&self.filter, &json))
-                })
+                .filter(|r| self.filter.passes(r))
                 .cloned()
                 .collect();
             let response = match (&self.invoke_url, event.records.is_empty()) {
@@ -283,30 +278,25 @@ impl StreamPump {
                 (Some(url), false) => super::invoke::invoke(url, "dispatcher", &event).await?,
                 (None, false) => handle_stream(&event, dispatcher).await,
             };
-            let failed = response
-                .batch_item_failures
-                .first()
-                .and_then(|f| f.item_identifier.clone());
-            let mut done = read
-                .iter()
-                .take_while(|r| failed.is_none() || r.change.sequence_number != failed)
-                .collect::<Vec<_>>();
-            if let Some(sequence) = failed {
+            let settled = self.retries.settle(&event.records, &response);
+            if let Some(at) = settled.set_aside {
                 // Like Lambda's MaximumRetryAttempts and on-failure destination: a record that
                 // keeps failing is set aside, so it cannot hold up the shard for ever.
-                let attempts = self.failures.entry(sequence.clone()).or_insert(0);
-                *attempts += 1;
-                if *attempts >= MAX_RECORD_ATTEMPTS {
-                    let record = read
-                        .iter()
-                        .find(|r| r.change.sequence_number.as_ref() == Some(&sequence));
-                    let body = serde_json::to_string(&record).unwrap_or_default();
-                    self.set_aside(&body).await?;
-                    tracing::error!(sequence = %sequence, queue = %self.failure_queue, "a stream record failed {MAX_RECORD_ATTEMPTS} times; set aside");
-                    self.failures.remove(&sequence);
-                    done.extend(record);
-                }
+                let record = &event.records[at];
+                self.set_aside(&serde_json::to_string(record).unwrap_or_default())
+                    .await?;
+                tracing::error!(sequence = ?record.change.sequence_number, queue = %self.failure_queue, "a stream record failed {STREAM_ATTEMPTS} times; set aside");
             }
+            // The checkpoint moves to the first record not done; the records the filter
+            // dropped before it are done as well.
+            let resume = event
+                .records
+                .get(settled.done)
+                .and_then(|r| r.change.sequence_number.as_ref());
+            let done: Vec<&EventRecord> = read
+                .iter()
+                .take_while(|r| resume.is_none() || r.change.sequence_number.as_ref() != resume)
+                .collect();
             if let Some(last) = done
                 .last()
                 .and_then(|r| r.change.sequence_number.as_deref())

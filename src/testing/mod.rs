@@ -44,12 +44,16 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use aws_lambda_events::dynamodb::{Event, EventRecord};
-use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use chrono::{DateTime, TimeDelta, Utc};
 
 pub use self::memory::{MemoryDelivery, MemoryMailer, MemoryStore, StreamChange, Waiting};
 pub use self::scripted::{MemoryFunctions, MemoryHttp, Scripted, http_answer};
 use crate::config::Settings;
+use crate::glue::mapping::{
+    FUNCTION_TIMEOUT_SECONDS, QUEUE_BATCH_SIZE, STREAM_BATCH_SIZE, SWEEP_EVERY_SECONDS,
+};
+use crate::glue::queue::{Received, Redrive, after_failure, failed, sqs_event};
+use crate::glue::stream::{Filter, Retries};
 use crate::handlers::Handlers;
 use crate::handlers::dispatcher::handle_stream;
 use crate::handlers::executor::handle_queue;
@@ -59,24 +63,6 @@ use crate::job::{Mail, Registry, Services};
 use crate::lifecycle::SweepReport;
 use crate::seams::StoreError;
 use crate::seams::{Clock, Seams};
-use crate::stream_filter;
-
-/// Stream records per dispatcher invocation (the template's `BatchSize`).
-pub const STREAM_BATCH_SIZE: usize = 100;
-/// Times a stream record is tried before it is set aside (the template's
-/// `MaximumRetryAttempts` plus the first try).
-pub const STREAM_ATTEMPTS: u32 = 11;
-/// Messages per executor invocation (the template's `BatchSize`).
-pub const QUEUE_BATCH_SIZE: usize = 10;
-/// Receives of a message before the queue moves it to its dead-letter queue (the template's
-/// `maxReceiveCount`).
-pub const MAX_RECEIVE_COUNT: u32 = 5;
-/// How long a failed message stays invisible (the template's `VisibilityTimeout`).
-pub const VISIBILITY_TIMEOUT_SECONDS: i64 = 5400;
-/// How long one executor invocation may last (the template's executor `Timeout`).
-pub const FUNCTION_TIMEOUT_SECONDS: i64 = 900;
-/// How often the sweeper runs (the template's `rate(1 minute)`).
-pub const SWEEP_EVERY_SECONDS: i64 = 60;
 
 /// Virtual time: a start instant, plus the time tokio's paused clock has moved since (a job
 /// sleeping, a time limit running out), plus the jumps the harness makes between events.
@@ -151,7 +137,8 @@ pub struct Harness {
     http: Arc<MemoryHttp>,
     functions: Arc<MemoryFunctions>,
     handlers: Handlers,
-    filter: Vec<serde_json::Value>,
+    filter: Filter,
+    retries: Retries,
     sequence: u64,
     next_sweep: DateTime<Utc>,
     sweeps: Vec<SweepReport>,
@@ -200,7 +187,8 @@ impl Harness {
             mailer,
             http,
             functions,
-            filter: stream_filter::patterns(),
+            filter: Filter::default(),
+            retries: Retries::default(),
             sequence: 0,
             next_sweep: start + TimeDelta::seconds(SWEEP_EVERY_SECONDS),
             sweeps: Vec::new(),
@@ -315,36 +303,38 @@ impl Harness {
         }
     }
 
+    /// Hands `batch` (messages of one queue, as [`MemoryDelivery::take_due`] gives them) to
+    /// the executor, and puts what it reports as failed back, or in the dead letters.
     async fn invoke_executor(&mut self, batch: Vec<Waiting>, now: DateTime<Utc>) {
-        let mut event = SqsEvent::default();
-        for waiting in &batch {
-            let mut message = SqsMessage::default();
-            message.message_id = Some(waiting.id.to_string());
-            message.body = Some(waiting.body.clone());
-            message.event_source = Some("aws:sqs".into());
-            message.event_source_arn = Some(waiting.queue.arn.clone());
-            message.attributes = HashMap::from([(
+        let Some(queue) = batch.first().map(|w| w.queue.clone()) else {
+            return;
+        };
+        let received = batch.iter().map(|waiting| Received {
+            message_id: waiting.id.to_string(),
+            body: waiting.body.clone(),
+            attributes: HashMap::from([(
                 "ApproximateReceiveCount".to_owned(),
                 (waiting.receives + 1).to_string(),
-            )]);
-            event.records.push(message);
-        }
+            )]),
+            ..Received::default()
+        });
+        let event = sqs_event(&queue, None, received);
         let deadline = now + TimeDelta::seconds(FUNCTION_TIMEOUT_SECONDS);
         let response = handle_queue(&event, &self.handlers.executor, deadline).await;
-        for failure in &response.batch_item_failures {
-            let Some(waiting) = batch
-                .iter()
-                .find(|w| w.id.to_string() == failure.item_identifier)
-            else {
-                continue;
-            };
+        let failed = failed(&response);
+        for waiting in batch
+            .iter()
+            .filter(|w| failed.contains(w.id.to_string().as_str()))
+        {
             let receives = waiting.receives + 1;
-            if receives >= MAX_RECEIVE_COUNT {
-                self.dead_letters.push(waiting.clone());
-            } else {
-                let back = now + TimeDelta::seconds(VISIBILITY_TIMEOUT_SECONDS);
-                self.delivery
-                    .enqueue(waiting.queue.clone(), waiting.body.clone(), back, receives);
+            match after_failure(receives, now) {
+                Redrive::DeadLetter => self.dead_letters.push(waiting.clone()),
+                Redrive::Visible(back) => self.delivery.enqueue(
+                    waiting.queue.clone(),
+                    waiting.body.clone(),
+                    back,
+                    receives,
+                ),
             }
         }
     }
@@ -378,13 +368,11 @@ impl Harness {
             if changes.is_empty() {
                 return;
             }
-            let mut pending: Vec<(EventRecord, StreamChange, u32)> = Vec::new();
+            let mut pending: Vec<(EventRecord, StreamChange)> = Vec::new();
             for change in changes {
                 let record = self.record(&change);
-                let passes = serde_json::to_value(&record)
-                    .is_ok_and(|json| stream_filter::passes(&self.filter, &json));
-                if passes {
-                    pending.push((record, change, 0));
+                if self.filter.passes(&record) {
+                    pending.push((record, change));
                 }
             }
             while !pending.is_empty() {
@@ -392,24 +380,12 @@ impl Harness {
                 let mut event = Event::default();
                 event.records = pending[..size].iter().map(|p| p.0.clone()).collect();
                 let response = handle_stream(&event, &self.handlers.dispatcher).await;
-                let failed = response
-                    .batch_item_failures
-                    .first()
-                    .and_then(|f| f.item_identifier.clone());
-                let Some(failed) = failed else {
-                    pending.drain(..size);
-                    continue;
-                };
-                let at = pending
-                    .iter()
-                    .position(|p| p.0.change.sequence_number.as_ref() == Some(&failed))
-                    .unwrap_or(0);
-                pending.drain(..at);
-                pending[0].2 += 1;
-                if pending[0].2 >= STREAM_ATTEMPTS {
-                    let (_, change, _) = pending.remove(0);
+                let settled = self.retries.settle(&event.records, &response);
+                if let Some(at) = settled.set_aside {
+                    let change = pending[at].1.clone();
                     self.set_aside.push(SetAside { change });
                 }
+                pending.drain(..settled.done);
             }
         }
     }
@@ -450,12 +426,14 @@ impl Harness {
         &self.mailer
     }
 
-    /// Messages the queue gave up on after `MAX_RECEIVE_COUNT` receives.
+    /// Messages the queue gave up on after their last receive
+    /// ([`MAX_RECEIVE_COUNT`](crate::glue::mapping::MAX_RECEIVE_COUNT)).
     pub fn dead_letters(&self) -> &[Waiting] {
         &self.dead_letters
     }
 
-    /// Stream records the dispatcher failed on `STREAM_ATTEMPTS` times.
+    /// Stream records the dispatcher failed on every attempt
+    /// ([`STREAM_ATTEMPTS`](crate::glue::mapping::STREAM_ATTEMPTS)).
     pub fn set_aside(&self) -> &[SetAside] {
         &self.set_aside
     }

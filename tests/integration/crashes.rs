@@ -177,7 +177,7 @@ async fn a_stream_record_that_keeps_failing_is_set_aside_and_reported() {
         failures.clone(),
     );
     let mut handled = 0;
-    for _ in 0..nextdue::dev::streams::MAX_RECORD_ATTEMPTS {
+    for _ in 0..nextdue::glue::mapping::STREAM_ATTEMPTS {
         handled += pump.run_once(&broken.dispatcher).await.unwrap();
     }
     assert_eq!(
