@@ -126,6 +126,8 @@ pub mod attr {
         pub const RUN_ID: &str = "runId";
         /// The table's TTL attribute (epoch seconds).
         pub const EXPIRES_AT: &str = "expiresAt";
+        /// Whether the run succeeded (absent while it runs).
+        pub const SUCCEEDED: &str = "succeeded";
     }
 }
 
@@ -307,6 +309,18 @@ pub enum Status {
 }
 
 impl Status {
+    /// The status a stored text names, if it names one.
+    pub fn parse(text: &str) -> Option<Status> {
+        [
+            Status::Ready,
+            Status::Running,
+            Status::Stopped,
+            Status::Invalid,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == text)
+    }
+
     /// The status as stored.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -651,6 +665,24 @@ impl RunRecord {
     }
 }
 
+/// A string attribute as stored, even on an item that does not decode: its exact text (a
+/// conditional write must name it as it is) and what it means, when it is well formed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stored<T> {
+    /// The text as stored.
+    pub text: String,
+    /// What the text means (`None`: it is not a well-formed value).
+    pub value: Option<T>,
+}
+
+impl<T> Stored<T> {
+    /// `text`, read by `parse`.
+    pub fn read(text: String, parse: impl FnOnce(&str) -> Option<T>) -> Self {
+        let value = parse(&text);
+        Stored { text, value }
+    }
+}
+
 /// A worker item as a stream record or a failed condition shows it: decoded when possible,
 /// with the raw facts that decide what to do even when it is not.
 #[derive(Clone, Debug, PartialEq)]
@@ -666,11 +698,11 @@ pub struct Image {
     /// The size of nextdue's own attributes ([`system_size`]).
     pub system_bytes: usize,
     /// `status` as stored, if it is a string.
-    pub status: Option<String>,
+    pub status: Option<Stored<Status>>,
     /// `taskId` as stored, if it is a string.
     pub task_id: Option<String>,
     /// `nextDue` as stored, if it is a string.
-    pub next_due: Option<String>,
+    pub next_due: Option<Stored<Due>>,
     /// `lastRunMessage` as stored, if it is a string.
     pub last_run_message: Option<String>,
     /// The decoded worker, or what is wrong with the item.
@@ -678,6 +710,11 @@ pub struct Image {
 }
 
 impl Image {
+    /// The stored status, if it is one nextdue writes.
+    pub fn status(&self) -> Option<Status> {
+        self.status.as_ref().and_then(|status| status.value)
+    }
+
     /// Reads an item; never fails (a bad item yields an `Err` worker).
     pub fn decode(item: &Item) -> Image {
         let text = |name: &str| match item.get(name) {
@@ -690,9 +727,9 @@ impl Image {
             run_now: item.get(attr::RUN_NOW) == Some(&AttributeValue::Bool(true)),
             user_bytes: user_size(item),
             system_bytes: system_size(item),
-            status: text(attr::STATUS),
+            status: text(attr::STATUS).map(|text| Stored::read(text, Status::parse)),
             task_id: text(attr::TASK_ID),
-            next_due: text(attr::NEXT_DUE),
+            next_due: text(attr::NEXT_DUE).map(|text| Stored::read(text, |t| t.parse().ok())),
             last_run_message: text(attr::LAST_RUN_MESSAGE),
             worker: Worker::from_item(item),
         }

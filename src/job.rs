@@ -13,8 +13,8 @@ use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 
 use crate::item::{ItemError, Params, Worker, attr};
-pub use crate::lifecycle::JobError;
 use crate::lifecycle::Planner;
+pub use crate::lifecycle::{JobError, Retry};
 pub use crate::network::NetworkPolicy;
 pub use crate::seams::jobs::{
     Created, DEFAULT_MAX_SPAWN_DEPTH, HttpClient, HttpFailure, HttpRequest, HttpResponse, Invoked,

@@ -15,7 +15,7 @@ use aws_sdk_dynamodb::types::{
 
 use crate::adapters::sdk_error;
 use crate::item::{AttributeValue, Item, RunRecord, attr};
-use crate::lifecycle::{Change, Condition, Update};
+use crate::lifecycle::{Change, Condition, Retry, Update};
 use crate::seams::{
     Applied, Created, JobError, Page, RunWrite, StoreError, WorkerStore, WorkerWriter,
 };
@@ -23,6 +23,20 @@ use crate::timestamp::Due;
 
 /// The workers table's sparse index of live workers, read by the sweeper.
 pub const SWEEP_INDEX: &str = "sweep";
+
+/// Which run records of a worker to read ([`Store::runs`]); the default is all of them,
+/// oldest first.
+#[derive(Clone, Debug, Default)]
+pub struct RunQuery {
+    /// Only runs that started at or after this run-record stamp.
+    pub since: Option<String>,
+    /// Newest first.
+    pub newest_first: bool,
+    /// Only failed runs.
+    pub failed_only: bool,
+    /// At most this many.
+    pub limit: Option<usize>,
+}
 
 /// The workers and runs tables.
 #[derive(Clone, Debug)]
@@ -146,8 +160,19 @@ impl Store {
             StoreError::Call {
                 operation,
                 table,
+                code: sdk_error::code_of(&error).map(str::to_owned),
                 message: sdk_error::message(error),
             }
+        }
+    }
+
+    /// A record of the runs table that does not decode, as the error of `operation`.
+    fn undecodable(&self, operation: &'static str, error: impl std::fmt::Display) -> StoreError {
+        StoreError::Call {
+            operation,
+            table: self.runs_table.clone(),
+            message: format!("a run record does not decode: {error}"),
+            code: None,
         }
     }
 
@@ -189,31 +214,118 @@ impl Store {
         }
     }
 
-    /// A worker's run records, oldest first (every page of them).
-    pub async fn runs_of(&self, worker_id: &str) -> Result<Vec<RunRecord>, StoreError> {
-        let mut found = self
+    /// The run records of `worker_id` that `query` asks for (consistent reads).
+    pub async fn runs(
+        &self,
+        worker_id: &str,
+        query: &RunQuery,
+    ) -> Result<Vec<RunRecord>, StoreError> {
+        let mut request = self
             .client
             .query()
             .table_name(&self.runs_table)
-            .key_condition_expression("#w = :w")
             .expression_attribute_names("#w", attr::run::WORKER_ID)
             .expression_attribute_values(":w", SdkValue::S(worker_id.to_owned()))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send();
+            .scan_index_forward(!query.newest_first)
+            .consistent_read(true);
+        request = match &query.since {
+            Some(since) => request
+                .key_condition_expression("#w = :w AND #r >= :since")
+                .expression_attribute_names("#r", attr::run::RUN_ID)
+                .expression_attribute_values(":since", SdkValue::S(since.clone())),
+            None => request.key_condition_expression("#w = :w"),
+        };
+        if query.failed_only {
+            request = request
+                .filter_expression("#s = :f")
+                .expression_attribute_names("#s", attr::run::SUCCEEDED)
+                .expression_attribute_values(":f", SdkValue::Bool(false));
+        }
+        let limit = query.limit.unwrap_or(usize::MAX);
+        let mut found = request.into_paginator().items().send();
         let mut runs = Vec::new();
-        while let Some(item) = found.next().await {
+        while runs.len() < limit
+            && let Some(item) = found.next().await
+        {
             let item = item.map_err(|e| self.error("Query", &self.runs_table, e))?;
-            runs.push(
-                RunRecord::from_item(&Item::from(item)).map_err(|e| StoreError::Call {
-                    operation: "Query",
-                    table: self.runs_table.clone(),
-                    message: format!("a run record does not decode: {e}"),
-                })?,
-            );
+            let record = RunRecord::from_item(&Item::from(item))
+                .map_err(|e| self.undecodable("Query", e))?;
+            runs.push(record);
         }
         Ok(runs)
+    }
+
+    /// Every worker item whose attributes equal `equal`'s (all of them: a consistent scan,
+    /// page by page), telling `progress` how many it has read after each page.
+    pub async fn workers(
+        &self,
+        equal: &[(&str, String)],
+        progress: &mut (dyn FnMut(usize) + Send),
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut request = self
+            .client
+            .scan()
+            .table_name(&self.workers_table)
+            .consistent_read(true);
+        if !equal.is_empty() {
+            let mut filters = Vec::new();
+            for (i, (name, value)) in equal.iter().enumerate() {
+                filters.push(format!("#f{i} = :f{i}"));
+                request = request
+                    .expression_attribute_names(format!("#f{i}"), *name)
+                    .expression_attribute_values(format!(":f{i}"), SdkValue::S(value.clone()));
+            }
+            request = request.filter_expression(filters.join(" AND "));
+        }
+        let mut pages = request.into_paginator().send();
+        let mut items = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| self.error("Scan", &self.workers_table, e))?;
+            items.extend(page.items.unwrap_or_default().into_iter().map(Item::from));
+            progress(items.len());
+        }
+        Ok(items)
+    }
+
+    /// Sets attributes of the existing worker `id` (each a path, `params.to` as two names) in
+    /// one write; returns the item as it was, or `None` (nothing written) when there is none.
+    pub async fn update_existing(
+        &self,
+        id: &str,
+        assignments: &[(Vec<String>, AttributeValue)],
+    ) -> Result<Option<Item>, StoreError> {
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.workers_table)
+            .key(attr::ID, SdkValue::S(id.to_owned()))
+            .condition_expression("attribute_exists(#id)")
+            .expression_attribute_names("#id", attr::ID)
+            .return_values(ReturnValue::AllOld);
+        let mut sets = Vec::new();
+        for (i, (path, value)) in assignments.iter().enumerate() {
+            let mut names = Vec::new();
+            for (j, name) in path.iter().enumerate() {
+                let placeholder = format!("#p{i}_{j}");
+                request = request.expression_attribute_names(&placeholder, name);
+                names.push(placeholder);
+            }
+            request = request.expression_attribute_values(format!(":v{i}"), to_sdk(value));
+            sets.push(format!("{} = :v{i}", names.join(".")));
+        }
+        match request
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .send()
+            .await
+        {
+            Ok(output) => Ok(Some(Item::from(output.attributes.unwrap_or_default()))),
+            Err(SdkError::ServiceError(service))
+                if service.err().is_conditional_check_failed_exception() =>
+            {
+                Ok(None)
+            }
+            Err(error) => Err(self.error("UpdateItem", &self.workers_table, error)),
+        }
     }
 
     /// Writes a whole worker item (for users, tests and the demo: the way a console would).
@@ -277,11 +389,7 @@ impl WorkerStore for Store {
         };
         RunRecord::from_item(&existing)
             .map(RunWrite::Exists)
-            .map_err(|e| StoreError::Call {
-                operation: "PutItem",
-                table: self.runs_table.clone(),
-                message: format!("the run record in the way does not decode: {e}"),
-            })
+            .map_err(|e| self.undecodable("PutItem", e))
     }
 
     /// The worker item `id`, as stored (consistent read).
@@ -334,42 +442,17 @@ impl WorkerStore for Store {
 #[async_trait]
 impl WorkerWriter for Store {
     async fn create(&self, item: &Item) -> Result<Created, JobError> {
-        let fields: HashMap<String, SdkValue> = item.clone().into();
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.workers_table)
-            .set_item(Some(fields))
-            .condition_expression("attribute_not_exists(#key)")
-            .expression_attribute_names("#key", attr::ID)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(Created::Written),
-            Err(SdkError::ServiceError(service))
-                if service.err().is_conditional_check_failed_exception() =>
-            {
-                let PutItemError::ConditionalCheckFailedException(failure) = service.err() else {
-                    unreachable!("checked above")
-                };
-                Ok(Created::Exists(
-                    failure.item().cloned().map(Item::from).unwrap_or_default(),
-                ))
-            }
-            Err(error) => {
-                // The reason first: an id's end says little, and messages are cut at 1 KB.
-                let permanent = sdk_error::code_is(&error, &["ValidationException"]);
-                let message = format!(
-                    "DynamoDB refused the new worker: {}",
-                    sdk_error::message(error)
-                );
-                Err(if permanent {
-                    JobError::permanent(message)
-                } else {
-                    JobError::retryable(message)
-                })
-            }
-        }
+        let put = self.put(&self.workers_table, item.clone(), Some(attr::ID));
+        let (message, retry) = match put.await {
+            Ok(None) => return Ok(Created::Written),
+            Ok(Some(existing)) => return Ok(Created::Exists(existing)),
+            Err(StoreError::Refused { message, .. }) => (message, Retry::Never),
+            Err(StoreError::Call { message, .. }) => (message, Retry::Backoff),
+        };
+        // The reason first: an id's end says little, and messages are cut at 1 KB.
+        Err(JobError::new(
+            format!("DynamoDB refused the new worker: {message}"),
+            retry,
+        ))
     }
 }

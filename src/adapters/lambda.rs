@@ -9,7 +9,7 @@ use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
 
 use crate::adapters::sdk_error::{self, SdkError};
-use crate::job::{Invoked, Invoker, JobError};
+use crate::job::{Invoked, Invoker, JobError, Retry};
 
 /// Bytes of a response payload kept (for the item's message).
 pub const PAYLOAD_BYTES_KEPT: usize = 512;
@@ -27,9 +27,9 @@ impl LambdaInvoker {
     }
 }
 
-/// Whether Lambda would refuse the same call again: no such function, no permission (IAM
-/// answers 403 `AccessDeniedException`), or a request it cannot take.
-fn is_permanent<R>(error: &SdkError<InvokeError, R>) -> bool {
+/// Whether Lambda would refuse the same call again (then never): no such function, no
+/// permission (IAM answers 403 `AccessDeniedException`), or a request it cannot take.
+fn retry_of<R>(error: &SdkError<InvokeError, R>) -> Retry {
     let typed = error.as_service_error().is_some_and(|e| {
         matches!(
             e,
@@ -40,7 +40,11 @@ fn is_permanent<R>(error: &SdkError<InvokeError, R>) -> bool {
                 | InvokeError::UnsupportedMediaTypeException(_)
         )
     });
-    typed || sdk_error::code_is(error, &["AccessDeniedException", "AccessDenied"])
+    if typed || sdk_error::code_is(error, &["AccessDeniedException", "AccessDenied"]) {
+        Retry::Never
+    } else {
+        Retry::Backoff
+    }
 }
 
 #[async_trait]
@@ -71,16 +75,12 @@ impl Invoker for LambdaInvoker {
                 })
             }
             Err(error) => {
-                let permanent = is_permanent(&error);
+                let retry = retry_of(&error);
                 let message = format!(
                     "Lambda refused to invoke {function}: {}",
                     sdk_error::message(error)
                 );
-                Err(if permanent {
-                    JobError::permanent(message)
-                } else {
-                    JobError::retryable(message)
-                })
+                Err(JobError::new(message, retry))
             }
         }
     }

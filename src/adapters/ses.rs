@@ -5,7 +5,7 @@ use aws_sdk_sesv2::operation::send_email::SendEmailError;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 
 use crate::adapters::sdk_error;
-use crate::job::{JobError, Mail, Mailer};
+use crate::job::{JobError, Mail, Mailer, Retry};
 use crate::jobs::email::check_sender;
 
 /// Sends mail through SES v2, only from the allowed senders.
@@ -34,17 +34,19 @@ fn content(text: &str) -> Content {
         .expect("data is set")
 }
 
-/// Whether SES would fail the same way again.
-fn is_permanent(error: &SendEmailError) -> bool {
-    matches!(
-        error,
-        SendEmailError::MessageRejected(_)
+/// Whether SES would fail the same way again (then never), or might not (after the backoff).
+fn retry_of(error: Option<&SendEmailError>) -> Retry {
+    match error {
+        Some(
+            SendEmailError::MessageRejected(_)
             | SendEmailError::MailFromDomainNotVerifiedException(_)
             | SendEmailError::AccountSuspendedException(_)
             | SendEmailError::SendingPausedException(_)
             | SendEmailError::BadRequestException(_)
-            | SendEmailError::NotFoundException(_)
-    )
+            | SendEmailError::NotFoundException(_),
+        ) => Retry::Never,
+        _ => Retry::Backoff,
+    }
 }
 
 #[async_trait]
@@ -76,7 +78,7 @@ impl Mailer for SesMailer {
         match result {
             Ok(output) => Ok(output.message_id.unwrap_or_else(|| "unknown".into())),
             Err(error) => {
-                let permanent = error.as_service_error().is_some_and(is_permanent);
+                let retry = retry_of(error.as_service_error());
                 let reason = match error.as_service_error() {
                     Some(service) => format!(
                         "SES {}: {}",
@@ -87,11 +89,7 @@ impl Mailer for SesMailer {
                     ),
                     None => format!("SES unreachable: {}", sdk_error::message(error)),
                 };
-                Err(if permanent {
-                    JobError::permanent(reason)
-                } else {
-                    JobError::retryable(reason)
-                })
+                Err(JobError::new(reason, retry))
             }
         }
     }

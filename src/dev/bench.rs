@@ -712,16 +712,14 @@ pub async fn soak(
         .iter()
         .filter(|c| c.as_str() == "DynamoDB_20120810.Query")
         .count();
-    let store = crate::adapters::dynamodb::Store::new(
-        bench.admin.dynamodb.clone(),
-        &bench.names.workers_table,
-        &bench.names.runs_table,
-    );
+    let store = crate::wiring::store(bench.admin.dynamodb.clone(), &bench.names);
     let mut lateness = Vec::new();
     let mut behind = Vec::new();
     let (mut total, mut stood_in) = (0, 0);
     for id in &ids {
-        let runs = store.runs_of(id).await?;
+        let runs = store
+            .runs(id, &crate::adapters::dynamodb::RunQuery::default())
+            .await?;
         let period = TimeDelta::minutes(1);
         let served = exactly_once(&runs, period).map_err(|e| anyhow::anyhow!("{id}: {e}"))?;
         let item = store

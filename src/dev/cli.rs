@@ -21,6 +21,7 @@ use chrono::{TimeDelta, Utc};
 use clap::{Args, Parser, Subcommand};
 
 use crate::adapters::clients::{Clients, is_local_endpoint};
+use crate::adapters::dynamodb::RunQuery;
 use crate::config::Settings;
 use crate::dev::emulator::sent_mail;
 use crate::dev::launcher::{Emulator, env_lines};
@@ -291,7 +292,7 @@ async fn demo(local: &Local, registry: Registry) -> anyhow::Result<()> {
         "\n== the item afterwards (workers table):\n{}",
         serde_json::to_string_pretty(&worker)?
     );
-    let runs = store.runs_of(&id).await?;
+    let runs = store.runs(&id, &RunQuery::default()).await?;
     println!(
         "\n== its runs (runs table):\n{}",
         serde_json::to_string_pretty(&runs)?

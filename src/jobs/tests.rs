@@ -368,7 +368,7 @@ async fn spawn_does_not_take_an_item_it_did_not_write_for_its_child() {
     let error = run(&parent, Arc::default(), table.clone())
         .await
         .unwrap_err();
-    assert!(!error.retryable);
+    assert!(!error.is_retryable());
     assert_eq!(
         error.message,
         "an item w1#2027-01-01T09:00:00Z exists already and is not this worker's child for this \
@@ -437,7 +437,7 @@ async fn spawn_chains_stop_at_the_depth_limit() {
         ..worker("spawn", json!({"worker": {"kind": "spawn", "params": {}}}))
     };
     let error = run(&deep, Arc::default(), table.clone()).await.unwrap_err();
-    assert!(!error.retryable);
+    assert!(!error.is_retryable());
     assert_eq!(
         error.message,
         "spawn depth limit reached: w1#2027-01-01T09:00:00Z would be generation 6 (the limit is 5)"
@@ -587,7 +587,7 @@ mod http_job {
 
     use super::{check, run, worker};
     use crate::item::Item;
-    use crate::job::{HttpFailure, HttpResponse, JobError};
+    use crate::job::{HttpFailure, HttpResponse, JobError, Retry};
     use crate::jobs::http::{HttpParams, excerpt, failure, outcome};
 
     fn answer(status: u16, reason: &str, body: &str) -> HttpResponse {
@@ -615,12 +615,12 @@ mod http_job {
     fn throttling_and_server_errors_are_retried_and_client_errors_are_not() {
         for status in [429, 500, 502, 503, 504] {
             let error = outcome(&answer(status, "", "busy")).unwrap_err();
-            assert!(error.retryable, "{status}");
-            assert_eq!(error.retry_after_seconds, None);
+            assert!(error.is_retryable(), "{status}");
+            assert_eq!(error.retry, Retry::Backoff);
         }
         for status in [400, 401, 403, 404, 410, 422, 301] {
             assert!(
-                !outcome(&answer(status, "", "")).unwrap_err().retryable,
+                !outcome(&answer(status, "", "")).unwrap_err().is_retryable(),
                 "{status}"
             );
         }
@@ -654,18 +654,18 @@ mod http_job {
             timed_out.message,
             "no answer from api.example.com within 10 s"
         );
-        assert!(timed_out.retryable);
+        assert!(timed_out.is_retryable());
         let refused = failure(
             url,
             HttpFailure::Refused("10.0.0.1 is a private address".into()),
         );
-        assert!(!refused.retryable);
+        assert!(!refused.is_retryable());
         let network = failure(url, HttpFailure::Network("connection refused".into()));
         assert_eq!(
             network.message,
             "could not reach api.example.com: connection refused"
         );
-        assert!(network.retryable && !network.message.contains("hunter2"));
+        assert!(network.is_retryable() && !network.message.contains("hunter2"));
     }
 
     #[test]
@@ -756,7 +756,7 @@ mod http_job {
         let error = run(&hook, Default::default(), Default::default())
             .await
             .unwrap_err();
-        assert!(error.retryable);
+        assert!(error.is_retryable());
         assert!(
             error
                 .message
@@ -818,7 +818,7 @@ mod lambda_job {
                 br#"{"errorType":"TypeError","errorMessage":"x is undefined","trace":[]}"#.to_vec(),
         };
         let error = invoked_outcome("report", &failed).unwrap_err();
-        assert!(error.retryable);
+        assert!(error.is_retryable());
         assert_eq!(
             error.message,
             "report failed (Unhandled): TypeError: x is undefined"

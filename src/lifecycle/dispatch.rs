@@ -88,7 +88,7 @@ pub fn on_change(
     // An invalid worker that someone edited (it was invalid before this change too, and now
     // passes its checks) starts again; the change that marked it invalid does not count.
     let invalid_edited = worker.status == Some(Status::Invalid)
-        && old.is_some_and(|old| old.status.as_deref() == Some(Status::Invalid.as_str()));
+        && old.is_some_and(|old| old.status() == Some(Status::Invalid));
     if worker.enabled && (newly_enabled || invalid_edited || !is_armed(worker)) {
         return arm(worker, task_id, seen_task, now, planner, policy);
     }
@@ -102,10 +102,13 @@ pub fn on_change(
             let (Some(task_id), Some(due)) = (&worker.task_id, worker.next_due) else {
                 unreachable!("an armed ready worker has a task id and a due time")
             };
-            if new.next_due.as_deref() != Some(due.to_string().as_str()) {
+            if new.next_due.as_ref().map(|d| d.text.as_str()) != Some(due.to_string().as_str()) {
                 let condition = Condition::All(vec![
                     Condition::Equals(attr::STATUS, s(Status::Ready.as_str())),
-                    Condition::equals_or_missing(attr::NEXT_DUE, new.next_due.clone().map(s)),
+                    Condition::equals_or_missing(
+                        attr::NEXT_DUE,
+                        new.next_due.as_ref().map(|d| s(&d.text)),
+                    ),
                     seen_task,
                 ]);
                 let update = Update::new(&worker.id, condition)
@@ -177,9 +180,7 @@ pub(super) fn invalid(
     seen_task: Condition,
     now: DateTime<Utc>,
 ) -> ChangeAction {
-    let live = [Status::Ready, Status::Running]
-        .iter()
-        .any(|status| new.status.as_deref() == Some(status.as_str()));
+    let live = matches!(new.status(), Some(Status::Ready | Status::Running));
     if !new.enabled && !live && error.attribute != attr::ENABLED {
         if !new.run_now {
             return ChangeAction::Ignore(Ignored::Disabled);
@@ -206,9 +207,7 @@ pub(super) fn invalid(
         ""
     };
     let message = bounded(&format!("invalid: {error}{waiting}"));
-    if new.status.as_deref() == Some(Status::Invalid.as_str())
-        && new.last_run_message.as_ref() == Some(&message)
-    {
+    if new.status() == Some(Status::Invalid) && new.last_run_message.as_ref() == Some(&message) {
         return ChangeAction::Ignore(Ignored::AlreadyInvalid);
     }
     let enabled = Condition::Equals(attr::ENABLED, b(true));
@@ -333,7 +332,7 @@ fn run_now(
             requested.clone(),
             Condition::Equals(attr::ENABLED, b(true)),
             Condition::Equals(attr::STATUS, s(status.as_str())),
-            Condition::equals_or_missing(attr::NEXT_DUE, new.next_due.clone().map(s)),
+            Condition::equals_or_missing(attr::NEXT_DUE, new.next_due.as_ref().map(|d| s(&d.text))),
             seen_task.clone(),
         ])
     };

@@ -132,13 +132,15 @@ pub fn refusal(message: &Message, stored: Option<&Image>) -> Option<SkipReason> 
         })
     } else if !item.enabled {
         Some(SkipReason::Disabled)
-    } else if item.status.as_deref() != Some(Status::Ready.as_str()) {
+    } else if item.status() != Some(Status::Ready) {
         Some(SkipReason::NotReady {
-            status: item.status.clone(),
+            status: item.status.as_ref().map(|status| status.text.clone()),
         })
-    } else if item.next_due.as_deref() != Some(message.due.to_string().as_str()) {
+    } else if item.next_due.as_ref().map(|d| d.text.as_str())
+        != Some(message.due.to_string().as_str())
+    {
         Some(SkipReason::OtherDue {
-            current: item.next_due.clone(),
+            current: item.next_due.as_ref().map(|d| d.text.clone()),
         })
     } else {
         None

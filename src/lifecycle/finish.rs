@@ -80,6 +80,14 @@ pub struct Finish {
     pub next: NextState,
 }
 
+/// What decides where a finished run leads: the jobs' due times, the policy, and the jitter in
+/// `[0, 1)` that spreads retries.
+struct Rules<'a> {
+    jitter: f64,
+    planner: &'a dyn Planner,
+    policy: &'a Policy,
+}
+
 /// Closes a claimed run with its outcome. `jitter` in `[0, 1)` spreads retries.
 pub fn finish(
     claimed: &Claimed,
@@ -88,11 +96,20 @@ pub fn finish(
     planner: &dyn Planner,
     policy: &Policy,
 ) -> Finish {
-    let condition = Condition::All(vec![
+    let rules = Rules {
+        jitter,
+        planner,
+        policy,
+    };
+    settle(claimed, outcome, claim_held(claimed), &rules)
+}
+
+/// The condition of every write that closes a claim: the run still holds it.
+fn claim_held(claimed: &Claimed) -> Condition {
+    Condition::All(vec![
         Condition::Equals(attr::STATUS, s(Status::Running.as_str())),
         Condition::Equals(attr::RUN_TOKEN, s(&claimed.run_token)),
-    ]);
-    settle(claimed, outcome, condition, true, jitter, planner, policy)
+    ])
 }
 
 /// Gives up a run whose lease expired (its executor died or timed out), as the worker's
@@ -138,8 +155,7 @@ pub fn release(
 /// the claim and its lease are still as read.
 fn still_leased(claimed: &Claimed, lease: DateTime<Utc>) -> Condition {
     Condition::All(vec![
-        Condition::Equals(attr::STATUS, s(Status::Running.as_str())),
-        Condition::Equals(attr::RUN_TOKEN, s(&claimed.run_token)),
+        claim_held(claimed),
         Condition::Equals(attr::LEASE_UNTIL, s(format_stamp(lease))),
     ])
 }
@@ -155,18 +171,24 @@ fn give_up(
     policy: &Policy,
 ) -> Option<Finish> {
     let claimed = Claimed::from_worker(worker.clone())?;
-    let retry = worker.on_lost() == OnLost::Retry;
+    let error = match worker.on_lost() {
+        OnLost::Retry => JobError::retryable(what),
+        OnLost::Skip => JobError::permanent(format!("{what}; skipped (onLost = skip)")),
+    };
     let outcome = Outcome {
-        result: Err(if retry {
-            JobError::retryable(what)
-        } else {
-            JobError::permanent(format!("{what}; skipped (onLost = skip)"))
-        }),
+        result: Err(error),
         finished: now,
     };
-    let condition = still_leased(&claimed, lease);
+    let rules = Rules {
+        jitter,
+        planner,
+        policy,
+    };
     Some(settle(
-        &claimed, &outcome, condition, retry, jitter, planner, policy,
+        &claimed,
+        &outcome,
+        still_leased(&claimed, lease),
+        &rules,
     ))
 }
 
@@ -197,24 +219,27 @@ pub fn rescue_recorded(
         _ if record.retryable == Some(false) => Err(JobError::permanent(message)),
         _ => Err(JobError::retryable(message)),
     };
-    let condition = still_leased(&claimed, lease);
     let outcome = Outcome { result, finished };
-    let closing = settle(&claimed, &outcome, condition, true, jitter, planner, policy);
+    let rules = Rules {
+        jitter,
+        planner,
+        policy,
+    };
+    let closing = settle(&claimed, &outcome, still_leased(&claimed, lease), &rules);
     Some(Finish {
         record: record.clone(),
         ..closing
     })
 }
 
-fn settle(
-    claimed: &Claimed,
-    outcome: &Outcome,
-    condition: Condition,
-    may_retry: bool,
-    jitter: f64,
-    planner: &dyn Planner,
-    policy: &Policy,
-) -> Finish {
+/// How a claimed run ends with `outcome`, written under `condition`: its record, and the
+/// worker's move to a retry, its next due time, or a stop.
+fn settle(claimed: &Claimed, outcome: &Outcome, condition: Condition, rules: &Rules) -> Finish {
+    let Rules {
+        jitter,
+        planner,
+        policy,
+    } = *rules;
     let worker = &claimed.worker;
     let now = outcome.finished;
     let attempt = claimed.attempt();
@@ -223,13 +248,13 @@ fn settle(
         Ok(summary) => (true, bounded_to(summary, room)),
         Err(error) => (false, bounded_to(&error.message, room)),
     };
-    let retryable = matches!(&outcome.result, Err(e) if e.retryable) && may_retry;
-    let next = if retryable && attempt < worker.max_attempts() {
-        let delay = match &outcome.result {
-            Err(JobError {
-                retry_after_seconds: Some(seconds),
-                ..
-            }) => i64::from(*seconds),
+    let retry = match &outcome.result {
+        Err(error) if attempt < worker.max_attempts() => error.retry,
+        _ => Retry::Never,
+    };
+    let next = if retry != Retry::Never {
+        let delay = match retry {
+            Retry::After(seconds) => i64::from(seconds),
             _ => policy.retry.delay_seconds(attempt, jitter),
         };
         // Counted from now, or from the due time if the run started early: later either way.
@@ -284,7 +309,7 @@ fn settle(
         succeeded: Some(succeeded),
         message: Some(message),
         duration_ms: Some((now - claimed.started).num_milliseconds().max(0) as u64),
-        retryable: outcome.result.as_ref().err().map(|e| e.retryable),
+        retryable: outcome.result.as_ref().err().map(JobError::is_retryable),
         superseded: false,
         expires_at: (now + policy.retention).timestamp(),
     };
@@ -319,10 +344,6 @@ pub fn orphaned(
         Orphaned::DisabledOrGone => "is disabled or gone",
         Orphaned::Restarted => "was restarted (a new taskId) since it wrote this worker",
     };
-    let condition = Condition::All(vec![
-        Condition::Equals(attr::STATUS, s(Status::Running.as_str())),
-        Condition::Equals(attr::RUN_TOKEN, s(&claimed.run_token)),
-    ]);
     let outcome = Outcome {
         result: Err(JobError::permanent(format!(
             "not run: its parent {parent} {what}, so this spawned worker stops with it (set \
@@ -330,15 +351,12 @@ pub fn orphaned(
         ))),
         finished: now,
     };
-    let closing = settle(
-        claimed,
-        &outcome,
-        condition,
-        false,
-        0.0,
-        &NoSchedule,
+    let rules = Rules {
+        jitter: 0.0,
+        planner: &NoSchedule,
         policy,
-    );
+    };
+    let closing = settle(claimed, &outcome, claim_held(claimed), &rules);
     Finish {
         update: unwatch(closing.update)
             .set(attr::ENABLED, b(false))

@@ -32,7 +32,7 @@ use std::fmt;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use self::outcome::{JobError, MAX_RETRY_AFTER_SECONDS};
+pub use self::outcome::{JobError, MAX_RETRY_AFTER_SECONDS, Retry};
 use self::retry::RetryPolicy;
 pub use self::update::{Change, Condition, Update};
 use self::update::{b, n, s};

@@ -50,7 +50,10 @@ pub fn sweep_undecodable(item: &Image, now: DateTime<Utc>) -> SweepAction {
     match dispatch::invalid(item, error, seen_task, now) {
         ChangeAction::MarkInvalid(update) => SweepAction::MarkInvalid(update),
         _ => {
-            let condition = Condition::equals_or_missing(attr::STATUS, item.status.clone().map(s));
+            let condition = Condition::equals_or_missing(
+                attr::STATUS,
+                item.status.as_ref().map(|status| s(&status.text)),
+            );
             SweepAction::Forget(forget(&item.id, condition))
         }
     }

@@ -1212,10 +1212,10 @@ fn a_failure_that_says_when_to_come_back_is_retried_then_not_after_the_backoff()
     assert_eq!(after.attempt, 1, "it counts as an attempt");
     // Whatever a service asks for, a day at most (and a second at least).
     assert_eq!(
-        JobError::retry_after("x", u32::MAX).retry_after_seconds,
-        Some(MAX_RETRY_AFTER_SECONDS)
+        JobError::retry_after("x", u32::MAX).retry,
+        Retry::After(MAX_RETRY_AFTER_SECONDS)
     );
-    assert_eq!(JobError::retry_after("x", 0).retry_after_seconds, Some(1));
+    assert_eq!(JobError::retry_after("x", 0).retry, Retry::After(1));
 }
 
 #[test]
@@ -1724,7 +1724,7 @@ proptest! {
             ..ready("w1", "t1", "2027-01-01T09:00:00Z")
         };
         let run = claimed(worker, "r1");
-        let result = if succeeded { Ok("ok".to_owned()) } else { Err(JobError { message: "no".into(), retryable, retry_after_seconds: None }) };
+        let result = if succeeded { Ok("ok".to_owned()) } else { Err(JobError::new("no", if retryable { Retry::Backoff } else { Retry::Never })) };
         let finished = at(NOW) + TimeDelta::seconds(run_seconds);
         let finish = finish(&run, &Outcome { result, finished }, jitter, &crate::jobs::builtin(), &Policy::default());
         let after = applied(&finish.update, &run.worker);

@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::format::{self, paint, style};
 use super::show::worker_item;
 use super::{Connection, OpsError, OpsResult};
-use crate::adapters::clients::Clients;
+use crate::adapters::dynamodb::Store;
 use crate::adapters::sqs::lookup_queue;
 use crate::lifecycle::Message;
 use crate::seams::QueueRef;
@@ -267,8 +267,8 @@ async fn remove<'a>(
 }
 
 /// Why a worker queue's dead letter is there: what the worker's item says of its last run.
-async fn worker_reason(connection: &Connection, clients: &Clients, message: &Message) -> String {
-    match worker_item(connection, clients, &message.id).await {
+async fn worker_reason(connection: &Connection, store: &Store, message: &Message) -> String {
+    match worker_item(connection, store, &message.id).await {
         Err(_) => "the worker no longer exists".into(),
         Ok(item) => {
             let row = super::list::Row::of(&item);
@@ -392,7 +392,7 @@ pub async fn run(connection: &Connection, args: &DeadLetterArgs) -> OpsResult<()
             };
             for (message, decoded) in chunk.iter().zip(decoded) {
                 let reason = match &decoded {
-                    Some(m) => worker_reason(connection, &clients, m).await,
+                    Some(m) => worker_reason(connection, &connection.store_on(&clients), m).await,
                     None => "not a nextdue message: its body does not decode".into(),
                 };
                 let gone = done.contains(&message.receipt.as_str());

@@ -1,9 +1,7 @@
 //! `nextdue ls`: one row per worker, soonest due first.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::AttributeValue as SdkValue;
 use chrono::{DateTime, Utc};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -207,57 +205,28 @@ impl Row {
 
 /// Every worker item, read page by page (with a spinner on a terminal once it takes a moment).
 async fn scan(connection: &Connection, args: &ListArgs) -> OpsResult<Vec<Item>> {
-    let clients = connection.clients().await?;
-    let mut filters = Vec::new();
-    let mut names = HashMap::new();
-    let mut values = HashMap::new();
-    for (placeholder, name, value) in [
-        (
-            "status",
-            attr::STATUS,
-            &args.status.map(|s| s.as_str().to_owned()),
-        ),
-        ("kind", attr::KIND, &args.kind),
-        ("queue", attr::QUEUE, &args.queue),
-    ] {
-        if let Some(value) = value {
-            filters.push(format!("#{placeholder} = :{placeholder}"));
-            names.insert(format!("#{placeholder}"), name.to_owned());
-            values.insert(format!(":{placeholder}"), SdkValue::S(value.clone()));
-        }
-    }
+    let store = connection.store().await?;
+    let equal: Vec<(&str, String)> = [
+        (attr::STATUS, args.status.map(|s| s.as_str().to_owned())),
+        (attr::KIND, args.kind.clone()),
+        (attr::QUEUE, args.queue.clone()),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| Some((name, value?)))
+    .collect();
     let spinner = ProgressBar::new_spinner().with_style(
         ProgressStyle::with_template("{spinner} reading {msg}").expect("a valid template"),
     );
-    let mut items = Vec::new();
-    let mut start = None;
     let started = std::time::Instant::now();
-    loop {
-        let mut request = clients
-            .dynamodb
-            .scan()
-            .table_name(&connection.workers_table)
-            .set_exclusive_start_key(start);
-        if !filters.is_empty() {
-            request = request
-                .filter_expression(filters.join(" AND "))
-                .set_expression_attribute_names(Some(names.clone()))
-                .set_expression_attribute_values(Some(values.clone()));
-        }
-        let page = request
-            .send()
-            .await
-            .map_err(|e| connection.explain("reading the workers", &connection.workers_table, e))?;
-        items.extend(page.items.unwrap_or_default().into_iter().map(Item::from));
-        start = page.last_evaluated_key;
-        if start.is_none() {
-            break;
-        }
-        if started.elapsed() > Duration::from_millis(500) {
-            spinner.set_message(format!("{} workers", items.len()));
-            spinner.tick();
-        }
-    }
+    let items = store
+        .workers(&equal, &mut |read| {
+            if started.elapsed() > Duration::from_millis(500) {
+                spinner.set_message(format!("{read} workers"));
+                spinner.tick();
+            }
+        })
+        .await
+        .map_err(|e| connection.explain_store("reading the workers", e))?;
     spinner.finish_and_clear();
     Ok(items)
 }

@@ -18,8 +18,10 @@ use chrono::{DateTime, Utc};
 use clap::Args;
 
 use crate::adapters::clients::{Clients, is_local_endpoint};
-use crate::adapters::sdk_error::{self, DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use crate::adapters::dynamodb::Store;
+use crate::adapters::sdk_error::{self, ProvideErrorMetadata, SdkError};
 use crate::config::{DEFAULT_QUEUE_PREFIX, DEFAULT_RUNS_TABLE, DEFAULT_WORKERS_TABLE, Settings};
+use crate::seams::StoreError;
 
 /// Where the commands look, and how they answer.
 #[derive(Args, Clone, Debug)]
@@ -138,8 +140,26 @@ impl Connection {
         R: std::fmt::Debug,
     {
         let code = sdk_error::code_of(&error).map(str::to_owned);
-        let detail = DisplayErrorContext(&error).to_string();
-        let message = match code.as_deref() {
+        self.explained(what, table, code.as_deref(), &sdk_error::message(error))
+    }
+
+    /// [`Connection::explain`] for a failed call of the store adapter.
+    pub fn explain_store(&self, what: &str, error: StoreError) -> OpsError {
+        match error {
+            StoreError::Call {
+                table,
+                code,
+                message,
+                ..
+            } => self.explained(what, &table, code.as_deref(), &message),
+            StoreError::Refused { message, .. } => OpsError(format!("{what}: {message}")),
+        }
+    }
+
+    /// A failed call's error `code` (if the service answered one) and `message`, in words that
+    /// say what to do.
+    fn explained(&self, what: &str, table: &str, code: Option<&str>, message: &str) -> OpsError {
+        OpsError(match code {
             Some("ResourceNotFoundException") => format!(
                 "{what}: no table {table} here: deploy the stack, or set NEXTDUE_WORKERS_TABLE \
                  and NEXTDUE_RUNS_TABLE (or --workers-table, --runs-table) to its tables"
@@ -150,12 +170,11 @@ impl Connection {
                 | "ExpiredTokenException"
                 | "AccessDeniedException",
             ) => format!(
-                "{what}: AWS refused the credentials ({}): check AWS_PROFILE or your \
-                 credentials",
-                sdk_error::message(error)
+                "{what}: AWS refused the credentials ({message}): check AWS_PROFILE or your \
+                 credentials"
             ),
-            Some(_) => format!("{what}: {}", sdk_error::message(error)),
-            None if detail.contains("credentials") => format!(
+            Some(_) => format!("{what}: {message}"),
+            None if message.contains("credentials") => format!(
                 "{what}: no AWS credentials: set AWS_PROFILE or AWS_ACCESS_KEY_ID (or point \
                  --endpoint at the emulator)"
             ),
@@ -164,8 +183,21 @@ impl Connection {
                  start` (or run `infra/demo.sh`)",
                 self.endpoint.as_deref().unwrap_or_default()
             ),
-            None => format!("{what}: {detail}"),
-        };
-        OpsError(message)
+            None => format!("{what}: {message}"),
+        })
+    }
+
+    /// The workers and runs tables, through DynamoDB's adapter.
+    pub async fn store(&self) -> OpsResult<Store> {
+        Ok(self.store_on(&self.clients().await?))
+    }
+
+    /// The workers and runs tables, through DynamoDB's adapter on these `clients`.
+    pub fn store_on(&self, clients: &Clients) -> Store {
+        Store::new(
+            clients.dynamodb.clone(),
+            &self.workers_table,
+            &self.runs_table,
+        )
     }
 }

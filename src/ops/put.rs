@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 use std::io::Read;
 
-use aws_sdk_dynamodb::types::{AttributeValue as SdkValue, ReturnValue};
 use clap::Args;
 
 use super::format::{self, paint, style};
@@ -142,15 +141,11 @@ pub async fn run_put(
     }
     let enabled = item.get(attr::ENABLED) == Some(&AttributeValue::Bool(true));
     if !args.dry_run {
-        let clients = connection.clients().await?;
-        clients
-            .dynamodb
-            .put_item()
-            .table_name(&connection.workers_table)
-            .set_item(Some(item.into()))
-            .send()
+        let store = connection.store().await?;
+        store
+            .put_worker(item)
             .await
-            .map_err(|e| connection.explain("writing the worker", &connection.workers_table, e))?;
+            .map_err(|e| connection.explain_store("writing the worker", e))?;
     }
     if connection.json {
         let mut answer = serde_json::json!({
@@ -192,47 +187,25 @@ enum Change {
 }
 
 async fn change(connection: &Connection, id: &str, change: Change) -> OpsResult<()> {
-    let clients = connection.clients().await?;
+    let store = connection.store().await?;
     let (name, value) = match change {
         Change::Enable => (attr::ENABLED, true),
         Change::Disable => (attr::ENABLED, false),
         Change::RunNow => (attr::RUN_NOW, true),
     };
-    let result = clients
-        .dynamodb
-        .update_item()
-        .table_name(&connection.workers_table)
-        .key(attr::ID, SdkValue::S(id.to_owned()))
-        .update_expression("SET #a = :v")
-        .condition_expression("attribute_exists(#id)")
-        .expression_attribute_names("#a", name)
-        .expression_attribute_names("#id", attr::ID)
-        .expression_attribute_values(":v", SdkValue::Bool(value))
-        .return_values(ReturnValue::AllOld)
-        .send()
-        .await;
-    let old = match result {
-        Ok(output) => Item::from(output.attributes.unwrap_or_default()),
-        Err(error)
-            if crate::adapters::sdk_error::code_is(
-                &error,
-                &["ConditionalCheckFailedException"],
-            ) =>
-        {
-            return Err(OpsError(format!(
+    let assignment = (vec![name.to_owned()], AttributeValue::Bool(value));
+    let old = store
+        .update_existing(id, &[assignment])
+        .await
+        .map_err(|e| connection.explain_store("changing the worker", e))?
+        .ok_or_else(|| {
+            OpsError(format!(
                 "no worker {id:?} in {} (nothing written; `{} put` writes a new one)",
                 connection.workers_table,
                 program()
-            )));
-        }
-        Err(error) => {
-            return Err(connection.explain(
-                "changing the worker",
-                &connection.workers_table,
-                error,
-            ));
-        }
-    };
+            ))
+        })?;
+
     let was_enabled = old.get(attr::ENABLED) == Some(&AttributeValue::Bool(true));
     let status = match old.get(attr::STATUS) {
         Some(AttributeValue::S(status)) => status.clone(),

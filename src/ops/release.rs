@@ -7,7 +7,6 @@ use super::format::{self, paint, style};
 use super::put::IdArgs;
 use super::show::worker_item;
 use super::{Connection, OpsError, OpsResult, program};
-use crate::adapters::dynamodb::Store;
 use crate::item::Worker;
 use crate::job::Registry;
 use crate::lifecycle::{NextState, release};
@@ -15,8 +14,8 @@ use crate::seams::{Applied, RunWrite, WorkerStore};
 
 /// Runs `nextdue release`.
 pub async fn run(connection: &Connection, args: &IdArgs, registry: &Registry) -> OpsResult<()> {
-    let clients = connection.clients().await?;
-    let item = worker_item(connection, &clients, &args.id).await?;
+    let store = connection.store().await?;
+    let item = worker_item(connection, &store, &args.id).await?;
     let id = format::safe(&args.id);
     let worker = Worker::from_item(&item).map_err(|e| {
         OpsError(format!(
@@ -36,11 +35,6 @@ pub async fn run(connection: &Connection, args: &IdArgs, registry: &Registry) ->
             worker.status.map_or("not armed", |s| s.as_str())
         )));
     };
-    let store = Store::new(
-        clients.dynamodb.clone(),
-        &connection.workers_table,
-        &connection.runs_table,
-    );
     let failed = |e: crate::seams::StoreError| OpsError(e.to_string());
     if let RunWrite::Exists(record) = store
         .put_run_if_absent(&finish.record)

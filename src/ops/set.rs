@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::AttributeValue as SdkValue;
 use clap::Args;
 
 use super::format::{self, paint, style};
@@ -90,8 +89,8 @@ pub async fn run(connection: &Connection, args: &SetArgs, registry: &Registry) -
         .iter()
         .map(|text| parse_assignment(text))
         .collect::<OpsResult<Vec<_>>>()?;
-    let clients = connection.clients().await?;
-    let mut item = worker_item(connection, &clients, &args.id).await?;
+    let store = connection.store().await?;
+    let mut item = worker_item(connection, &store, &args.id).await?;
     for assignment in &assignments {
         assign(&mut item, assignment)?;
     }
@@ -102,31 +101,20 @@ pub async fn run(connection: &Connection, args: &SetArgs, registry: &Registry) -
             format::safe(&args.id)
         )));
     }
-    let mut request = clients
-        .dynamodb
-        .update_item()
-        .table_name(&connection.workers_table)
-        .key(attr::ID, SdkValue::S(args.id.clone()))
-        .condition_expression("attribute_exists(#id)")
-        .expression_attribute_names("#id", attr::ID);
-    let mut sets = Vec::new();
-    for (i, assignment) in assignments.iter().enumerate() {
-        let mut names = Vec::new();
-        for (j, name) in assignment.path.iter().enumerate() {
-            let placeholder = format!("#p{i}_{j}");
-            request = request.expression_attribute_names(&placeholder, name);
-            names.push(placeholder);
-        }
-        let value = format!(":v{i}");
-        request =
-            request.expression_attribute_values(&value, SdkValue::from(assignment.value.clone()));
-        sets.push(format!("{} = {value}", names.join(".")));
-    }
-    request
-        .update_expression(format!("SET {}", sets.join(", ")))
-        .send()
+    let changes: Vec<(Vec<String>, AttributeValue)> = assignments
+        .iter()
+        .map(|a| (a.path.clone(), a.value.clone()))
+        .collect();
+    store
+        .update_existing(&args.id, &changes)
         .await
-        .map_err(|e| connection.explain("changing the worker", &connection.workers_table, e))?;
+        .map_err(|e| connection.explain_store("changing the worker", e))?
+        .ok_or_else(|| {
+            OpsError(format!(
+                "no worker {:?} in {} (deleted meanwhile; nothing written)",
+                args.id, connection.workers_table
+            ))
+        })?;
     let changed: Vec<String> = assignments.iter().map(|a| a.path.join(".")).collect();
     let status = match item.get(attr::STATUS) {
         Some(AttributeValue::S(status)) => status.clone(),

@@ -1,6 +1,5 @@
 //! `nextdue show` (a worker in words) and `nextdue runs` (its run history).
 
-use aws_sdk_dynamodb::types::AttributeValue as SdkValue;
 use chrono::{DateTime, Utc};
 use clap::Args;
 use serde::Serialize;
@@ -9,8 +8,9 @@ use super::format::{self, paint, safe, style};
 use super::list::Row;
 use super::preview::{DueTime, describe, due_table};
 use super::{Connection, OpsError, OpsResult};
-use crate::adapters::clients::Clients;
-use crate::item::{Item, RunRecord, Worker, attr};
+use crate::adapters::dynamodb::{RunQuery, Store};
+use crate::item::{Item, RunRecord, Worker};
+use crate::seams::WorkerStore;
 
 /// What `show` shows.
 #[derive(Args, Clone, Debug)]
@@ -36,67 +36,38 @@ pub struct RunsArgs {
 }
 
 /// The worker item `id`, or an error saying there is none.
-pub async fn worker_item(connection: &Connection, clients: &Clients, id: &str) -> OpsResult<Item> {
-    let output = clients
-        .dynamodb
-        .get_item()
-        .table_name(&connection.workers_table)
-        .key(attr::ID, SdkValue::S(id.to_owned()))
-        .consistent_read(true)
-        .send()
+pub async fn worker_item(connection: &Connection, store: &Store, id: &str) -> OpsResult<Item> {
+    store
+        .get_worker(id)
         .await
-        .map_err(|e| connection.explain("reading the worker", &connection.workers_table, e))?;
-    output.item.map(Item::from).ok_or_else(|| {
-        OpsError(format!(
-            "no worker {id:?} in {} (`{} ls` lists them)",
-            connection.workers_table,
-            super::program()
-        ))
-    })
+        .map_err(|e| connection.explain_store("reading the worker", e))?
+        .ok_or_else(|| {
+            OpsError(format!(
+                "no worker {id:?} in {} (`{} ls` lists them)",
+                connection.workers_table,
+                super::program()
+            ))
+        })
 }
 
 /// The latest runs of worker `id`, newest first: at most `limit`, only failed ones if asked.
 pub async fn latest_runs(
     connection: &Connection,
-    clients: &Clients,
+    store: &Store,
     id: &str,
     limit: usize,
     failed_only: bool,
 ) -> OpsResult<Vec<RunRecord>> {
-    let mut runs = Vec::new();
-    let mut start = None;
-    while runs.len() < limit {
-        let mut request = clients
-            .dynamodb
-            .query()
-            .table_name(&connection.runs_table)
-            .key_condition_expression("#w = :w")
-            .expression_attribute_names("#w", attr::run::WORKER_ID)
-            .expression_attribute_values(":w", SdkValue::S(id.to_owned()))
-            .scan_index_forward(false)
-            .set_exclusive_start_key(start);
-        if failed_only {
-            request = request
-                .filter_expression("#s = :f")
-                .expression_attribute_names("#s", "succeeded")
-                .expression_attribute_values(":f", SdkValue::Bool(false));
-        }
-        let page = request
-            .send()
-            .await
-            .map_err(|e| connection.explain("reading the runs", &connection.runs_table, e))?;
-        for item in page.items.unwrap_or_default() {
-            let record = RunRecord::from_item(&Item::from(item))
-                .map_err(|e| OpsError(format!("a run record of {id} does not decode: {e}")))?;
-            runs.push(record);
-        }
-        start = page.last_evaluated_key;
-        if start.is_none() {
-            break;
-        }
-    }
-    runs.truncate(limit);
-    Ok(runs)
+    let query = RunQuery {
+        newest_first: true,
+        failed_only,
+        limit: Some(limit),
+        ..RunQuery::default()
+    };
+    store
+        .runs(id, &query)
+        .await
+        .map_err(|e| connection.explain_store("reading the runs", e))
 }
 
 /// A run as `runs --json` and `show --json` give it.
@@ -158,9 +129,9 @@ fn runs_table(runs: &[RunRecord], now: DateTime<Utc>) -> String {
 
 /// Runs `nextdue runs`.
 pub async fn run_runs(connection: &Connection, args: &RunsArgs) -> OpsResult<()> {
-    let clients = connection.clients().await?;
-    worker_item(connection, &clients, &args.id).await?;
-    let runs = latest_runs(connection, &clients, &args.id, args.limit, args.failed).await?;
+    let store = connection.store().await?;
+    worker_item(connection, &store, &args.id).await?;
+    let runs = latest_runs(connection, &store, &args.id, args.limit, args.failed).await?;
     if connection.json {
         let views: Vec<RunView> = runs.iter().map(view).collect();
         format::print_json(&serde_json::to_value(views).expect("runs serialize"));
@@ -217,8 +188,8 @@ fn running_line(worker: &Worker, now: DateTime<Utc>) -> Option<String> {
 
 /// Runs `nextdue show`.
 pub async fn run_show(connection: &Connection, args: &ShowArgs) -> OpsResult<()> {
-    let clients = connection.clients().await?;
-    let item = worker_item(connection, &clients, &args.id).await?;
+    let store = connection.store().await?;
+    let item = worker_item(connection, &store, &args.id).await?;
     let row = Row::of(&item);
     let decoded = Worker::from_item(&item);
     let now = connection.now();
@@ -229,7 +200,7 @@ pub async fn run_show(connection: &Connection, args: &ShowArgs) -> OpsResult<()>
         },
         _ => Vec::new(),
     };
-    let runs = latest_runs(connection, &clients, &args.id, args.runs, false).await?;
+    let runs = latest_runs(connection, &store, &args.id, args.runs, false).await?;
     let problem = match (&decoded, row.status.as_deref()) {
         (Err(error), _) => Some(format!("invalid: {error}")),
         (Ok(_), Some("invalid")) => row.last_run_message.clone(),

@@ -7,12 +7,12 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::AttributeValue as SdkValue;
 use clap::Args;
 
 use super::format::{self, paint, style};
 use super::{Connection, OpsResult};
-use crate::item::{Item, RunRecord, attr};
+use crate::adapters::dynamodb::{RunQuery, Store};
+use crate::item::{RunRecord, attr};
 use crate::timestamp::format_stamp;
 
 /// What `tail` follows.
@@ -28,25 +28,15 @@ pub struct TailArgs {
 /// The finish time of each worker's last run (what a poll of the workers table reads).
 async fn last_finishes(
     connection: &Connection,
-    clients: &crate::adapters::clients::Clients,
+    store: &Store,
     ids: &[String],
 ) -> OpsResult<HashMap<String, String>> {
-    let mut found = clients
-        .dynamodb
-        .scan()
-        .table_name(&connection.workers_table)
-        .projection_expression("#id, #f")
-        .expression_attribute_names("#id", attr::ID)
-        .expression_attribute_names("#f", attr::LAST_RUN_FINISH_TIME)
-        .consistent_read(true)
-        .into_paginator()
-        .items()
-        .send();
+    let items = store
+        .workers(&[], &mut |_| {})
+        .await
+        .map_err(|e| connection.explain_store("reading the workers", e))?;
     let mut finishes = HashMap::new();
-    while let Some(item) = found.next().await {
-        let item = Item::from(item.map_err(|e| {
-            connection.explain("reading the workers", &connection.workers_table, e)
-        })?);
+    for item in items {
         let id = super::list::text(&item, attr::ID).unwrap_or_default();
         if ids.is_empty() || ids.contains(&id) {
             let finish = super::list::text(&item, attr::LAST_RUN_FINISH_TIME).unwrap_or_default();
@@ -59,30 +49,18 @@ async fn last_finishes(
 /// The runs of `id` that started at or after `since` (a run-record stamp).
 async fn runs_since(
     connection: &Connection,
-    clients: &crate::adapters::clients::Clients,
+    store: &Store,
     id: &str,
     since: &str,
 ) -> OpsResult<Vec<RunRecord>> {
-    let mut found = clients
-        .dynamodb
-        .query()
-        .table_name(&connection.runs_table)
-        .key_condition_expression("#w = :w AND #r >= :since")
-        .expression_attribute_names("#w", attr::run::WORKER_ID)
-        .expression_attribute_names("#r", attr::run::RUN_ID)
-        .expression_attribute_values(":w", SdkValue::S(id.to_owned()))
-        .expression_attribute_values(":since", SdkValue::S(since.to_owned()))
-        .consistent_read(true)
-        .into_paginator()
-        .items()
-        .send();
-    let mut runs = Vec::new();
-    while let Some(item) = found.next().await {
-        let item =
-            item.map_err(|e| connection.explain("reading the runs", &connection.runs_table, e))?;
-        runs.extend(RunRecord::from_item(&Item::from(item)).ok());
-    }
-    Ok(runs)
+    let query = RunQuery {
+        since: Some(since.to_owned()),
+        ..RunQuery::default()
+    };
+    store
+        .runs(id, &query)
+        .await
+        .map_err(|e| connection.explain_store("reading the runs", e))
 }
 
 fn line(run: &RunRecord) -> String {
@@ -105,20 +83,20 @@ fn line(run: &RunRecord) -> String {
 /// an error.
 async fn follow(
     connection: &Connection,
-    clients: &crate::adapters::clients::Clients,
+    store: &Store,
     args: &TailArgs,
     since: &str,
 ) -> OpsResult<()> {
-    let mut known = last_finishes(connection, clients, &args.ids).await?;
+    let mut known = last_finishes(connection, store, &args.ids).await?;
     let mut printed: BTreeSet<(String, String, bool)> = BTreeSet::new();
     loop {
         tokio::time::sleep(Duration::from_secs(args.every.max(1))).await;
-        let finishes = last_finishes(connection, clients, &args.ids).await?;
+        let finishes = last_finishes(connection, store, &args.ids).await?;
         for (id, finish) in &finishes {
             if known.get(id) == Some(finish) {
                 continue;
             }
-            let mut runs = runs_since(connection, clients, id, since).await?;
+            let mut runs = runs_since(connection, store, id, since).await?;
             runs.sort_by_key(|r| r.finish_time);
             for run in runs {
                 let key = (run.worker_id.clone(), run.run_id.clone(), run.superseded);
@@ -144,13 +122,13 @@ async fn follow(
 
 /// Runs `nextdue tail` until Ctrl-C.
 pub async fn run(connection: &Connection, args: &TailArgs) -> OpsResult<()> {
-    let clients = connection.clients().await?;
+    let store = connection.store().await?;
     let since = format_stamp(connection.now());
     if !connection.json {
         eprintln!("following runs that finish from now on (Ctrl-C stops)");
     }
     tokio::select! {
-        result = follow(connection, &clients, args, &since) => result,
+        result = follow(connection, &store, args, &since) => result,
         _ = tokio::signal::ctrl_c() => Ok(()),
     }
 }

@@ -54,6 +54,8 @@ pub enum StoreError {
         table: String,
         /// What DynamoDB (or the network) said, in one line.
         message: String,
+        /// The service's error code, when it answered one (`ResourceNotFoundException`, …).
+        code: Option<String>,
     },
 }
 

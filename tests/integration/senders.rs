@@ -37,7 +37,7 @@ async fn least_privilege_email_sends_only_from_allowed_senders() {
         .send(&mail(format!("anne@{other}"), &refused_to))
         .await
         .unwrap_err();
-    assert!(!error.retryable);
+    assert!(!error.is_retryable());
     assert!(
         error.message.starts_with(&format!(
             "sender anne@{other} is not one of this deployment's allowed senders"

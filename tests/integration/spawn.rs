@@ -14,7 +14,7 @@ async fn a_child_dynamodb_refuses_fails_permanently_with_the_reason_first() {
     let error = nextdue::job::WorkerWriter::create(&stack.stack.store, &child)
         .await
         .unwrap_err();
-    assert!(!error.retryable, "{error:?}");
+    assert!(!error.is_retryable(), "{error:?}");
     assert!(
         error
             .message

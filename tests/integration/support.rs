@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use chrono::TimeDelta;
 use nextdue::adapters::clients::Clients;
+use nextdue::adapters::dynamodb::RunQuery;
 use nextdue::config::{Names, Settings};
 use nextdue::dev::checkpoint::Checkpoints;
 use nextdue::dev::emulator::{SentMail, sent_mail};
@@ -265,7 +266,11 @@ impl TestStack {
 
     /// The worker's run records, oldest first.
     pub async fn runs(&self, id: &str) -> Vec<RunRecord> {
-        self.stack.store.runs_of(id).await.expect("Query runs")
+        self.stack
+            .store
+            .runs(id, &RunQuery::default())
+            .await
+            .expect("Query runs")
     }
 
     /// Mail the emulator received for `address`.
