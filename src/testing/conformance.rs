@@ -1,14 +1,20 @@
-//! The promises of a [`WorkerStore`], as one suite that every implementation must pass: the
-//! test kit's memory store and DynamoDB's adapter (on the emulator) run these same checks, so
-//! the kit is known to behave as the real store does. Each check panics with the promise it
-//! found broken.
+//! The promises of a [`WorkerStore`] and of a [`Deliver`], as suites that every implementation
+//! must pass: the test kit's memory seams and the AWS adapters (on the emulator) run these same
+//! checks, so the kit is known to behave as the real services do. Each check panics with the
+//! promise it found broken.
 
-use chrono::{TimeDelta, Utc};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::item::{AttributeValue, Item, RunRecord, attr};
 use crate::lifecycle::update::{n, s};
-use crate::lifecycle::{Condition, Update};
-use crate::seams::{Applied, RunWrite, StoreError, WorkerStore};
+use crate::lifecycle::{Condition, Message, Route, Update};
+use crate::seams::{
+    Applied, Deliver, DeliveryError, QueueRef, RunWrite, Sent, StoreError, WorkerStore,
+    schedule_name,
+};
 use crate::timestamp::Due;
 
 /// Runs every check against `store`, on items whose ids start with `prefix` (so suites on
@@ -237,5 +243,151 @@ async fn overdue_pages(store: &dyn WorkerStore, prefix: &str) {
     assert_eq!(
         ours, expected,
         "overdue entries of the shard, in sweepAt order"
+    );
+}
+
+/// What a queue holds, as a test reads it: the other side of a [`Deliver`].
+#[async_trait]
+pub trait Inbox: Send + Sync {
+    /// Takes (receives and deletes) the messages of `queue` that are visible now or become
+    /// visible within `within`, and returns their bodies.
+    async fn take(&self, queue: &QueueRef, within: Duration) -> Vec<String>;
+}
+
+/// Runs every check of a [`Deliver`] against `delivery`, whose messages `inbox` reads, with the
+/// worker queue `queue` (which must exist and be empty), at about `now`, on workers whose ids
+/// start with `prefix`.
+pub async fn deliver(
+    delivery: &dyn Deliver,
+    inbox: &dyn Inbox,
+    queue: &str,
+    prefix: &str,
+    now: DateTime<Utc>,
+) {
+    let found = queue_lookups(delivery, queue).await;
+    immediate_and_delayed_sends(delivery, inbox, &found, prefix, now).await;
+    scheduled_sends(delivery, inbox, &found, prefix, now).await;
+}
+
+/// A worker queue is found by its short name and by its ARN, as the same queue; a missing one
+/// is `NoSuchQueue`, with its full name.
+async fn queue_lookups(delivery: &dyn Deliver, queue: &str) -> QueueRef {
+    let found = delivery
+        .worker_queue(queue)
+        .await
+        .expect("the queue exists");
+    assert!(
+        found.name.ends_with(queue) && !found.url.is_empty() && !found.arn.is_empty(),
+        "a queue has its full name, a URL and an ARN: {found:?}"
+    );
+    assert_eq!(
+        delivery
+            .queue_from_arn(&found.arn)
+            .await
+            .expect("found by its ARN"),
+        found,
+        "the queue an ARN names is the same queue"
+    );
+    match delivery.worker_queue("no-such-queue").await {
+        Err(DeliveryError::NoSuchQueue { queue }) => assert!(
+            queue.ends_with("no-such-queue"),
+            "a missing queue is named in full: {queue}"
+        ),
+        other => panic!("a missing queue is NoSuchQueue: {other:?}"),
+    }
+    found
+}
+
+fn message(prefix: &str, name: &str, due: DateTime<Utc>) -> (Message, String) {
+    let message = Message {
+        id: format!("{prefix}-{name}"),
+        task_id: format!("{prefix}-task"),
+        due: Due::floor(due),
+    };
+    let body = serde_json::to_string(&message).expect("a message serializes");
+    (message, body)
+}
+
+/// A message sent with no delay arrives at once, its body the message as JSON, once; one sent
+/// with a delay is not visible before it, and arrives after it.
+async fn immediate_and_delayed_sends(
+    delivery: &dyn Deliver,
+    inbox: &dyn Inbox,
+    queue: &QueueRef,
+    prefix: &str,
+    now: DateTime<Utc>,
+) {
+    let (now_message, now_body) = message(prefix, "now", now);
+    let sent = delivery
+        .send(&now_message, queue, Route::Queue { delay_seconds: 0 })
+        .await
+        .expect("SendMessage");
+    assert_eq!(sent, Sent::Queued { delay_seconds: 0 });
+    let taken = inbox.take(queue, Duration::from_secs(5)).await;
+    assert_eq!(
+        taken,
+        vec![now_body],
+        "the message arrives at once, as sent"
+    );
+    assert!(
+        inbox.take(queue, Duration::ZERO).await.is_empty(),
+        "a message taken is gone"
+    );
+    let (later, later_body) = message(prefix, "later", now);
+    let sent = delivery
+        .send(&later, queue, Route::Queue { delay_seconds: 3 })
+        .await
+        .expect("SendMessage");
+    assert_eq!(sent, Sent::Queued { delay_seconds: 3 });
+    assert!(
+        inbox.take(queue, Duration::ZERO).await.is_empty(),
+        "a delayed message is not visible before its delay"
+    );
+    assert_eq!(
+        inbox.take(queue, Duration::from_secs(8)).await,
+        vec![later_body],
+        "a delayed message arrives after its delay"
+    );
+}
+
+/// A long wait becomes a one-time schedule named after the message (the same message, the same
+/// name), which a second send finds in place instead of doubling; nothing reaches the queue
+/// before its time.
+async fn scheduled_sends(
+    delivery: &dyn Deliver,
+    inbox: &dyn Inbox,
+    queue: &QueueRef,
+    prefix: &str,
+    now: DateTime<Utc>,
+) {
+    let at = now + TimeDelta::hours(2);
+    let (message, _) = message(prefix, "scheduled", at);
+    let route = Route::Schedule { at };
+    let first = delivery
+        .send(&message, queue, route)
+        .await
+        .expect("CreateSchedule");
+    assert_eq!(
+        first,
+        Sent::Scheduled {
+            name: schedule_name(&message),
+            existed: false
+        }
+    );
+    let again = delivery
+        .send(&message, queue, route)
+        .await
+        .expect("a second CreateSchedule is no error");
+    assert_eq!(
+        again,
+        Sent::Scheduled {
+            name: schedule_name(&message),
+            existed: true
+        },
+        "a retried send finds its schedule"
+    );
+    assert!(
+        inbox.take(queue, Duration::ZERO).await.is_empty(),
+        "a scheduled message waits for its time"
     );
 }

@@ -4,10 +4,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 
+use super::conformance::Inbox;
 use crate::config::Names;
 use crate::item::{AttributeValue, Item, MAX_ITEM_BYTES, RunRecord, attr, item_size};
 use crate::job::{Created, JobError, Mail, Mailer, WorkerWriter};
@@ -356,6 +358,22 @@ impl MemoryDelivery {
     /// Every message still waiting.
     pub fn waiting(&self) -> Vec<Waiting> {
         lock(&self.state).waiting.clone()
+    }
+}
+
+#[async_trait]
+impl Inbox for MemoryDelivery {
+    /// Takes what would be handed out by `within` from now (the clock does not move).
+    async fn take(&self, queue: &QueueRef, within: Duration) -> Vec<String> {
+        let by = self.clock.now() + TimeDelta::from_std(within).expect("a short wait");
+        let mut state = lock(&self.state);
+        let (taken, kept) = std::mem::take(&mut state.waiting)
+            .into_iter()
+            .partition(|w| w.queue == *queue && w.at <= by);
+        state.waiting = kept;
+        let mut taken: Vec<Waiting> = taken;
+        taken.sort_by_key(|w| (w.at, w.id));
+        taken.into_iter().map(|w| w.body).collect()
     }
 }
 
