@@ -151,7 +151,7 @@ impl Deliver for Delivery {
         queue: &QueueRef,
         route: Route,
     ) -> Result<Sent, DeliveryError> {
-        let body = serde_json::to_string(message).expect("a message always serializes");
+        let body = message.body();
         match route {
             Route::Queue { delay_seconds } => {
                 self.sqs

@@ -180,6 +180,13 @@ pub struct Message {
     pub due: Due,
 }
 
+impl Message {
+    /// The message as a queue or a schedule carries it: its JSON.
+    pub fn body(&self) -> String {
+        serde_json::to_string(self).expect("a message always serializes")
+    }
+}
+
 /// How a message reaches the executor at its due time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Route {

@@ -304,7 +304,7 @@ fn message(prefix: &str, name: &str, due: DateTime<Utc>) -> (Message, String) {
         task_id: format!("{prefix}-task"),
         due: Due::floor(due),
     };
-    let body = serde_json::to_string(&message).expect("a message serializes");
+    let body = message.body();
     (message, body)
 }
 

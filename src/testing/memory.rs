@@ -395,7 +395,7 @@ impl Deliver for MemoryDelivery {
         queue: &QueueRef,
         route: Route,
     ) -> Result<Sent, DeliveryError> {
-        let body = serde_json::to_string(message).expect("a message always serializes");
+        let body = message.body();
         match route {
             Route::Queue { delay_seconds } => {
                 let at = self.clock.now() + TimeDelta::seconds(delay_seconds.into());
