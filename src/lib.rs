@@ -5,11 +5,14 @@
 //! run went.
 //!
 //! The core is pure and imports no AWS crate: [`item`] (the item model), [`schedule`] (when),
-//! [`lifecycle`] (what happens), [`job`] and [`jobs`] (the work, behind seams: your own kinds
-//! implement [`job::TypedJob`]), [`stream_filter`] (which changes reach the dispatcher). The
-//! AWS shell applies its decisions: [`store`], [`delivery`], [`mail`], the [`handlers`], and
-//! [`lambda`], the three functions as entry points for your own binaries. Behind the `dev`
-//! feature, `dev` is the local stack (`nextdue dev`) and its command line.
+//! [`lifecycle`] (what happens), [`job`] and [`jobs`] (the work: your own kinds implement
+//! [`job::TypedJob`]), [`stream_filter`] (which changes reach the dispatcher). It reaches the
+//! world through [`seams`], traits free of every SDK; [`adapters`] puts them on AWS, a file per
+//! service; the [`handlers`] apply the core's decisions through the seams; [`wiring`] is the one
+//! place that builds them, and [`serve`] runs them as the three Lambda functions of your own
+//! binaries. Behind the `dev` feature, `dev` is the local stack (`nextdue dev`) and `ops` the
+//! operator's commands; behind `testing`, `testing` is the test kit; both play Lambda's glue
+//! through `glue`.
 
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
