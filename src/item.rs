@@ -308,9 +308,11 @@ pub enum Status {
     Invalid,
 }
 
-impl Status {
-    /// The status a stored text names, if it names one.
-    pub fn parse(text: &str) -> Option<Status> {
+impl std::str::FromStr for Status {
+    type Err = ();
+
+    /// The status a stored text names (exactly as nextdue writes it).
+    fn from_str(text: &str) -> Result<Self, ()> {
         [
             Status::Ready,
             Status::Running,
@@ -319,8 +321,11 @@ impl Status {
         ]
         .into_iter()
         .find(|status| status.as_str() == text)
+        .ok_or(())
     }
+}
 
+impl Status {
     /// The status as stored.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -666,20 +671,26 @@ impl RunRecord {
 }
 
 /// A string attribute as stored, even on an item that does not decode: its exact text (a
-/// conditional write must name it as it is) and what it means, when it is well formed.
+/// conditional write must name it as it is), read as a `T` when asked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Stored<T> {
     /// The text as stored.
     pub text: String,
-    /// What the text means (`None`: it is not a well-formed value).
-    pub value: Option<T>,
+    meaning: std::marker::PhantomData<T>,
 }
 
-impl<T> Stored<T> {
-    /// `text`, read by `parse`.
-    pub fn read(text: String, parse: impl FnOnce(&str) -> Option<T>) -> Self {
-        let value = parse(&text);
-        Stored { text, value }
+impl<T: std::str::FromStr> Stored<T> {
+    /// The attribute stored as `text`.
+    pub fn new(text: String) -> Self {
+        Stored {
+            text,
+            meaning: std::marker::PhantomData,
+        }
+    }
+
+    /// What the text means, if it is a well-formed `T`.
+    pub fn value(&self) -> Option<T> {
+        self.text.parse().ok()
     }
 }
 
@@ -712,7 +723,7 @@ pub struct Image {
 impl Image {
     /// The stored status, if it is one nextdue writes.
     pub fn status(&self) -> Option<Status> {
-        self.status.as_ref().and_then(|status| status.value)
+        self.status.as_ref().and_then(Stored::value)
     }
 
     /// Reads an item; never fails (a bad item yields an `Err` worker).
@@ -727,9 +738,9 @@ impl Image {
             run_now: item.get(attr::RUN_NOW) == Some(&AttributeValue::Bool(true)),
             user_bytes: user_size(item),
             system_bytes: system_size(item),
-            status: text(attr::STATUS).map(|text| Stored::read(text, Status::parse)),
+            status: text(attr::STATUS).map(Stored::new),
             task_id: text(attr::TASK_ID),
-            next_due: text(attr::NEXT_DUE).map(|text| Stored::read(text, |t| t.parse().ok())),
+            next_due: text(attr::NEXT_DUE).map(Stored::new),
             last_run_message: text(attr::LAST_RUN_MESSAGE),
             worker: Worker::from_item(item),
         }

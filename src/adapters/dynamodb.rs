@@ -160,7 +160,6 @@ impl Store {
             StoreError::Call {
                 operation,
                 table,
-                code: sdk_error::code_of(&error).map(str::to_owned),
                 message: sdk_error::message(error),
             }
         }
@@ -172,7 +171,6 @@ impl Store {
             operation,
             table: self.runs_table.clone(),
             message: format!("a run record does not decode: {error}"),
-            code: None,
         }
     }
 

@@ -16,6 +16,24 @@ pub fn code_of<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> Option<&st
     error.as_service_error().and_then(|e| e.code())
 }
 
+/// The service's error code at the start of a [`message`] (`ResourceNotFoundException: …`),
+/// if the service answered one.
+///
+/// ```
+/// use nextdue::adapters::sdk_error::code_in;
+/// assert_eq!(code_in("ResourceNotFoundException: no table"), Some("ResourceNotFoundException"));
+/// assert_eq!(code_in("AWS.SimpleQueueService.NonExistentQueue: gone"), Some("AWS.SimpleQueueService.NonExistentQueue"));
+/// assert_eq!(code_in("dispatch failure: io error: connection refused"), None);
+/// ```
+pub fn code_in(message: &str) -> Option<&str> {
+    let (code, _) = message.split_once(": ")?;
+    (!code.is_empty()
+        && code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_'))
+    .then_some(code)
+}
+
 /// A failed call in one short line: the service's code and message, or what went wrong on the
 /// way (timeout, connection, …).
 pub fn message<E, R>(error: SdkError<E, R>) -> String

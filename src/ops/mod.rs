@@ -146,12 +146,9 @@ impl Connection {
     /// [`Connection::explain`] for a failed call of the store adapter.
     pub fn explain_store(&self, what: &str, error: StoreError) -> OpsError {
         match error {
-            StoreError::Call {
-                table,
-                code,
-                message,
-                ..
-            } => self.explained(what, &table, code.as_deref(), &message),
+            StoreError::Call { table, message, .. } => {
+                self.explained(what, &table, sdk_error::code_in(&message), &message)
+            }
             StoreError::Refused { message, .. } => OpsError(format!("{what}: {message}")),
         }
     }

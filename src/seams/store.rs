@@ -52,10 +52,9 @@ pub enum StoreError {
         operation: &'static str,
         /// The table.
         table: String,
-        /// What DynamoDB (or the network) said, in one line.
+        /// What DynamoDB (or the network) said, in one line: `Code: message` when the service
+        /// answered.
         message: String,
-        /// The service's error code, when it answered one (`ResourceNotFoundException`, …).
-        code: Option<String>,
     },
 }
 
