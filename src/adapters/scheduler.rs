@@ -7,23 +7,24 @@ use aws_sdk_scheduler::types::{
 };
 use chrono::{DateTime, Utc};
 
-use crate::adapters::sdk_error::{self, call_failed};
-use crate::config::Names;
-use crate::lifecycle::Message;
-use crate::seams::{DeliveryError, Sent, schedule_name};
+use aws_sdk_scheduler::config::http::HttpResponse;
+use aws_sdk_scheduler::operation::create_schedule::CreateScheduleError;
+use aws_sdk_scheduler::operation::create_schedule::builders::CreateScheduleFluentBuilder;
 
-/// Creates the one-time schedule that sends `body` (the serialized `message`) to the queue
-/// `queue_arn` at `at`, in the group and with the role `names` gives. A schedule of the same
-/// message already in place (a retried delivery) is success, `existed`.
-pub async fn create_one_time(
+use crate::adapters::sdk_error::{self, SdkError, call_failed};
+use crate::config::Names;
+use crate::seams::{DeliveryError, Sent};
+
+/// The request that creates the one-time schedule `name`, which sends `body` (a serialized
+/// message) to the queue `queue_arn` at `at`, in the group and with the role `names` gives.
+pub fn one_time(
     client: &aws_sdk_scheduler::Client,
     names: &Names,
     queue_arn: &str,
-    message: &Message,
+    name: &str,
     body: String,
     at: DateTime<Utc>,
-) -> Result<Sent, DeliveryError> {
-    let name = schedule_name(message);
+) -> CreateScheduleFluentBuilder {
     let target = Target::builder()
         .arn(queue_arn)
         .role_arn(&names.scheduler_role_arn)
@@ -34,17 +35,23 @@ pub async fn create_one_time(
         .mode(FlexibleTimeWindowMode::Off)
         .build()
         .expect("mode is set");
-    let result = client
+    client
         .create_schedule()
-        .name(&name)
+        .name(name)
         .group_name(&names.schedule_group)
         .schedule_expression(format!("at({})", at.format("%Y-%m-%dT%H:%M:%S")))
         .schedule_expression_timezone("UTC")
         .flexible_time_window(window)
         .target(target)
         .action_after_completion(ActionAfterCompletion::Delete)
-        .send()
-        .await;
+}
+
+/// What became of creating the schedule `name`: a schedule of the same name already in place
+/// (a retried delivery of the same message) is success, `existed`.
+pub fn created<R>(
+    name: String,
+    result: Result<R, SdkError<CreateScheduleError, HttpResponse>>,
+) -> Result<Sent, DeliveryError> {
     match result {
         Ok(_) => Ok(Sent::Scheduled {
             name,

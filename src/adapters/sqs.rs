@@ -11,7 +11,7 @@ use super::scheduler;
 use crate::adapters::sdk_error::{self, call_failed, missing_in_answer};
 use crate::config::Names;
 use crate::lifecycle::{Message, Route};
-use crate::seams::{Deliver, DeliveryError, QueueRef, Sent};
+use crate::seams::{Deliver, DeliveryError, QueueRef, Sent, schedule_name};
 
 /// The codes SQS answers for a queue that does not exist (the second is the emulator's).
 const NO_SUCH_QUEUE: &[&str] = &[
@@ -165,15 +165,10 @@ impl Deliver for Delivery {
                 Ok(Sent::Queued { delay_seconds })
             }
             Route::Schedule { at } => {
-                scheduler::create_one_time(
-                    &self.scheduler,
-                    &self.names,
-                    &queue.arn,
-                    message,
-                    body,
-                    at,
-                )
-                .await
+                let name = schedule_name(message);
+                let request =
+                    scheduler::one_time(&self.scheduler, &self.names, &queue.arn, &name, body, at);
+                scheduler::created(name, request.send().await)
             }
         }
     }
