@@ -44,6 +44,17 @@ pub mod attr {
     pub const RUN_NOW: &str = "runNow";
     /// During a requested extra run: the due time the worker returns to afterwards.
     pub const RESUME_DUE: &str = "resumeDue";
+    /// While a run is under way: how far it has got, in its own words (at most 256 bytes).
+    pub const PROGRESS: &str = "progress";
+    /// While a run is under way: how far it has got, from 0 to 1, if it says.
+    pub const PROGRESS_FRACTION: &str = "progressFraction";
+    /// While a run is under way: when it last reported its progress.
+    pub const PROGRESS_TIME: &str = "progressTime";
+    /// What a run saved for a later attempt at the same due time to resume from (JSON text, at
+    /// most 4 KB); removed when the due time is done.
+    pub const CHECKPOINT: &str = "checkpoint";
+    /// The due time (the occurrence) the checkpoint belongs to.
+    pub const CHECKPOINT_DUE: &str = "checkpointDue";
     /// `ready`, `running`, `stopped` or `invalid`.
     pub const STATUS: &str = "status";
     /// Fencing token, new on every enable.
@@ -152,8 +163,9 @@ pub const MAX_QUEUE_NAME: usize = 72;
 pub const MAX_ITEM_BYTES: usize = 400_000;
 /// The room nextdue keeps in every worker item for the attributes it writes itself (status,
 /// task id, due times, the last run's outcome with its message of at most 1 KB, the claim, the
-/// sweeper's index), so that no write of its own can fail for size.
-pub const SYSTEM_ROOM_BYTES: usize = 4 * 1024;
+/// sweeper's index, a run's progress and its checkpoint of at most 4 KB), so that no write of
+/// its own can fail for size.
+pub const SYSTEM_ROOM_BYTES: usize = 9 * 1024;
 /// The most a worker's own attributes (everything but nextdue's) may take.
 pub const MAX_USER_BYTES: usize = MAX_ITEM_BYTES - SYSTEM_ROOM_BYTES;
 
@@ -175,6 +187,11 @@ pub const SYSTEM_ATTRIBUTES: &[&str] = &[
     attr::UPDATE_TIME,
     attr::SWEEP_SHARD,
     attr::SWEEP_AT,
+    attr::PROGRESS,
+    attr::PROGRESS_FRACTION,
+    attr::PROGRESS_TIME,
+    attr::CHECKPOINT,
+    attr::CHECKPOINT_DUE,
 ];
 
 /// nextdue's bookkeeping of where a worker stands (its status, activation, claim, retry and
@@ -190,6 +207,11 @@ pub const STATE_ATTRIBUTES: &[&str] = &[
     attr::RESUME_DUE,
     attr::SWEEP_SHARD,
     attr::SWEEP_AT,
+    attr::PROGRESS,
+    attr::PROGRESS_FRACTION,
+    attr::PROGRESS_TIME,
+    attr::CHECKPOINT,
+    attr::CHECKPOINT_DUE,
 ];
 
 /// The size DynamoDB counts for `item`, by its published rules (names and values in UTF-8
@@ -436,6 +458,12 @@ pub struct Worker {
     /// During a requested extra run: the due time the worker returns to afterwards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resume_due: Option<Due>,
+    /// What a run saved for a later attempt at the same due time (JSON text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<String>,
+    /// The due time (the occurrence) the checkpoint belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint_due: Option<Due>,
     /// When nextdue first armed the worker.
     #[serde(default, skip_serializing_if = "Option::is_none", with = "stamp_opt")]
     pub create_time: Option<DateTime<Utc>>,
@@ -490,6 +518,8 @@ impl Worker {
             lease_until: None,
             run_token: None,
             retry_of: None,
+            checkpoint: None,
+            checkpoint_due: None,
             resume_due: None,
             create_time: None,
             update_time: None,
@@ -612,6 +642,43 @@ impl Worker {
     }
 }
 
+/// A fraction from 0 to 1, in ten-thousandths (so it compares exactly), stored as a number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Fraction(u16);
+
+impl Fraction {
+    /// `value` (0 to 1) to four decimal places; `None` if it is outside 0 to 1, or not a number.
+    pub fn new(value: f64) -> Option<Fraction> {
+        (0.0..=1.0)
+            .contains(&value)
+            .then(|| Fraction((value * 10_000.0).round() as u16))
+    }
+
+    /// The fraction as a number from 0 to 1.
+    pub fn value(self) -> f64 {
+        f64::from(self.0) / 10_000.0
+    }
+}
+
+impl std::fmt::Display for Fraction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.value())
+    }
+}
+
+impl Serialize for Fraction {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_f64(self.value())
+    }
+}
+
+impl<'de> Deserialize<'de> for Fraction {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = f64::deserialize(deserializer)?;
+        Fraction::new(value).ok_or_else(|| serde::de::Error::custom("a fraction from 0 to 1"))
+    }
+}
+
 /// One run of a worker, as stored in the runs table: the history the seed kept by spawning a
 /// worker per job.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -651,6 +718,12 @@ pub struct RunRecord {
     /// moved on): its outcome changed nothing on the worker.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub superseded: bool,
+    /// How far the run had got when it last said (its last progress report).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<String>,
+    /// The last progress report's fraction, from 0 to 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress_fraction: Option<Fraction>,
     /// When the runs table may forget this record (epoch seconds; the table's TTL attribute).
     pub expires_at: i64,
 }
@@ -702,6 +775,10 @@ pub struct Image {
     pub id: String,
     /// Whether `enabled` is the boolean true.
     pub enabled: bool,
+    /// Whether `enabled` is the boolean false (not merely absent or malformed).
+    pub enabled_false: bool,
+    /// `runToken` as stored, if it is a string: the claim a run holds.
+    pub run_token: Option<String>,
     /// Whether `runNow` is the boolean true (a request for one extra run).
     pub run_now: bool,
     /// The size of the attributes the user wrote ([`user_size`]).
@@ -735,6 +812,8 @@ impl Image {
         Image {
             id: text(attr::ID).unwrap_or_default(),
             enabled: item.get(attr::ENABLED) == Some(&AttributeValue::Bool(true)),
+            enabled_false: item.get(attr::ENABLED) == Some(&AttributeValue::Bool(false)),
+            run_token: text(attr::RUN_TOKEN),
             run_now: item.get(attr::RUN_NOW) == Some(&AttributeValue::Bool(true)),
             user_bytes: user_size(item),
             system_bytes: system_size(item),

@@ -14,11 +14,11 @@ use serde::de::DeserializeOwned;
 
 use crate::item::{ItemError, Params, Worker, attr};
 use crate::lifecycle::Planner;
-pub use crate::lifecycle::{JobError, Retry};
+pub use crate::lifecycle::{JobError, Report, ReportError, Retry};
 pub use crate::network::NetworkPolicy;
 pub use crate::seams::jobs::{
     Created, DEFAULT_MAX_SPAWN_DEPTH, HttpClient, HttpFailure, HttpRequest, HttpResponse, Invoked,
-    Invoker, JobLimits, Mail, Mailer, Services, WorkerWriter,
+    Invoker, JobLimits, Mail, Mailer, Reporter, Services, WorkerWriter,
 };
 use crate::timestamp::Due;
 
@@ -32,6 +32,9 @@ pub struct JobContext<'a> {
     pub attempt: u32,
     /// The outside world.
     pub services: &'a Services,
+    /// Where the run's progress and checkpoints go (use [`JobContext::progress`] and
+    /// [`JobContext::checkpoint`]).
+    pub reporter: &'a dyn Reporter,
 }
 
 impl JobContext<'_> {
@@ -41,6 +44,52 @@ impl JobContext<'_> {
     /// effect: "send the 9:00 report once".
     pub fn occurrence(&self) -> Due {
         self.worker.retry_of.unwrap_or(self.due)
+    }
+
+    /// Records how far the run has got: a short line (at most 256 bytes; control characters
+    /// become spaces) and, if known, a fraction from 0 to 1. Call it as often as you like:
+    /// writes are coalesced (at most one every two seconds; the latest is kept for the run's
+    /// record). An error (text too long, a fraction out of range, the run superseded) changes
+    /// nothing; the job may go on, or stop when told it is superseded.
+    pub async fn progress(&self, text: &str, fraction: Option<f64>) -> Result<(), ReportError> {
+        let report = Report {
+            text: Some(crate::lifecycle::progress_text(text)?),
+            fraction: fraction
+                .map(crate::lifecycle::progress_fraction)
+                .transpose()?,
+            checkpoint: None,
+        };
+        self.reporter.report(report).await
+    }
+
+    /// Saves `value` (at most 4 KB of JSON) for a later attempt at this same due time, which
+    /// reads it with [`JobContext::resume`]: a retry after a failure, or after the run was lost.
+    /// Written as progress is (coalesced; the latest is written with a retry's finish at the
+    /// latest); cleared when the due time is done.
+    pub async fn checkpoint<T: serde::Serialize>(&self, value: &T) -> Result<(), ReportError> {
+        let json =
+            serde_json::to_string(value).map_err(|e| ReportError::Unserializable(e.to_string()))?;
+        let report = Report {
+            checkpoint: Some(crate::lifecycle::checkpoint_text(json)?),
+            ..Report::default()
+        };
+        self.reporter.report(report).await
+    }
+
+    /// What an earlier attempt at this due time saved with [`JobContext::checkpoint`], read as
+    /// `T`; `None` on the due time's first attempt, or when no attempt saved anything.
+    pub fn resume<T: DeserializeOwned>(&self) -> Result<Option<T>, ReportError> {
+        let worker = self.worker;
+        if worker.checkpoint_due != Some(self.occurrence()) {
+            return Ok(None);
+        }
+        worker
+            .checkpoint
+            .as_deref()
+            .map(|json| {
+                serde_json::from_str(json).map_err(|e| ReportError::Unreadable(e.to_string()))
+            })
+            .transpose()
     }
 }
 

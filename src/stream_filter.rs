@@ -3,21 +3,24 @@
 //! compares them), and `nextdue dev` applies them with [`passes`], so the local glue sees the
 //! records AWS delivers and no others.
 //!
-//! The rule is deliberately loose: a record passes when the new image is enabled, live (ready
-//! or running), carries a run-now request, or has `enabled` written as a string or number (a
-//! mistake to report). Every change the dispatcher acts on has one of these (a property test
-//! over generated changes checks it); what the filter drops (removals, and changes of disabled
-//! workers that are not live) is always ignored. Lambda allows five patterns per mapping.
+//! A record passes unless it leaves a run under way as it was ([`crate::lifecycle::under_way`]):
+//! the run's own progress writes, and edits of a running worker that its finish will take up,
+//! never wake the dispatcher. In Lambda's syntax (five patterns per mapping, no negation across
+//! fields), it passes when the new image's status is a string other than `running`, or is no
+//! string (a fresh or re-written definition); when a running worker is re-enabled (`enabled`
+//! from the boolean false to true); on an insert; or when a running item holds no claim (written
+//! by hand). Removals are dropped. Every change the dispatcher acts on passes, and no progress
+//! write does: property tests over generated changes check both.
 
 use serde_json::Value;
 
 /// The filter patterns, in Lambda's event filtering syntax, as `template.yaml` declares them.
 pub const PATTERNS: &[&str] = &[
-    r#"{"dynamodb": {"NewImage": {"enabled": {"BOOL": [true]}}}}"#,
-    r#"{"dynamodb": {"NewImage": {"status": {"S": ["ready", "running"]}}}}"#,
-    r#"{"dynamodb": {"NewImage": {"runNow": {"BOOL": [{"exists": true}]}}}}"#,
-    r#"{"dynamodb": {"NewImage": {"enabled": {"S": [{"exists": true}]}}}}"#,
-    r#"{"dynamodb": {"NewImage": {"enabled": {"N": [{"exists": true}]}}}}"#,
+    r#"{"dynamodb": {"NewImage": {"status": {"S": [{"anything-but": ["running"]}]}}}}"#,
+    r#"{"eventName": ["INSERT", "MODIFY"], "dynamodb": {"NewImage": {"status": {"S": [{"exists": false}]}}}}"#,
+    r#"{"dynamodb": {"NewImage": {"enabled": {"BOOL": [true]}}, "OldImage": {"enabled": {"BOOL": [false]}}}}"#,
+    r#"{"eventName": ["INSERT"]}"#,
+    r#"{"dynamodb": {"NewImage": {"status": {"S": ["running"]}, "runToken": {"S": [{"exists": false}]}}}}"#,
 ];
 
 /// The patterns, parsed.

@@ -158,7 +158,11 @@ fn code_lines(text: &str) -> Vec<(usize, String)> {
     let mut lines = Vec::new();
     let mut previous = "";
     for (number, line) in text.lines().enumerate() {
-        if previous.trim() == "#[cfg(test)]" && line.trim_start().starts_with("mod ") {
+        // An inline test module (`#[cfg(test)] mod tests {`) ends the library's code.
+        if test_only(previous)
+            && line.trim_start().starts_with("mod ")
+            && line.trim_end().ends_with('{')
+        {
             lines.pop();
             break;
         }

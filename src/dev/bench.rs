@@ -833,6 +833,8 @@ mod tests {
             duration_ms: None,
             retryable: None,
             superseded: false,
+            progress: None,
+            progress_fraction: None,
             expires_at: 0,
         }
     }

@@ -10,6 +10,7 @@ use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMe
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::FutureExt;
 
+use super::progress::RunReporter;
 use super::{Deps, metrics};
 use crate::item::{AttributeValue, Image, Item, Worker, attr};
 use crate::job::{Job, JobContext, JobError, Services};
@@ -182,11 +183,13 @@ async fn run_claimed(
     }
     let budget = (deadline - executor.safety_margin - deps.clock.now()).max(TimeDelta::seconds(1));
     let limit = TimeDelta::seconds(claimed.worker.timeout_seconds().into()).min(budget);
+    let reporter = RunReporter::new(claimed, deps.store.as_ref(), deps.clock.as_ref());
     let ctx = JobContext {
         worker: &claimed.worker,
         due: claimed.due,
         attempt: claimed.attempt(),
         services: &executor.services,
+        reporter: &reporter,
     };
     let result = match deps.registry.get(&claimed.worker.kind) {
         None => Err(JobError::permanent(format!(
@@ -198,6 +201,7 @@ async fn run_claimed(
     let outcome = Outcome {
         result,
         finished: deps.clock.now(),
+        report: reporter.latest(),
     };
     Ok(finish(
         claimed,

@@ -5,6 +5,7 @@
 pub mod dispatcher;
 pub mod executor;
 pub mod metrics;
+pub mod progress;
 pub mod sweeper;
 
 use std::sync::Arc;

@@ -7,8 +7,9 @@ use serde_json::json;
 
 use crate::item::{AttributeValue, Item, Params, Worker};
 use crate::job::{Created, JobContext, JobError, JobLimits, Mailer, Services, WorkerWriter};
-use crate::job::{Mail, TypedJob};
+use crate::job::{Mail, ReportError, Reporter, TypedJob};
 use crate::lifecycle::Planner;
+use crate::lifecycle::Report as RunReport;
 use crate::timestamp::Due;
 
 #[derive(Default)]
@@ -85,6 +86,74 @@ fn services(outbox: Arc<Outbox>, table: Arc<Table>) -> Services {
     }
 }
 
+/// The reports a job made, kept in order.
+#[derive(Default)]
+struct Kept(Mutex<Vec<RunReport>>);
+
+#[async_trait]
+impl Reporter for Kept {
+    async fn report(&self, report: RunReport) -> Result<(), ReportError> {
+        self.0.lock().unwrap().push(report);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_jobs_progress_and_checkpoints_are_checked_then_reported_and_resumed_by_occurrence() {
+    let mut worker = worker("log", json!({}));
+    let kept = Kept::default();
+    let services = services(Arc::default(), Arc::default());
+    let due: Due = "2027-01-01T09:00:00Z".parse().unwrap();
+    worker.retry_of = Some(due);
+    worker.checkpoint = Some("{\"rows\": 40}".into());
+    worker.checkpoint_due = Some(due);
+    let ctx = JobContext {
+        worker: &worker,
+        due: due.plus_seconds(30).unwrap(),
+        attempt: 2,
+        services: &services,
+        reporter: &kept,
+    };
+    assert_eq!(
+        ctx.resume::<serde_json::Value>(),
+        Ok(Some(json!({"rows": 40}))),
+        "a retry reads what its occurrence saved"
+    );
+    assert!(matches!(
+        ctx.resume::<Vec<u8>>(),
+        Err(ReportError::Unreadable(_))
+    ));
+    ctx.progress("40 of\n100 \u{202e}rows", Some(0.4))
+        .await
+        .unwrap();
+    ctx.checkpoint(&json!({"rows": 41})).await.unwrap();
+    assert_eq!(
+        ctx.progress(&"x".repeat(257), None).await,
+        Err(ReportError::TextTooLong(257))
+    );
+    assert_eq!(
+        ctx.progress("", Some(f64::NAN)).await,
+        Err(ReportError::Fraction("NaN".into()))
+    );
+    let reports = kept.0.lock().unwrap().clone();
+    assert_eq!(
+        reports.len(),
+        2,
+        "refused reports reach nothing: {reports:?}"
+    );
+    assert_eq!(reports[0].text.as_deref(), Some("40 of 100  rows"));
+    assert_eq!(reports[0].fraction.map(|f| f.value()), Some(0.4));
+    assert_eq!(reports[1].checkpoint.as_deref(), Some("{\"rows\":41}"));
+    // Another occurrence's checkpoint is not this run's.
+    let mut later = worker.clone();
+    later.checkpoint_due = due.plus_seconds(3600);
+    let other = JobContext {
+        worker: &later,
+        ..ctx
+    };
+    assert_eq!(other.resume::<serde_json::Value>(), Ok(None));
+}
+
 async fn run(worker: &Worker, outbox: Arc<Outbox>, table: Arc<Table>) -> Result<String, JobError> {
     let services = services(outbox, table);
     let ctx = JobContext {
@@ -92,6 +161,7 @@ async fn run(worker: &Worker, outbox: Arc<Outbox>, table: Arc<Table>) -> Result<
         due: "2027-01-01T09:00:00Z".parse::<Due>().unwrap(),
         attempt: 1,
         services: &services,
+        reporter: &Kept::default(),
     };
     crate::jobs::builtin()
         .get(&worker.kind)
@@ -526,6 +596,7 @@ async fn users_register_their_own_typed_kinds_once() {
         due: "2027-01-01T09:00:00Z".parse().unwrap(),
         attempt: 1,
         services: &services,
+        reporter: &Kept::default(),
     };
     assert_eq!(
         registry.get("report").unwrap().execute(&ctx).await,

@@ -75,6 +75,9 @@ pub fn on_change(
     let Some(new) = new else {
         return ChangeAction::Ignore(Ignored::Removed);
     };
+    if under_way(old, new) {
+        return ChangeAction::Ignore(Ignored::Running);
+    }
     let seen_task = Condition::equals_or_missing(attr::TASK_ID, new.task_id.clone().map(s));
     let worker = match check_size(new)
         .and_then(|()| new.worker.as_ref().map_err(Clone::clone))
@@ -153,6 +156,20 @@ pub fn on_change(
         Some(Status::Invalid) if worker.enabled => ChangeAction::Ignore(Ignored::Invalid),
         _ => ChangeAction::Ignore(Ignored::Disabled),
     }
+}
+
+/// Whether a change leaves a run under way as it was, under its claim: the run's own progress
+/// write, or a person's edit of a running worker that does not re-enable it (`enabled` from the
+/// boolean false to true, which starts a new activation at once). The stream filter drops these
+/// changes ([`crate::stream_filter`]); the run's finish, whose write carries any edit, decides
+/// what comes next. An insert is never under way (a copied item's claim is nobody's).
+pub fn under_way(old: Option<&Image>, new: &Image) -> bool {
+    let Some(old) = old else {
+        return false;
+    };
+    new.status() == Some(Status::Running)
+        && new.run_token.is_some()
+        && !(new.enabled && old.enabled_false)
 }
 
 /// Whether nextdue has armed this worker and it is still in a state it can move on from.
@@ -258,7 +275,12 @@ fn arm(
         .remove(attr::RETRY_OF)
         .remove(attr::RESUME_DUE)
         .remove(attr::RUN_TOKEN)
-        .remove(attr::LEASE_UNTIL);
+        .remove(attr::LEASE_UNTIL)
+        .remove(attr::PROGRESS)
+        .remove(attr::PROGRESS_FRACTION)
+        .remove(attr::PROGRESS_TIME)
+        .remove(attr::CHECKPOINT)
+        .remove(attr::CHECKPOINT_DUE);
     if worker.status == Some(Status::Invalid) {
         update = update.remove(attr::LAST_RUN_MESSAGE);
     }

@@ -50,6 +50,8 @@ pub struct Outcome {
     pub result: Result<String, JobError>,
     /// When the job finished.
     pub finished: DateTime<Utc>,
+    /// The job's last report of its progress, and its latest checkpoint, written or not.
+    pub report: Report,
 }
 
 /// Where a worker goes after a run.
@@ -178,6 +180,7 @@ fn give_up(
     let outcome = Outcome {
         result: Err(error),
         finished: now,
+        report: Report::default(),
     };
     let rules = Rules {
         jitter,
@@ -219,7 +222,11 @@ pub fn rescue_recorded(
         _ if record.retryable == Some(false) => Err(JobError::permanent(message)),
         _ => Err(JobError::retryable(message)),
     };
-    let outcome = Outcome { result, finished };
+    let outcome = Outcome {
+        result,
+        finished,
+        report: Report::default(),
+    };
     let rules = Rules {
         jitter,
         planner,
@@ -278,7 +285,19 @@ fn settle(claimed: &Claimed, outcome: &Outcome, condition: Condition, rules: &Ru
         .set(attr::RUN_COUNT, n(worker.run_count + 1))
         .set(attr::UPDATE_TIME, s(format_stamp(now)))
         .remove(attr::RUN_TOKEN)
-        .remove(attr::LEASE_UNTIL);
+        .remove(attr::LEASE_UNTIL)
+        .remove(attr::PROGRESS)
+        .remove(attr::PROGRESS_FRACTION)
+        .remove(attr::PROGRESS_TIME);
+    // A retry of the same due time resumes from the checkpoint (the latest, if the run saved one
+    // since its last write); any other next state starts afresh.
+    update = match (&next, &outcome.report.checkpoint) {
+        (NextState::Retry { .. }, Some(checkpoint)) => update
+            .set(attr::CHECKPOINT, s(checkpoint))
+            .set(attr::CHECKPOINT_DUE, s(claimed.anchor())),
+        (NextState::Retry { .. }, None) => update,
+        _ => update.remove(attr::CHECKPOINT).remove(attr::CHECKPOINT_DUE),
+    };
     update = match next {
         NextState::Retry { due } => watch(update, &worker.id, overdue_at(due, policy), policy)
             .set(attr::STATUS, s(Status::Ready.as_str()))
@@ -311,6 +330,8 @@ fn settle(claimed: &Claimed, outcome: &Outcome, condition: Condition, rules: &Ru
         duration_ms: Some((now - claimed.started).num_milliseconds().max(0) as u64),
         retryable: outcome.result.as_ref().err().map(JobError::is_retryable),
         superseded: false,
+        progress: outcome.report.text.clone(),
+        progress_fraction: outcome.report.fraction,
         expires_at: (now + policy.retention).timestamp(),
     };
     Finish {
@@ -350,6 +371,7 @@ pub fn orphaned(
              enabled to true to run it on its own)"
         ))),
         finished: now,
+        report: Report::default(),
     };
     let rules = Rules {
         jitter: 0.0,

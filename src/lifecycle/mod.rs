@@ -18,6 +18,7 @@ mod dispatch;
 mod execute;
 mod finish;
 mod outcome;
+mod progress;
 pub mod retry;
 mod sweep;
 pub mod update;
@@ -25,6 +26,7 @@ pub mod update;
 pub use self::dispatch::*;
 pub use self::execute::*;
 pub use self::finish::*;
+pub use self::progress::*;
 pub use self::sweep::*;
 
 use std::fmt;
@@ -276,7 +278,7 @@ fn check_size(image: &Image) -> Result<(), ItemError> {
         "item",
         format!(
             "your attributes take {} bytes; DynamoDB allows {MAX_ITEM_BYTES} in all and nextdue \
-             keeps {SYSTEM_ROOM_BYTES} for its own, so at most {MAX_USER_BYTES} may be yours: \
+             keeps {SYSTEM_ROOM_BYTES} for its own (a run's checkpoint among them), so at most {MAX_USER_BYTES} may be yours: \
              make params smaller",
             image.user_bytes
         ),

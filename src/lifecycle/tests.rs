@@ -458,9 +458,9 @@ fn an_item_that_leaves_nextdue_too_little_room_is_invalid_saying_the_sizes() {
     assert_eq!(
         update.value("lastRunMessage"),
         Some(&s(
-            "invalid: item: your attributes take 395905 bytes; DynamoDB allows 400000 in all \
-                 and nextdue keeps 4096 for its own, so at most 395904 may be yours: make params \
-                 smaller"
+            "invalid: item: your attributes take 390785 bytes; DynamoDB allows 400000 in all \
+                 and nextdue keeps 9216 for its own (a run's checkpoint among them), so at most \
+                 390784 may be yours: make params smaller"
         ))
     );
     item.insert("padding".into(), pad(crate::item::MAX_USER_BYTES));
@@ -500,7 +500,7 @@ fn nextdue_attributes_written_huge_by_someone_else_are_refused() {
     };
     assert!(
         message.starts_with("invalid: item: nextdue's own attributes (status, lastRunMessage, …)")
-            && message.contains("more than the 4096 it keeps for them"),
+            && message.contains("more than the 9216 it keeps for them"),
         "{message}"
     );
 }
@@ -1042,6 +1042,7 @@ fn outcome(result: Result<&str, JobError>, finished: &str) -> Outcome {
     Outcome {
         result: result.map(str::to_owned),
         finished: at(finished),
+        report: Report::default(),
     }
 }
 
@@ -1689,6 +1690,43 @@ proptest! {
     }
 
     #[test]
+    fn no_progress_write_ever_reaches_the_dispatcher(
+        old in any_item(),
+        text in prop::option::of("[a-z0-9 ]{0,24}"),
+        fraction in prop::option::of(0u16..=10_000),
+        checkpoint in prop::option::of("[0-9]{1,6}"),
+    ) {
+        let run = claimed(ready("w1", "t1", "2027-01-01T09:00:00Z"), "r1");
+        let report = Report {
+            text,
+            fraction: fraction.and_then(|f| crate::item::Fraction::new(f64::from(f) / 10_000.0)),
+            checkpoint,
+        };
+        let update = report_update(&run, &report, at(NOW));
+        // Any item the write's own condition admits: the run holds its claim, enabled.
+        let mut old = old;
+        old.insert(attr::STATUS.into(), s("running"));
+        old.insert(attr::RUN_TOKEN.into(), s("r1"));
+        old.insert(attr::ENABLED.into(), b(true));
+        let new = update.apply(Some(&old)).expect("the write's condition holds");
+        let record = serde_json::json!({
+            "eventName": "MODIFY",
+            "dynamodb": {"OldImage": old.clone(), "NewImage": new.clone()},
+        });
+        prop_assert!(
+            !crate::stream_filter::passes(&crate::stream_filter::patterns(), &record),
+            "the filter lets a progress write through"
+        );
+        prop_assert!(
+            matches!(change_items(Some(&old), &new), ChangeAction::Ignore(_)),
+            "the dispatcher acts on a progress write"
+        );
+        for name in [attr::STATUS, attr::TASK_ID, attr::NEXT_DUE, attr::RUN_TOKEN, attr::ENABLED] {
+            prop_assert_eq!(old.get(name), new.get(name), "a progress write changed {}", name);
+        }
+    }
+
+    #[test]
     fn the_claim_condition_and_the_refusal_reasons_agree(worker in small_worker(), msg in small_message()) {
         let item = worker.as_ref().map(Worker::to_item);
         let holds = claim_condition(&msg).holds(item.as_ref());
@@ -1726,7 +1764,7 @@ proptest! {
         let run = claimed(worker, "r1");
         let result = if succeeded { Ok("ok".to_owned()) } else { Err(JobError::new("no", if retryable { Retry::Backoff } else { Retry::Never })) };
         let finished = at(NOW) + TimeDelta::seconds(run_seconds);
-        let finish = finish(&run, &Outcome { result, finished }, jitter, &crate::jobs::builtin(), &Policy::default());
+        let finish = finish(&run, &Outcome { result, finished, report: Report::default() }, jitter, &crate::jobs::builtin(), &Policy::default());
         let after = applied(&finish.update, &run.worker);
         prop_assert_eq!(after.run_token, None);
         // Only live workers stay in the sweeper's index.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::item::Item;
-use crate::lifecycle::JobError;
+use crate::lifecycle::{JobError, Report, ReportError};
 use crate::network::NetworkPolicy;
 
 /// A message ready to send.
@@ -172,4 +172,15 @@ pub struct Services {
     pub functions: Arc<dyn Invoker>,
     /// Limits for every job.
     pub limits: JobLimits,
+}
+
+/// Where a run's progress reports and checkpoints go: its own item, written only while the run
+/// holds its claim, and coalesced (the executor's; the test kit's records them too).
+#[async_trait]
+pub trait Reporter: Send + Sync {
+    /// Takes the parts of `report` that are set (the others keep their latest values), and
+    /// writes the latest report unless one was written less than
+    /// [`PROGRESS_EVERY_MILLIS`](crate::lifecycle::PROGRESS_EVERY_MILLIS) ago (then the run's
+    /// next write, or its finish, carries it).
+    async fn report(&self, report: Report) -> Result<(), ReportError>;
 }

@@ -13,7 +13,7 @@ pub use clock::Clock;
 pub use deliver::{Deliver, DeliveryError, QueueRef, Sent, schedule_name};
 pub use jobs::{
     Created, HttpClient, HttpFailure, HttpRequest, HttpResponse, Invoked, Invoker, JobLimits, Mail,
-    Mailer, Services, WorkerWriter,
+    Mailer, Reporter, Services, WorkerWriter,
 };
 pub use store::{Applied, Page, RunWrite, StoreError, WorkerStore};
 

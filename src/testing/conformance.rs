@@ -135,6 +135,8 @@ fn record(worker: &str, message: &str) -> RunRecord {
         duration_ms: Some(40),
         retryable: None,
         superseded: false,
+        progress: None,
+        progress_fraction: None,
         expires_at: 1_900_000_000,
     }
 }

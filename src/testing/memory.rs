@@ -42,6 +42,18 @@ struct Tables {
     workers: BTreeMap<String, Item>,
     runs: BTreeMap<(String, String), RunRecord>,
     changes: Vec<StreamChange>,
+    reports: Vec<ReportWrite>,
+}
+
+/// A progress write a run made on its worker (the test kit keeps each one, in order).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReportWrite {
+    /// The worker.
+    pub worker_id: String,
+    /// The write as it was asked for (its condition, and the attributes it sets).
+    pub update: Update,
+    /// Whether it was written (`false`: refused, its run no longer holding the claim).
+    pub written: bool,
 }
 
 /// The workers and runs tables in memory. Every write to a worker is also kept as a
@@ -119,6 +131,16 @@ impl MemoryStore {
         lock(&self.tables).workers.keys().cloned().collect()
     }
 
+    /// The progress writes runs of worker `worker_id` made, in order (refused ones included).
+    pub fn reports_of(&self, worker_id: &str) -> Vec<ReportWrite> {
+        lock(&self.tables)
+            .reports
+            .iter()
+            .filter(|write| write.worker_id == worker_id)
+            .cloned()
+            .collect()
+    }
+
     /// A worker's run records, oldest first (the runs table's sort order).
     pub fn runs_of(&self, worker_id: &str) -> Vec<RunRecord> {
         lock(&self.tables)
@@ -152,14 +174,22 @@ impl WorkerStore for MemoryStore {
     async fn apply(&self, update: &Update) -> Result<Applied, StoreError> {
         let mut tables = lock(&self.tables);
         let stored = tables.workers.get(&update.id).cloned();
-        match update.apply(stored.as_ref()) {
-            None => Ok(Applied::Refused(stored)),
+        let applied = match update.apply(stored.as_ref()) {
+            None => Applied::Refused(stored),
             Some(next) => {
                 Self::refuse_oversized(&next, "UpdateItem")?;
                 Self::write(&mut tables, &update.id, Some(next.clone()));
-                Ok(Applied::Written(next))
+                Applied::Written(next)
             }
+        };
+        if update.value(attr::PROGRESS_TIME).is_some() && update.value(attr::STATUS).is_none() {
+            tables.reports.push(ReportWrite {
+                worker_id: update.id.clone(),
+                update: update.clone(),
+                written: matches!(applied, Applied::Written(_)),
+            });
         }
+        Ok(applied)
     }
 
     async fn put_run(&self, record: &RunRecord) -> Result<(), StoreError> {

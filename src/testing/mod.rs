@@ -46,7 +46,9 @@ use std::sync::{Arc, Mutex};
 use aws_lambda_events::dynamodb::{Event, EventRecord};
 use chrono::{DateTime, TimeDelta, Utc};
 
-pub use self::memory::{MemoryDelivery, MemoryMailer, MemoryStore, StreamChange, Waiting};
+pub use self::memory::{
+    MemoryDelivery, MemoryMailer, MemoryStore, ReportWrite, StreamChange, Waiting,
+};
 pub use self::scripted::{MemoryFunctions, MemoryHttp, Scripted, http_answer};
 use crate::config::Settings;
 use crate::glue::mapping::{
@@ -144,6 +146,7 @@ pub struct Harness {
     sweeps: Vec<SweepReport>,
     dead_letters: Vec<Waiting>,
     set_aside: Vec<SetAside>,
+    dispatched: Vec<EventRecord>,
 }
 
 impl Harness {
@@ -194,6 +197,7 @@ impl Harness {
             sweeps: Vec::new(),
             dead_letters: Vec::new(),
             set_aside: Vec::new(),
+            dispatched: Vec::new(),
         }
     }
 
@@ -372,6 +376,7 @@ impl Harness {
             for change in changes {
                 let record = self.record(&change);
                 if self.filter.passes(&record) {
+                    self.dispatched.push(record.clone());
                     pending.push((record, change));
                 }
             }
@@ -405,6 +410,18 @@ impl Harness {
     /// The run records of worker `id`, oldest first.
     pub fn runs(&self, id: &str) -> Vec<RunRecord> {
         self.store.runs_of(id)
+    }
+
+    /// Every stream record the template's filter let through to the dispatcher, in order (the
+    /// first time each was handed over).
+    pub fn dispatched(&self) -> &[EventRecord] {
+        &self.dispatched
+    }
+
+    /// The progress writes runs of worker `id` made on its item, in order, refused ones
+    /// included (what each set is in its `update`).
+    pub fn reports(&self, id: &str) -> Vec<ReportWrite> {
+        self.store.reports_of(id)
     }
 
     /// Makes the retry jitter (how retries spread over their backoff) a sequence fixed by

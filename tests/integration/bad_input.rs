@@ -128,7 +128,9 @@ async fn bad_input_never_poisons_an_item_too_big_to_leave_nextdue_its_room() {
     // arm, run and send, then fail to record the outcome.
     stack.put(email("huge", 404_000)).await;
     // Within the room nextdue keeps: it runs, and its finish fits.
-    stack.put(email("large", 395_000)).await;
+    stack
+        .put(email("large", nextdue::item::MAX_USER_BYTES - 1_000))
+        .await;
     let large = stack
         .wait_for("large", "stopped", |w| w.status == Some(Status::Stopped))
         .await;
@@ -144,7 +146,10 @@ async fn bad_input_never_poisons_an_item_too_big_to_leave_nextdue_its_room() {
     let message = huge.last_run_message.unwrap();
     assert!(
         message.starts_with("invalid: item: your attributes take 404")
-            && message.contains("at most 395904 may be yours"),
+            && message.contains(&format!(
+                "at most {} may be yours",
+                nextdue::item::MAX_USER_BYTES
+            )),
         "{message}"
     );
     assert!(stack.runs("huge").await.is_empty());

@@ -111,6 +111,8 @@ async fn fixed_workers(stack: &TestStack) {
             duration_ms: Some(240),
             retryable: None,
             superseded: false,
+            progress: None,
+            progress_fraction: None,
             expires_at: 1_900_000_000,
         };
         stack.stack.store.put_run(&record).await.unwrap();

@@ -388,6 +388,7 @@ async fn a_run_whose_executor_died_after_recording_success_is_not_run_again() {
     let outcome = Outcome {
         result: Ok("logged".into()),
         finished: harness.now() + TimeDelta::seconds(1),
+        report: Default::default(),
     };
     let closing = finish(
         &claimed,
@@ -418,6 +419,7 @@ async fn a_recorded_permanent_failure_is_not_retried_by_the_rescue() {
     let outcome = Outcome {
         result: Err(JobError::permanent("rejected")),
         finished: harness.now(),
+        report: Default::default(),
     };
     let policy = nextdue::lifecycle::Policy::default();
     let closing = finish(&claimed, &outcome, 0.0, &registry(), &policy);

@@ -8,5 +8,6 @@ mod conformance;
 mod kinds;
 mod lifecycle;
 mod numbers;
+mod progress;
 mod schedules;
 mod spawn;
