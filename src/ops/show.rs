@@ -9,7 +9,7 @@ use super::list::Row;
 use super::preview::{DueTime, describe, due_table};
 use super::{Connection, OpsError, OpsResult};
 use crate::adapters::dynamodb::{RunQuery, Store};
-use crate::item::{Item, RunRecord, Worker};
+use crate::item::{AttributeValue, Item, RunRecord, Worker, attr};
 use crate::seams::WorkerStore;
 
 /// What `show` shows.
@@ -83,6 +83,10 @@ struct RunView<'a> {
     duration_ms: Option<u64>,
     superseded: bool,
     task_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    progress: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    progress_fraction: Option<f64>,
 }
 
 fn view(run: &RunRecord) -> RunView<'_> {
@@ -96,6 +100,8 @@ fn view(run: &RunRecord) -> RunView<'_> {
         duration_ms: run.duration_ms,
         superseded: run.superseded,
         task_id: &run.task_id,
+        progress: run.progress.as_deref(),
+        progress_fraction: run.progress_fraction.map(|f| f.value()),
     }
 }
 
@@ -154,6 +160,27 @@ fn remedy(message: &str) -> String {
          (`{} put` checks an item before writing it)",
         super::program()
     )
+}
+
+/// For a running worker that has reported its progress: what it said, and when
+/// (`progress  40 of 100 rows (40%), 3 seconds ago`).
+fn progress_line(item: &Item, now: DateTime<Utc>) -> Option<String> {
+    let text = |name: &str| match item.get(name) {
+        Some(AttributeValue::S(text)) => Some(text.as_str()),
+        _ => None,
+    };
+    let said = text(attr::PROGRESS);
+    let fraction = match item.get(attr::PROGRESS_FRACTION) {
+        Some(AttributeValue::N(number)) => number.parse::<f64>().ok(),
+        _ => None,
+    };
+    let at = text(attr::PROGRESS_TIME)?.parse::<DateTime<Utc>>().ok()?;
+    let mut line = format!("progress  {}", safe(said.unwrap_or("(no text)")));
+    if let Some(fraction) = fraction {
+        line.push_str(&format!(" ({:.0}%)", fraction * 100.0));
+    }
+    line.push_str(&format!(", {}", format::relative(at, now)));
+    Some(line)
 }
 
 /// For a running worker: since when, until when its lease holds, and what happens then
@@ -249,6 +276,7 @@ pub async fn run_show(connection: &Connection, args: &ShowArgs) -> OpsResult<()>
         && let Some(running) = running_line(worker, now)
     {
         lines.push(running);
+        lines.extend(progress_line(&item, now));
     }
     lines.push(format!("runs      {} finished", row.run_count));
     if let Some(problem) = &problem {

@@ -965,3 +965,59 @@ async fn cli_dead_letters_listing_keeps_them_and_delete_or_purge_asks_first() {
             .is_empty()
     );
 }
+
+/// A running job's progress is on its item while it runs (`show --json` reads it changing, and
+/// `show` says it), and its run record keeps the last report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_show_reads_a_running_workers_progress_and_its_run_keeps_the_last() {
+    let stack = TestStack::start("cli-progress").await;
+    let s = Some(&stack);
+    stack
+        .put(json!({"id": "export", "kind": "counts", "enabled": true,
+            "params": {"rows": 16, "millisPerRow": 500}}))
+        .await;
+    let mut seen = Vec::new();
+    let mut said = None;
+    let started = std::time::Instant::now();
+    loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the run did not finish: saw {seen:?}"
+        );
+        let shown = nextdue(s, &["show", "export", "--json"], None).await.json();
+        let worker = &shown["worker"];
+        match worker["status"].as_str() {
+            Some("running") => {
+                if let Some(progress) = worker["progress"].as_str()
+                    && seen.last().map(String::as_str) != Some(progress)
+                {
+                    seen.push(progress.to_owned());
+                    if said.is_none() {
+                        said = Some(nextdue(s, &["show", "export"], None).await.stdout);
+                    }
+                }
+            }
+            Some("stopped") => break,
+            _ => {}
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert!(
+        seen.len() >= 2,
+        "progress changed on the item while it ran: {seen:?}"
+    );
+    let said = said.expect("show ran while the worker reported progress");
+    assert!(
+        said.lines()
+            .any(|line| line.starts_with("progress  ") && line.contains(" of 16 rows (")),
+        "{said}"
+    );
+    let runs = stack.runs("export").await;
+    assert_eq!(runs.len(), 1, "{runs:#?}");
+    assert_eq!(runs[0].progress.as_deref(), Some("16 of 16 rows"));
+    let item = stack.item("export").await;
+    assert!(
+        !item.contains_key("progress"),
+        "the finish clears it: {item:?}"
+    );
+}
