@@ -193,9 +193,17 @@ impl Row {
         }
     }
 
-    /// What the message column says: why the item is wrong, else the last run's message.
-    pub fn message(&self) -> Option<&str> {
-        self.problem.as_deref().or(self.last_run_message.as_deref())
+    /// What the message column says: why the item is wrong; for a run under way that reports
+    /// its progress, how far it has got; else the last run's message.
+    pub fn message(&self) -> Option<String> {
+        if let Some(problem) = &self.problem {
+            return Some(problem.clone());
+        }
+        let progress = self.more.get(attr::PROGRESS).and_then(|p| p.as_str());
+        match (self.status.as_deref(), progress) {
+            (Some("running"), Some(progress)) => Some(format!("running: {progress}")),
+            _ => self.last_run_message.clone(),
+        }
     }
 
     fn next_due_at(&self) -> Option<DateTime<Utc>> {
@@ -293,7 +301,7 @@ pub async fn run(connection: &Connection, args: &ListArgs) -> OpsResult<()> {
                     .map(|at| format::when(at, now))
                     .unwrap_or_else(|| "-".into()),
                 last_run(row, now),
-                row.message().unwrap_or_default().to_owned(),
+                row.message().unwrap_or_default(),
             ]
         })
         .collect();

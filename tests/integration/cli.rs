@@ -993,7 +993,9 @@ async fn cli_show_reads_a_running_workers_progress_and_its_run_keeps_the_last() 
                 {
                     seen.push(progress.to_owned());
                     if said.is_none() {
-                        said = Some(nextdue(s, &["show", "export"], None).await.stdout);
+                        let show = nextdue(s, &["show", "export"], None).await.stdout;
+                        let ls = nextdue(s, &["ls"], None).await.stdout;
+                        said = Some((show, ls));
                     }
                 }
             }
@@ -1006,11 +1008,16 @@ async fn cli_show_reads_a_running_workers_progress_and_its_run_keeps_the_last() 
         seen.len() >= 2,
         "progress changed on the item while it ran: {seen:?}"
     );
-    let said = said.expect("show ran while the worker reported progress");
+    let (show, ls) = said.expect("show ran while the worker reported progress");
     assert!(
-        said.lines()
+        show.lines()
             .any(|line| line.starts_with("progress  ") && line.contains(" of 16 rows (")),
-        "{said}"
+        "{show}"
+    );
+    assert!(
+        ls.lines()
+            .any(|line| line.contains("export") && line.contains("running: ")),
+        "{ls}"
     );
     let runs = stack.runs("export").await;
     assert_eq!(runs.len(), 1, "{runs:#?}");
