@@ -73,11 +73,9 @@ impl Reporter for RunReporter<'_> {
                 self.lock().superseded = true;
                 Err(ReportError::Superseded)
             }
-            Err(error) => {
-                // Not counted as a write: the next report tries again at once.
-                self.lock().last_write = None;
-                Err(ReportError::Store(error.to_string()))
-            }
+            // Counted as a write for the pacing (a throttled table is asked once per interval,
+            // not once per report); the latest report is kept for the next write and the finish.
+            Err(error) => Err(ReportError::Store(error.to_string())),
         }
     }
 }
@@ -117,6 +115,79 @@ mod tests {
             text: Some(text.into()),
             ..Report::default()
         }
+    }
+
+    #[tokio::test]
+    async fn a_failing_store_is_not_asked_again_before_the_next_interval() {
+        let store = MemoryStore::new();
+        let clock = Fixed(Mutex::new(
+            Utc.with_ymd_and_hms(2027, 1, 4, 9, 0, 0).unwrap(),
+        ));
+        let mut worker = Worker::new("w1", "log");
+        worker.status = Some(Status::Running);
+        worker.task_id = Some("t1".into());
+        worker.run_token = Some("r1".into());
+        worker.next_due = Some("2027-01-04T09:00:00Z".parse().unwrap());
+        worker.last_run_start_time = Some(clock.now());
+        let claimed = Claimed::from_worker(worker).unwrap();
+        // A store whose every update fails, as a throttled table's does.
+        struct Failing(MemoryStore, std::sync::atomic::AtomicUsize);
+        #[async_trait]
+        impl WorkerStore for Failing {
+            async fn apply(
+                &self,
+                _: &crate::lifecycle::Update,
+            ) -> Result<Applied, crate::seams::StoreError> {
+                self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                Err(crate::seams::StoreError::Call {
+                    operation: "UpdateItem",
+                    table: "workers".into(),
+                    message: "ProvisionedThroughputExceededException: slow down".into(),
+                })
+            }
+            async fn put_run(
+                &self,
+                r: &crate::item::RunRecord,
+            ) -> Result<(), crate::seams::StoreError> {
+                self.0.put_run(r).await
+            }
+            async fn put_run_if_absent(
+                &self,
+                r: &crate::item::RunRecord,
+            ) -> Result<crate::seams::RunWrite, crate::seams::StoreError> {
+                self.0.put_run_if_absent(r).await
+            }
+            async fn get_worker(&self, id: &str) -> Result<Option<Item>, crate::seams::StoreError> {
+                self.0.get_worker(id).await
+            }
+            async fn overdue(
+                &self,
+                shard: u32,
+                now: crate::timestamp::Due,
+                limit: i32,
+                start: Option<Item>,
+            ) -> Result<crate::seams::Page, crate::seams::StoreError> {
+                self.0.overdue(shard, now, limit, start).await
+            }
+        }
+        let failing = Failing(store, std::sync::atomic::AtomicUsize::new(0));
+        let reporter = RunReporter::new(&claimed, &failing, &clock);
+        assert!(matches!(
+            reporter.report(said("1")).await,
+            Err(ReportError::Store(_))
+        ));
+        for row in 2..1_000 {
+            reporter.report(said(&row.to_string())).await.ok();
+        }
+        let calls = failing.1.load(std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(
+            calls, 1,
+            "a throttled store is asked once per interval, not per report"
+        );
+        clock.pass(PROGRESS_EVERY_MILLIS);
+        reporter.report(said("later")).await.ok();
+        assert_eq!(failing.1.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert_eq!(reporter.latest().text.as_deref(), Some("later"));
     }
 
     #[tokio::test]
