@@ -464,6 +464,12 @@ pub struct Worker {
     /// The due time (the occurrence) the checkpoint belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint_due: Option<Due>,
+    /// While a run is under way: how far it said it had got (its last written report).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<String>,
+    /// While a run is under way: its last written fraction, from 0 to 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress_fraction: Option<Fraction>,
     /// When nextdue first armed the worker.
     #[serde(default, skip_serializing_if = "Option::is_none", with = "stamp_opt")]
     pub create_time: Option<DateTime<Utc>>,
@@ -520,6 +526,8 @@ impl Worker {
             retry_of: None,
             checkpoint: None,
             checkpoint_due: None,
+            progress: None,
+            progress_fraction: None,
             resume_due: None,
             create_time: None,
             update_time: None,

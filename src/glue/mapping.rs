@@ -16,7 +16,8 @@ pub const QUEUE_BATCH_SIZE: usize = 10;
 pub const MAX_RECEIVE_COUNT: u32 = 5;
 /// How long a received message stays invisible (the worker queues' `VisibilityTimeout`).
 pub const VISIBILITY_TIMEOUT_SECONDS: i64 = 5400;
-/// How long one executor invocation may last (the executor's `Timeout`).
-pub const FUNCTION_TIMEOUT_SECONDS: i64 = 900;
+/// How long one executor invocation may last (the executor's `Timeout`, which is also the
+/// executor's own default, `NEXTDUE_FUNCTION_TIMEOUT_SECONDS`).
+pub const FUNCTION_TIMEOUT_SECONDS: i64 = crate::config::DEFAULT_FUNCTION_TIMEOUT_SECONDS;
 /// How often the sweeper runs (its schedule, `rate(1 minute)`).
 pub const SWEEP_EVERY_SECONDS: i64 = 60;

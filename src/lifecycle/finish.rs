@@ -177,10 +177,15 @@ fn give_up(
         OnLost::Retry => JobError::retryable(what),
         OnLost::Skip => JobError::permanent(format!("{what}; skipped (onLost = skip)")),
     };
+    // The run's record keeps what it last wrote of its progress (its later reports died with it).
     let outcome = Outcome {
         result: Err(error),
         finished: now,
-        report: Report::default(),
+        report: Report {
+            text: worker.progress.clone(),
+            fraction: worker.progress_fraction,
+            checkpoint: None,
+        },
     };
     let rules = Rules {
         jitter,

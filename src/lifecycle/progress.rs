@@ -50,7 +50,8 @@ pub enum ReportError {
          rescued meanwhile): its progress is not recorded"
     )]
     Superseded,
-    /// The write failed (the store's message); the next report tries again.
+    /// The write failed (the store's message); the next report after the interval tries
+    /// again, with the latest values.
     #[error("the progress write failed: {0}")]
     Store(String),
 }

@@ -1338,6 +1338,36 @@ fn crash_after_claim_is_rescued_and_retried() {
 }
 
 #[test]
+fn a_lost_runs_record_keeps_the_progress_it_last_wrote_and_its_retry_the_checkpoint() {
+    let mut worker = ready("w1", "t1", "2027-01-01T09:00:00Z");
+    worker.progress = Some("12 of 40 batches".into());
+    worker.progress_fraction = crate::item::Fraction::new(0.3);
+    worker.checkpoint = Some("12".into());
+    worker.checkpoint_due = Some(due("2027-01-01T09:00:00Z"));
+    let run = claimed(worker, "r1");
+    let finish = rescue(
+        &run.worker,
+        at("2027-01-01T09:16:00Z"),
+        0.5,
+        &crate::jobs::builtin(),
+        &Policy::default(),
+    )
+    .unwrap();
+    assert_eq!(finish.record.progress.as_deref(), Some("12 of 40 batches"));
+    assert_eq!(
+        finish.record.progress_fraction.map(|f| f.value()),
+        Some(0.3)
+    );
+    let after = applied(&finish.update, &run.worker);
+    assert_eq!((after.progress, after.progress_fraction), (None, None));
+    assert_eq!(
+        after.checkpoint.as_deref(),
+        Some("12"),
+        "its retry resumes from it"
+    );
+}
+
+#[test]
 fn a_lost_run_is_skipped_when_on_lost_says_skip() {
     let worker = Worker {
         on_lost: Some(OnLost::Skip),

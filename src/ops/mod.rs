@@ -20,7 +20,9 @@ use clap::Args;
 use crate::adapters::clients::{Clients, is_local_endpoint};
 use crate::adapters::dynamodb::Store;
 use crate::adapters::sdk_error::{self, ProvideErrorMetadata, SdkError};
-use crate::config::{DEFAULT_QUEUE_PREFIX, DEFAULT_RUNS_TABLE, DEFAULT_WORKERS_TABLE, Settings};
+use crate::config::{
+    DEFAULT_QUEUE_PREFIX, DEFAULT_RUNS_TABLE, DEFAULT_WORKERS_TABLE, Names, Settings,
+};
 use crate::seams::StoreError;
 
 /// Where the commands look, and how they answer.
@@ -189,12 +191,15 @@ impl Connection {
         Ok(self.store_on(&self.clients().await?))
     }
 
-    /// The workers and runs tables, through DynamoDB's adapter on these `clients`.
+    /// The workers and runs tables, through DynamoDB's adapter on these `clients` (built by
+    /// the composition root, as every handler's store is).
     pub fn store_on(&self, clients: &Clients) -> Store {
-        Store::new(
-            clients.dynamodb.clone(),
-            &self.workers_table,
-            &self.runs_table,
-        )
+        let names = Names {
+            workers_table: self.workers_table.clone(),
+            runs_table: self.runs_table.clone(),
+            queue_prefix: self.queue_prefix.clone(),
+            ..Names::default()
+        };
+        crate::wiring::store(clients.dynamodb.clone(), &names)
     }
 }
