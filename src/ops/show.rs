@@ -162,25 +162,61 @@ fn remedy(message: &str) -> String {
     )
 }
 
+/// What a running worker last said of its progress, as its item holds it.
+pub(super) struct Progress {
+    /// The job's line, if it gave one.
+    pub text: Option<String>,
+    /// How far, 0 to 1, if it said.
+    pub fraction: Option<f64>,
+    /// When it was written (the report's `progressTime`, exactly as stored).
+    pub at: DateTime<Utc>,
+    /// `progressTime` as stored, to tell one report from the next.
+    pub stamp: String,
+}
+
+impl Progress {
+    /// The progress of a running item that has reported some; `None` otherwise.
+    pub fn of(item: &Item) -> Option<Progress> {
+        let text = |name: &str| match item.get(name) {
+            Some(AttributeValue::S(text)) => Some(text.clone()),
+            _ => None,
+        };
+        if text(attr::STATUS).as_deref() != Some("running") {
+            return None;
+        }
+        let stamp = text(attr::PROGRESS_TIME)?;
+        let at = stamp.parse::<DateTime<Utc>>().ok()?;
+        let fraction = match item.get(attr::PROGRESS_FRACTION) {
+            Some(AttributeValue::N(number)) => number.parse::<f64>().ok(),
+            _ => None,
+        };
+        Some(Progress {
+            text: text(attr::PROGRESS),
+            fraction,
+            at,
+            stamp,
+        })
+    }
+
+    /// `40 of 100 rows (40%)`, printable whatever the job wrote.
+    pub fn describe(&self) -> String {
+        let mut line = safe(self.text.as_deref().unwrap_or("(no text)"));
+        if let Some(fraction) = self.fraction {
+            line.push_str(&format!(" ({:.0}%)", fraction * 100.0));
+        }
+        line
+    }
+}
+
 /// For a running worker that has reported its progress: what it said, and when
 /// (`progress  40 of 100 rows (40%), 3 seconds ago`).
 fn progress_line(item: &Item, now: DateTime<Utc>) -> Option<String> {
-    let text = |name: &str| match item.get(name) {
-        Some(AttributeValue::S(text)) => Some(text.as_str()),
-        _ => None,
-    };
-    let said = text(attr::PROGRESS);
-    let fraction = match item.get(attr::PROGRESS_FRACTION) {
-        Some(AttributeValue::N(number)) => number.parse::<f64>().ok(),
-        _ => None,
-    };
-    let at = text(attr::PROGRESS_TIME)?.parse::<DateTime<Utc>>().ok()?;
-    let mut line = format!("progress  {}", safe(said.unwrap_or("(no text)")));
-    if let Some(fraction) = fraction {
-        line.push_str(&format!(" ({:.0}%)", fraction * 100.0));
-    }
-    line.push_str(&format!(", {}", format::relative(at, now)));
-    Some(line)
+    let progress = Progress::of(item)?;
+    Some(format!(
+        "progress  {}, {}",
+        progress.describe(),
+        format::relative(progress.at, now)
+    ))
 }
 
 /// For a running worker: since when, until when its lease holds, and what happens then

@@ -972,6 +972,13 @@ async fn cli_dead_letters_listing_keeps_them_and_delete_or_purge_asks_first() {
 async fn cli_show_reads_a_running_workers_progress_and_its_run_keeps_the_last() {
     let stack = TestStack::start("cli-progress").await;
     let s = Some(&stack);
+    let mut tail = command(s, &["tail", "--json", "export"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut tailed = tokio::io::BufReader::new(tail.stdout.take().unwrap()).lines();
+    tokio::time::sleep(Duration::from_secs(2)).await;
     stack
         .put(json!({"id": "export", "kind": "counts", "enabled": true,
             "params": {"rows": 16, "millisPerRow": 500}}))
@@ -1027,4 +1034,38 @@ async fn cli_show_reads_a_running_workers_progress_and_its_run_keeps_the_last() 
         !item.contains_key("progress"),
         "the finish clears it: {item:?}"
     );
+    let mut reports = Vec::new();
+    let finished = loop {
+        let line = tokio::time::timeout(crate::support::PATIENCE, tailed.next_line())
+            .await
+            .unwrap_or_else(|_| panic!("tail printed the run's finish; before it: {reports:?}"))
+            .unwrap()
+            .unwrap();
+        let event: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(event["workerId"], "export", "{event}");
+        match event["event"].as_str() {
+            Some("progress") => reports.push(event),
+            Some("run") => break event,
+            _ => panic!("an event tail does not document: {event}"),
+        }
+    };
+    tail.kill().await.unwrap();
+    assert!(
+        reports.len() >= 2,
+        "tail showed the reports as they came: {reports:?}"
+    );
+    let times: std::collections::BTreeSet<_> = reports
+        .iter()
+        .map(|r| r["progressTime"].to_string())
+        .collect();
+    assert_eq!(times.len(), reports.len(), "each report once: {reports:?}");
+    assert!(
+        reports.iter().all(|r| r["progress"]
+            .as_str()
+            .is_some_and(|p| p.ends_with(" of 16 rows"))
+            && r["progressFraction"].as_f64().is_some()),
+        "{reports:?}"
+    );
+    assert_eq!(finished["succeeded"], true, "{finished}");
+    assert_eq!(finished["progress"], "16 of 16 rows", "{finished}");
 }
