@@ -14,7 +14,9 @@ use serde::de::DeserializeOwned;
 
 use crate::item::{ItemError, Params, Worker, attr};
 use crate::lifecycle::Planner;
-pub use crate::lifecycle::{JobError, Report, ReportError, Retry};
+pub use crate::lifecycle::{
+    JobError, MAX_CHECKPOINT_BYTES, MAX_PROGRESS_BYTES, Report, ReportError, Retry,
+};
 pub use crate::network::NetworkPolicy;
 pub use crate::seams::jobs::{
     Created, DEFAULT_MAX_SPAWN_DEPTH, HttpClient, HttpFailure, HttpRequest, HttpResponse, Invoked,

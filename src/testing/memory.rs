@@ -456,7 +456,13 @@ impl Deliver for MemoryDelivery {
 pub struct MemoryMailer {
     allowed_senders: Vec<String>,
     sent: Mutex<Vec<Mail>>,
-    failures: Mutex<std::collections::VecDeque<JobError>>,
+    failures: Mutex<Vec<Failure>>,
+}
+
+/// A send a test asked to fail: the next one, or the next one to an address.
+struct Failure {
+    to: Option<String>,
+    error: JobError,
 }
 
 impl MemoryMailer {
@@ -477,7 +483,15 @@ impl MemoryMailer {
     /// Makes the next send fail with `error` (and nothing sent); called again, the sends
     /// after it, in order: `fail_next(JobError::retryable("Throttling: slow down"))`.
     pub fn fail_next(&self, error: JobError) -> &Self {
-        lock(&self.failures).push_back(error);
+        lock(&self.failures).push(Failure { to: None, error });
+        self
+    }
+
+    /// Makes the next send with `address` among its recipients (`to`, `cc` or `bcc`) fail with
+    /// `error`, and the sends to others go through: a failure in the middle of a run.
+    pub fn fail_next_to(&self, address: &str, error: JobError) -> &Self {
+        let to = Some(address.to_owned());
+        lock(&self.failures).push(Failure { to, error });
         self
     }
 }
@@ -486,9 +500,17 @@ impl MemoryMailer {
 impl Mailer for MemoryMailer {
     async fn send(&self, mail: &Mail) -> Result<String, JobError> {
         check_sender(&mail.from, &self.allowed_senders)?;
-        if let Some(error) = lock(&self.failures).pop_front() {
-            return Err(error);
+        let mut failures = lock(&self.failures);
+        let applies = |failure: &Failure| match &failure.to {
+            None => true,
+            Some(address) => [&mail.to, &mail.cc, &mail.bcc]
+                .iter()
+                .any(|list| list.contains(address)),
+        };
+        if let Some(at) = failures.iter().position(applies) {
+            return Err(failures.remove(at).error);
         }
+        drop(failures);
         let mut sent = lock(&self.sent);
         sent.push(mail.clone());
         Ok(format!("memory-{}", sent.len()))

@@ -1,6 +1,8 @@
-//! A team's own job kind on nextdue: `report` mails a short report on a team to its readers
-//! and, if asked, writes a follow-up worker that mails them again some hours later. The whole
-//! project is this file, three Lambda `main`s and a `dev` binary, each a few lines.
+//! A team's own job kind on nextdue: `report` mails a short report on a team to each of its
+//! readers, saying how far it has got as it goes and saving who has had it, so that a retry
+//! mails only the rest; if asked, it writes a follow-up worker that mails them again some hours
+//! later. The whole project is this file, three Lambda `main`s and a `dev` binary, each a few
+//! lines.
 
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
@@ -8,7 +10,8 @@
 use async_trait::async_trait;
 use nextdue::item::{ItemError, Worker};
 use nextdue::job::{
-    Created, DuplicateKind, JobContext, JobError, JobLimits, Mail, Registry, TypedJob,
+    Created, DuplicateKind, JobContext, JobError, JobLimits, MAX_CHECKPOINT_BYTES, Mail, Registry,
+    ReportError, TypedJob,
 };
 use nextdue::jobs::spawn::{child, create_child};
 use serde::Deserialize;
@@ -24,7 +27,7 @@ pub struct ReportParams {
     pub team: String,
     /// Who sends it (an identity SES has verified).
     pub from: String,
-    /// Who reads it.
+    /// Who reads it: each reader gets a mail of their own.
     pub to: Vec<String>,
     /// A reminder to send after the report, as a worker of its own.
     #[serde(default)]
@@ -58,6 +61,25 @@ impl TypedJob for Report {
         if params.to.is_empty() {
             return Err(ItemError::new("params.to", "needs at least one reader"));
         }
+        for (i, reader) in params.to.iter().enumerate() {
+            if params.to[..i].contains(reader) {
+                return Err(ItemError::new(
+                    format!("params.to[{i}]"),
+                    "lists a reader twice (each reader gets one mail)",
+                ));
+            }
+        }
+        // The checkpoint lists the readers mailed, so all of them must fit in one.
+        let size = serde_json::to_string(&params.to).map_or(usize::MAX, |json| json.len());
+        if size > MAX_CHECKPOINT_BYTES {
+            return Err(ItemError::new(
+                "params.to",
+                format!(
+                    "the readers' addresses take {size} bytes of JSON; at most \
+                     {MAX_CHECKPOINT_BYTES} (the run's checkpoint lists those mailed)"
+                ),
+            ));
+        }
         if let Some(follow_up) = &params.follow_up
             && !(1..=168).contains(&follow_up.after_hours)
         {
@@ -73,23 +95,45 @@ impl TypedJob for Report {
         // The occurrence, not `ctx.due`: a retry has a later due time of its own, and the
         // report (its subject, its follow-up's id) is the scheduled one's.
         let subject = format!("Report on {} for {}", params.team, ctx.occurrence());
-        let mail = Mail {
-            from: params.from.clone(),
-            to: params.to.clone(),
-            cc: Vec::new(),
-            bcc: Vec::new(),
-            reply_to: Vec::new(),
-            subject: subject.clone(),
-            text: Some(format!(
-                "Report on {} (run {} of this worker, attempt {}).",
-                params.team,
-                ctx.worker.run_count + 1,
-                ctx.attempt
-            )),
-            html: None,
-        };
-        let id = ctx.services.mailer.send(&mail).await?;
-        let mut outcome = format!("report on {} sent (message id {id})", params.team);
+        let text = format!(
+            "Report on {} (run {} of this worker, attempt {}).",
+            params.team,
+            ctx.worker.run_count + 1,
+            ctx.attempt
+        );
+        // Who an earlier attempt at this occurrence mailed already (nobody on the first).
+        let mut done: Vec<String> = ctx
+            .resume()
+            .map_err(|e| JobError::permanent(e.to_string()))?
+            .unwrap_or_default();
+        let earlier = done.len();
+        for reader in &params.to {
+            if done.contains(reader) {
+                continue;
+            }
+            let mail = Mail {
+                from: params.from.clone(),
+                to: vec![reader.clone()],
+                cc: Vec::new(),
+                bcc: Vec::new(),
+                reply_to: Vec::new(),
+                subject: subject.clone(),
+                text: Some(text.clone()),
+                html: None,
+            };
+            ctx.services.mailer.send(&mail).await?;
+            done.push(reader.clone());
+            record(&done, params.to.len(), ctx).await?;
+        }
+        let plural = if done.len() == 1 { "" } else { "s" };
+        let mut outcome = format!(
+            "report on {} sent to {} reader{plural}",
+            params.team,
+            done.len()
+        );
+        if earlier > 0 {
+            outcome += &format!(" ({earlier} of them by an earlier attempt)");
+        }
         if let Some(follow_up) = &params.follow_up {
             let worker = follow_up_worker(&params, follow_up, &subject, ctx)?;
             // Written once per run, even when this run is retried after the mail went out.
@@ -101,6 +145,24 @@ impl TypedJob for Report {
             }
         }
         Ok(outcome)
+    }
+}
+
+/// Says that `done` of `readers` readers have their mail, and saves who, for a retry to
+/// resume from. A write that failed is tried again with the next one (the finish of a retry
+/// writes the last checkpoint in any case); a run that no longer holds its worker stops here.
+///
+/// A run whose executor dies resumes from the last checkpoint written, at most two seconds
+/// old (the coalescing), so a reader mailed in those seconds may get a second copy: SES takes
+/// no idempotency key, and the mail stays at least once per reader.
+async fn record(done: &[String], readers: usize, ctx: &JobContext<'_>) -> Result<(), JobError> {
+    let line = format!("{} of {readers} readers mailed", done.len());
+    let said = ctx
+        .progress(&line, Some(done.len() as f64 / readers as f64))
+        .await;
+    match said.and(ctx.checkpoint(&done).await) {
+        Ok(()) | Err(ReportError::Store(_)) => Ok(()),
+        Err(e) => Err(JobError::permanent(e.to_string())),
     }
 }
 

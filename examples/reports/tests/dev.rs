@@ -120,10 +120,9 @@ async fn a_teams_own_kind_runs_through_its_own_dev_binary() {
         Some(&AttributeValue::Bool(true)),
         "{ops:?}"
     );
-    assert!(
-        text(&ops, "lastRunMessage")
-            .unwrap()
-            .starts_with("report on ops sent (message id "),
+    assert_eq!(
+        text(&ops, "lastRunMessage").as_deref(),
+        Some("report on ops sent to 1 reader"),
         "{ops:?}"
     );
     let nobody = finished("nobody").await;

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use nextdue::item::{AttributeValue, Status};
+use nextdue::job::JobError;
 use nextdue::testing::Harness;
 use serde_json::json;
 
@@ -28,16 +29,32 @@ async fn a_weekly_report_mails_its_readers_every_monday() {
         .unwrap();
     harness.advance(TimeDelta::weeks(3)).await;
     let mail = harness.mail();
-    let subjects: Vec<&str> = mail.iter().map(|m| m.subject.as_str()).collect();
+    let sent: Vec<(&str, &str)> = mail
+        .iter()
+        .map(|m| (m.subject.as_str(), m.to.join(",")))
+        .map(|(subject, to)| {
+            (
+                subject,
+                if to == "lead@example.com" {
+                    "lead"
+                } else {
+                    "cto"
+                },
+            )
+        })
+        .collect();
     assert_eq!(
-        subjects,
+        sent,
         [
-            "Report on payments for 2027-01-04T09:00:00Z",
-            "Report on payments for 2027-01-11T09:00:00Z",
-            "Report on payments for 2027-01-18T09:00:00Z",
+            ("Report on payments for 2027-01-04T09:00:00Z", "lead"),
+            ("Report on payments for 2027-01-04T09:00:00Z", "cto"),
+            ("Report on payments for 2027-01-11T09:00:00Z", "lead"),
+            ("Report on payments for 2027-01-11T09:00:00Z", "cto"),
+            ("Report on payments for 2027-01-18T09:00:00Z", "lead"),
+            ("Report on payments for 2027-01-18T09:00:00Z", "cto"),
         ]
     );
-    assert_eq!(mail[0].to, ["lead@example.com", "cto@example.com"]);
+    assert_eq!(mail[1].to, ["cto@example.com"]);
     let worker = harness.worker("payments-weekly");
     assert_eq!(
         (worker.run_count, worker.last_run_succeeded),
@@ -47,8 +64,72 @@ async fn a_weekly_report_mails_its_readers_every_monday() {
         worker
             .last_run_message
             .unwrap()
-            .starts_with("report on payments sent")
+            .starts_with("report on payments sent to 2 readers")
     );
+    let runs = harness.runs("payments-weekly");
+    assert!(
+        runs.iter()
+            .all(|run| run.progress.as_deref() == Some("2 of 2 readers mailed")),
+        "each run's record keeps its last progress: {runs:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_retry_mails_only_the_readers_its_failed_attempt_did_not_reach() {
+    let mut harness = harness();
+    let readers = ["a@example.com", "b@example.com", "c@example.com"];
+    harness
+        .mailer()
+        .fail_next_to(readers[1], JobError::retryable("Throttling: slow down"));
+    harness
+        .put_json(json!({"id": "ops-daily", "kind": "report", "enabled": true,
+            "nextDue": "2027-01-04T09:00:00Z", "maxAttempts": 3,
+            "params": {"team": "ops", "from": "reports@example.com", "to": readers}}))
+        .await
+        .unwrap();
+    harness.advance(TimeDelta::hours(3)).await;
+
+    let runs = harness.runs("ops-daily");
+    assert_eq!(runs.len(), 2, "{runs:#?}");
+    assert_eq!(runs[0].succeeded, Some(false));
+    assert_eq!(runs[0].progress.as_deref(), Some("1 of 3 readers mailed"));
+    assert_eq!(runs[1].succeeded, Some(true));
+    assert_eq!(
+        runs[1].message.as_deref(),
+        Some("report on ops sent to 3 readers (1 of them by an earlier attempt)")
+    );
+    let mailed: Vec<String> = harness.mail().iter().map(|m| m.to.join(",")).collect();
+    assert_eq!(mailed, readers, "each reader mailed once, in order");
+    let reports = harness.reports("ops-daily");
+    assert!(
+        !reports.is_empty() && reports.iter().all(|r| r.written),
+        "{reports:#?}"
+    );
+    let worker = harness.worker("ops-daily");
+    assert_eq!(worker.checkpoint, None, "the due time is done: {worker:#?}");
+    assert_eq!(worker.progress, None);
+}
+
+#[tokio::test]
+async fn a_reader_listed_twice_is_invalid_and_says_where() {
+    let mut harness = harness();
+    harness
+        .put_json(json!({"id": "twice", "kind": "report", "enabled": true,
+            "params": {"team": "infra", "from": "reports@example.com",
+                       "to": ["a@example.com", "b@example.com", "a@example.com"]}}))
+        .await
+        .unwrap();
+    let Some(AttributeValue::S(message)) = harness
+        .item("twice")
+        .unwrap()
+        .get("lastRunMessage")
+        .cloned()
+    else {
+        panic!("no message")
+    };
+    assert!(message.contains("params.to[2]"), "{message}");
+    assert!(!message.contains("a@example.com"), "{message}");
+    assert!(harness.mail().is_empty());
 }
 
 #[tokio::test]
