@@ -191,7 +191,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn reports_are_coalesced_and_refused_unchanged_once_the_run_is_superseded() {
+    async fn reports_and_checkpoints_are_refused_unchanged_once_the_run_is_superseded() {
         let store = MemoryStore::new();
         let clock = Fixed(Mutex::new(
             Utc.with_ymd_and_hms(2027, 1, 4, 9, 0, 0).unwrap(),
@@ -220,8 +220,12 @@ mod tests {
         taken.insert(attr::RUN_TOKEN.into(), AttributeValue::S("r2".into()));
         store.put_worker(taken.clone()).unwrap();
         clock.pass(2_000);
+        let with_checkpoint = Report {
+            checkpoint: Some(r#"{"rows":3}"#.into()),
+            ..said("3 of 3")
+        };
         assert_eq!(
-            reporter.report(said("3 of 3")).await,
+            reporter.report(with_checkpoint).await,
             Err(ReportError::Superseded)
         );
         assert_eq!(
@@ -232,6 +236,11 @@ mod tests {
         let writes = store.reports_of("w1");
         assert_eq!(writes.len(), 2);
         assert!(!writes[1].written);
+        assert_eq!(
+            writes[1].update.value(attr::CHECKPOINT),
+            Some(&AttributeValue::S(r#"{"rows":3}"#.into())),
+            "the refused write carried the checkpoint"
+        );
         // Once told, it stays superseded without asking the store again.
         assert_eq!(
             reporter.report(said("again")).await,
