@@ -5,6 +5,7 @@ use std::env;
 
 use chrono::TimeDelta;
 
+use crate::events::EventSet;
 use crate::item::{DEFAULT_QUEUE, is_queue_name};
 use crate::job::{DEFAULT_MAX_SPAWN_DEPTH, JobLimits};
 use crate::lifecycle::{
@@ -19,6 +20,8 @@ pub const DEFAULT_WORKERS_TABLE: &str = "nextdue-workers";
 pub const DEFAULT_RUNS_TABLE: &str = "nextdue-runs";
 /// Default prefix of queue names: a worker's `queue` `default` is the queue `nextdue-default`.
 pub const DEFAULT_QUEUE_PREFIX: &str = "nextdue-";
+/// Default EventBridge event bus the events go to (the template creates it).
+pub const DEFAULT_EVENT_BUS: &str = "nextdue";
 /// Default EventBridge Scheduler group for one-time schedules.
 pub const DEFAULT_SCHEDULE_GROUP: &str = "nextdue";
 /// The role Scheduler assumes to send to the queue, when none is configured (the emulator
@@ -55,6 +58,8 @@ pub struct Names {
     pub schedule_group: String,
     /// The role Scheduler assumes (`NEXTDUE_SCHEDULER_ROLE_ARN`).
     pub scheduler_role_arn: String,
+    /// The EventBridge bus events are published to (`NEXTDUE_EVENT_BUS`).
+    pub event_bus: String,
 }
 
 impl Default for Names {
@@ -65,6 +70,7 @@ impl Default for Names {
             queue_prefix: DEFAULT_QUEUE_PREFIX.into(),
             schedule_group: DEFAULT_SCHEDULE_GROUP.into(),
             scheduler_role_arn: PLACEHOLDER_SCHEDULER_ROLE_ARN.into(),
+            event_bus: DEFAULT_EVENT_BUS.into(),
         }
     }
 }
@@ -78,6 +84,7 @@ impl Names {
             queue_prefix: format!("{prefix}-"),
             schedule_group: prefix.to_owned(),
             scheduler_role_arn: PLACEHOLDER_SCHEDULER_ROLE_ARN.into(),
+            event_bus: prefix.to_owned(),
         }
     }
 
@@ -89,6 +96,17 @@ impl Names {
     /// The queue where stream records the dispatcher gave up on are set aside.
     pub fn stream_failure_queue_name(&self) -> String {
         format!("{}stream-failures", self.queue_prefix)
+    }
+
+    /// The queue every event on the bus is copied to in the local stack (`nextdue tail
+    /// --events` reads it; a deployment may subscribe one the same way).
+    pub fn events_tap_queue_name(&self) -> String {
+        format!("{}events-tap", self.queue_prefix)
+    }
+
+    /// The rule on the bus that copies every event of nextdue's to the tap queue.
+    pub fn events_tap_rule_name(&self) -> String {
+        format!("{}events-tap", self.queue_prefix)
     }
 
     /// The dead-letter queue of a queue.
@@ -218,6 +236,9 @@ pub struct Settings {
     /// Whether the executor prints Embedded Metric Format lines (in Lambda, where
     /// `AWS_LAMBDA_FUNCTION_NAME` is set).
     pub emit_metrics: bool,
+    /// Which events are published about workers whose `notify` does not say (`NEXTDUE_EVENTS`:
+    /// `all`, the default, `none`, or a comma-separated list of detail types).
+    pub events: EventSet,
 }
 
 impl Default for Settings {
@@ -229,6 +250,7 @@ impl Default for Settings {
             safety_margin: TimeDelta::seconds(DEFAULT_SAFETY_MARGIN_SECONDS),
             function_timeout: TimeDelta::seconds(DEFAULT_FUNCTION_TIMEOUT_SECONDS),
             emit_metrics: false,
+            events: EventSet::all(),
         }
     }
 }
@@ -272,7 +294,13 @@ impl Settings {
             queue_prefix: text("NEXTDUE_QUEUE_PREFIX", DEFAULT_QUEUE_PREFIX),
             schedule_group: text("NEXTDUE_SCHEDULE_GROUP", DEFAULT_SCHEDULE_GROUP),
             scheduler_role_arn: text("NEXTDUE_SCHEDULER_ROLE_ARN", PLACEHOLDER_SCHEDULER_ROLE_ARN),
+            event_bus: text("NEXTDUE_EVENT_BUS", DEFAULT_EVENT_BUS),
         };
+        let events =
+            EventSet::parse(&text("NEXTDUE_EVENTS", "all")).map_err(|problem| ConfigError {
+                name: "NEXTDUE_EVENTS",
+                problem,
+            })?;
         let allowed_senders = text("NEXTDUE_ALLOWED_SENDERS", "")
             .split(',')
             .map(|s| s.trim().to_ascii_lowercase())
@@ -329,6 +357,7 @@ impl Settings {
             safety_margin: TimeDelta::seconds(DEFAULT_SAFETY_MARGIN_SECONDS),
             function_timeout: TimeDelta::seconds(function_timeout),
             emit_metrics: env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some(),
+            events,
         })
     }
 }

@@ -22,6 +22,7 @@ pub fn operation(call: &str) -> Option<String> {
         ("DynamoDB_20120810.", "dynamodb"),
         ("DynamoDBStreams_20120810.", "dynamodb"),
         ("AmazonSQS.", "sqs"),
+        ("AWSEvents.", "events"),
         ("AWSSecurityTokenServiceV20110615.", "sts"),
     ];
     for (prefix, service) in prefixes {

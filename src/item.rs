@@ -10,8 +10,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub use serde_dynamo::{AttributeValue, Item};
 
 pub mod json;
+pub mod notify;
 
-use crate::schedule::Schedule;
+use self::notify::Notify;
+use crate::schedule::{Period, Schedule};
 use crate::timestamp::{Due, stamp, stamp_opt};
 
 /// Attribute names, exactly as stored.
@@ -55,6 +57,16 @@ pub mod attr {
     pub const CHECKPOINT: &str = "checkpoint";
     /// The due time (the occurrence) the checkpoint belongs to.
     pub const CHECKPOINT_DUE: &str = "checkpointDue";
+    /// The dead-man's switch: how long after a due time the worker must have succeeded
+    /// (`10 minutes`, `2 hours`) before it is reported overdue.
+    pub const ALERT_AFTER: &str = "alertAfter";
+    /// Which events about the worker are published: `true`, `false`, or a list of them.
+    pub const NOTIFY: &str = "notify";
+    /// The instant by which the worker must next succeed (with `alertAfter`).
+    pub const ALERT_AT: &str = "alertAt";
+    /// Since when the worker is overdue (its `alertAt` passed without a success); removed by
+    /// its next success.
+    pub const OVERDUE_SINCE: &str = "overdueSince";
     /// `ready`, `running`, `stopped` or `invalid`.
     pub const STATUS: &str = "status";
     /// Fencing token, new on every enable.
@@ -109,6 +121,10 @@ pub mod attr {
         ON_LOST,
         RUN_NOW,
         RESUME_DUE,
+        ALERT_AFTER,
+        NOTIFY,
+        ALERT_AT,
+        OVERDUE_SINCE,
         STATUS,
         TASK_ID,
         LAST_RUN_SUCCEEDED,
@@ -192,6 +208,8 @@ pub const SYSTEM_ATTRIBUTES: &[&str] = &[
     attr::PROGRESS_TIME,
     attr::CHECKPOINT,
     attr::CHECKPOINT_DUE,
+    attr::ALERT_AT,
+    attr::OVERDUE_SINCE,
 ];
 
 /// nextdue's bookkeeping of where a worker stands (its status, activation, claim, retry and
@@ -212,6 +230,7 @@ pub const STATE_ATTRIBUTES: &[&str] = &[
     attr::PROGRESS_TIME,
     attr::CHECKPOINT,
     attr::CHECKPOINT_DUE,
+    attr::ALERT_AT,
 ];
 
 /// The size DynamoDB counts for `item`, by its published rules (names and values in UTF-8
@@ -422,6 +441,12 @@ pub struct Worker {
     /// `true`: run once as soon as possible, then return to the schedule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_now: Option<bool>,
+    /// The dead-man's switch: how long after a due time it must have succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert_after: Option<Period>,
+    /// Which events about it are published; absent: the deployment's (`NEXTDUE_EVENTS`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<Notify>,
     /// Where the worker stands; absent until nextdue first arms it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<Status>,
@@ -486,6 +511,12 @@ pub struct Worker {
     /// How many `spawn` generations lie above this worker.
     #[serde(default)]
     pub spawn_depth: u32,
+    /// With `alertAfter`: the instant by which it must next succeed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert_at: Option<Due>,
+    /// Since when it is overdue (its `alertAt` passed without a success).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overdue_since: Option<Due>,
     /// The sweeper index's partition (live workers only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sweep_shard: Option<u32>,
@@ -536,6 +567,10 @@ impl Worker {
             spawn_depth: 0,
             sweep_shard: None,
             sweep_at: None,
+            alert_after: None,
+            notify: None,
+            alert_at: None,
+            overdue_since: None,
         }
     }
 
@@ -801,6 +836,11 @@ pub struct Image {
     pub next_due: Option<Stored<Due>>,
     /// `lastRunMessage` as stored, if it is a string.
     pub last_run_message: Option<String>,
+    /// `alertAt` as stored, if it is a due time and the worker is not overdue already: when
+    /// its dead-man's switch goes off.
+    pub pending_alert: Option<Due>,
+    /// `overdueSince` as stored, if it is a string.
+    pub overdue_since: Option<String>,
     /// The decoded worker, or what is wrong with the item.
     pub worker: Result<Worker, ItemError>,
 }
@@ -829,6 +869,10 @@ impl Image {
             task_id: text(attr::TASK_ID),
             next_due: text(attr::NEXT_DUE).map(Stored::new),
             last_run_message: text(attr::LAST_RUN_MESSAGE),
+            pending_alert: text(attr::ALERT_AT)
+                .filter(|_| !item.contains_key(attr::OVERDUE_SINCE))
+                .and_then(|at| at.parse().ok()),
+            overdue_since: text(attr::OVERDUE_SINCE),
             worker: Worker::from_item(item),
         }
     }

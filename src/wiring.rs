@@ -10,6 +10,7 @@ use aws_config::SdkConfig;
 use crate::adapters::clients::Clients;
 use crate::adapters::clock::SystemClock;
 use crate::adapters::dynamodb::Store;
+use crate::adapters::eventbridge::EventBus;
 use crate::adapters::http::ReqwestClient;
 use crate::adapters::lambda::LambdaInvoker;
 use crate::adapters::ses::SesMailer;
@@ -24,9 +25,9 @@ pub fn store(client: aws_sdk_dynamodb::Client, names: &Names) -> Store {
     Store::new(client, &names.workers_table, &names.runs_table)
 }
 
-/// The tables and queues only, on clients made from `config`: all the dispatcher and the sweeper
-/// reach, so their binaries link the DynamoDB, SQS and Scheduler clients only (mail, HTTP and
-/// Lambda are the executor's).
+/// The tables, queues and event bus only, on clients made from `config`: all the dispatcher and
+/// the sweeper reach, so their binaries link the DynamoDB, SQS, Scheduler and EventBridge
+/// clients only (mail, HTTP and Lambda are the executor's).
 fn tables_and_queues(config: &SdkConfig, settings: &Settings, registry: Registry) -> Deps {
     let names = &settings.names;
     let store = store(aws_sdk_dynamodb::Client::new(config), names);
@@ -38,6 +39,10 @@ fn tables_and_queues(config: &SdkConfig, settings: &Settings, registry: Registry
     Deps::new(
         Arc::new(store),
         Arc::new(delivery),
+        Arc::new(EventBus::new(
+            aws_sdk_eventbridge::Client::new(config),
+            &names.event_bus,
+        )),
         Arc::new(SystemClock),
         settings,
         registry,
@@ -75,6 +80,7 @@ fn seams(clients: &Clients, settings: &Settings) -> (Seams, Store, Arc<Delivery>
         store: Arc::new(store.clone()),
         delivery: delivery.clone(),
         clock: Arc::new(SystemClock),
+        events: Arc::new(EventBus::new(clients.events.clone(), &names.event_bus)),
         services: Services {
             mailer: Arc::new(SesMailer::new(
                 clients.ses.clone(),

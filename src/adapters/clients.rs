@@ -14,6 +14,10 @@ pub struct Clients {
     /// DynamoDB Streams: read only by the local glue (Lambda reads the stream in production).
     #[cfg(feature = "dev")]
     pub streams: aws_sdk_dynamodbstreams::Client,
+    /// EventBridge: the events about workers.
+    pub events: aws_sdk_eventbridge::Client,
+    /// SNS: the alert digests.
+    pub sns: aws_sdk_sns::Client,
     /// SQS: delivery and the executor's queues.
     pub sqs: aws_sdk_sqs::Client,
     /// EventBridge Scheduler: one-time schedules for long waits.
@@ -47,6 +51,8 @@ impl Clients {
             dynamodb: client!(aws_sdk_dynamodb),
             #[cfg(feature = "dev")]
             streams: client!(aws_sdk_dynamodbstreams),
+            events: client!(aws_sdk_eventbridge),
+            sns: client!(aws_sdk_sns),
             sqs: client!(aws_sdk_sqs),
             scheduler: client!(aws_sdk_scheduler),
             ses: client!(aws_sdk_sesv2),

@@ -5,6 +5,7 @@
 pub mod clients;
 pub mod clock;
 pub mod dynamodb;
+pub mod eventbridge;
 pub mod http;
 pub mod lambda;
 pub mod scheduler;

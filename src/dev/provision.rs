@@ -1,4 +1,4 @@
-//! Creates the tables, queues and schedule group of [`Names`], if absent. Idempotent.
+//! Creates the tables, queues, schedule group and event bus of [`Names`], if absent. Idempotent.
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
@@ -37,6 +37,72 @@ fn string_attribute(name: &str) -> AttributeDefinition {
         .attribute_type(ScalarAttributeType::S)
         .build()
         .expect("name and type are set")
+}
+
+/// Creates the event bus, and the tap: a queue with a rule that copies every event of nextdue's
+/// to it (the emulator delivers to SQS targets, as EventBridge does).
+async fn provision_events(clients: &Clients, names: &Names) -> anyhow::Result<()> {
+    let bus = clients
+        .events
+        .create_event_bus()
+        .name(&names.event_bus)
+        .send()
+        .await;
+    if let Err(error) = bus
+        && !sdk_error::code_is(&error, &["ResourceAlreadyExistsException"])
+    {
+        anyhow::bail!(
+            "CreateEventBus {}: {}",
+            names.event_bus,
+            sdk_error::message(error)
+        );
+    }
+    let tap = names.events_tap_queue_name();
+    let created = clients
+        .sqs
+        .create_queue()
+        .queue_name(&tap)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("CreateQueue {tap}: {}", sdk_error::message(e)))?;
+    let url = created.queue_url().unwrap_or_default();
+    let arn = clients
+        .sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("GetQueueAttributes {tap}: {}", sdk_error::message(e)))?
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .ok_or_else(|| anyhow::anyhow!("GetQueueAttributes {tap}: no QueueArn"))?;
+    let rule = names.events_tap_rule_name();
+    clients
+        .events
+        .put_rule()
+        .name(&rule)
+        .event_bus_name(&names.event_bus)
+        .event_pattern(serde_json::json!({"source": [crate::events::SOURCE]}).to_string())
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("PutRule {rule}: {}", sdk_error::message(e)))?;
+    clients
+        .events
+        .put_targets()
+        .rule(&rule)
+        .event_bus_name(&names.event_bus)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("tap")
+                .arn(arn)
+                .build()
+                .expect("id and arn are set"),
+        )
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("PutTargets {rule}: {}", sdk_error::message(e)))?;
+    Ok(())
 }
 
 /// Creates everything `names` refers to, with the worker `queues` and their dead-letter queues.
@@ -144,6 +210,8 @@ pub async fn provision(
         .send()
         .await
         .map_err(|e| anyhow::anyhow!("CreateQueue {failures}: {}", sdk_error::message(e)))?;
+
+    provision_events(clients, names).await?;
 
     let group = clients
         .scheduler

@@ -13,9 +13,10 @@ use std::sync::Arc;
 pub use executor::Executor;
 
 use crate::config::Settings;
+use crate::events::EventSet;
 use crate::job::Registry;
 use crate::lifecycle::Policy;
-use crate::seams::{Clock, Deliver, Seams, WorkerStore};
+use crate::seams::{Clock, Deliver, Publish, Seams, WorkerStore};
 
 /// What every handler works with: the tables, the queues, the jobs (checked under the
 /// deployment's limits), the policy and the time.
@@ -32,6 +33,10 @@ pub struct Deps {
     pub emit_metrics: bool,
     /// The time.
     pub clock: Arc<dyn Clock>,
+    /// Where the events about workers go.
+    pub events: Arc<dyn Publish>,
+    /// Which events are published for workers whose `notify` does not say.
+    pub published: EventSet,
 }
 
 /// The stream handler's dependencies: the tables and the queues, nothing a job uses.
@@ -41,10 +46,11 @@ pub type Sweeper = Deps;
 
 impl Deps {
     /// A handler of a deployment with these `settings` and the jobs of `registry`, reaching
-    /// the tables and queues through `store` and `delivery`.
+    /// the tables, queues and event bus through `store`, `delivery` and `events`.
     pub fn new(
         store: Arc<dyn WorkerStore>,
         delivery: Arc<dyn Deliver>,
+        events: Arc<dyn Publish>,
         clock: Arc<dyn Clock>,
         settings: &Settings,
         registry: Registry,
@@ -57,7 +63,23 @@ impl Deps {
             policy: settings.policy.clone(),
             emit_metrics: settings.emit_metrics,
             clock,
+            events,
+            published: settings.events.clone(),
         }
+    }
+}
+
+impl Deps {
+    /// A handler on the tables, queues, bus and clock of `seams`.
+    fn of(seams: &Seams, settings: &Settings, registry: Registry) -> Self {
+        Deps::new(
+            seams.store.clone(),
+            seams.delivery.clone(),
+            seams.events.clone(),
+            seams.clock.clone(),
+            settings,
+            registry,
+        )
     }
 }
 
@@ -66,7 +88,7 @@ impl Executor {
     /// reaching the world through `seams`.
     pub fn new(seams: Seams, settings: &Settings, registry: Registry) -> Self {
         Executor {
-            deps: Deps::new(seams.store, seams.delivery, seams.clock, settings, registry),
+            deps: Deps::of(&seams, settings, registry),
             services: seams.services,
             safety_margin: settings.safety_margin,
         }
@@ -87,15 +109,7 @@ impl Handlers {
     /// The handlers of a deployment with these `settings` and the jobs of `registry`, reaching
     /// the world through `seams`.
     pub fn new(seams: Seams, settings: &Settings, registry: Registry) -> Self {
-        let deps = || {
-            Deps::new(
-                seams.store.clone(),
-                seams.delivery.clone(),
-                seams.clock.clone(),
-                settings,
-                registry.clone(),
-            )
-        };
+        let deps = || Deps::of(&seams, settings, registry.clone());
         Handlers {
             dispatcher: deps(),
             sweeper: deps(),

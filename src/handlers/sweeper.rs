@@ -78,7 +78,7 @@ async fn look_at(
             &sweeper.registry,
             &sweeper.policy,
         ),
-        Err(_) => sweep_undecodable(&image, now),
+        Err(_) => sweep_undecodable(&image, now, &sweeper.policy),
     };
     match action {
         SweepAction::Ignore => {}
@@ -132,6 +132,12 @@ async fn look_at(
         SweepAction::Postpone(update) => {
             if let Applied::Written(_) = sweeper.store.apply(&update).await? {
                 report.postponed += 1;
+            }
+        }
+        SweepAction::Overdue(update) => {
+            if let Applied::Written(_) = sweeper.store.apply(&update).await? {
+                tracing::warn!(worker = ?id, since = ?update.value(attr::OVERDUE_SINCE), "overdue: no success within its alertAfter");
+                report.overdue += 1;
             }
         }
         SweepAction::MarkInvalid(update) => {

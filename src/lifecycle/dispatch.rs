@@ -85,7 +85,7 @@ pub fn on_change(
         .and_then(|w| policy.check_queue(w).map(|()| w))
     {
         Ok(worker) => worker,
-        Err(error) => return invalid(new, &error, seen_task, now),
+        Err(error) => return invalid(new, &error, seen_task, now, policy),
     };
     let newly_enabled = old.is_none_or(|old| !old.enabled);
     // An invalid worker that someone edited (it was invalid before this change too, and now
@@ -117,10 +117,11 @@ pub fn on_change(
                 let update = Update::new(&worker.id, condition)
                     .set(attr::NEXT_DUE, s(due))
                     .set(attr::UPDATE_TIME, s(format_stamp(now)));
-                return ChangeAction::Normalize(watch(
+                return ChangeAction::Normalize(look(
                     update,
                     &worker.id,
-                    overdue_at(due, policy),
+                    Some(overdue_at(due, policy)),
+                    alert::pending_alert(worker),
                     policy,
                 ));
             }
@@ -149,7 +150,13 @@ pub fn on_change(
                 Condition::Equals(attr::STATUS, s(Status::Ready.as_str())),
                 seen_task,
             ]);
-            ChangeAction::Stop(stopped(&worker.id, condition, now))
+            ChangeAction::Stop(stopped(
+                &worker.id,
+                condition,
+                alert::pending_alert(worker),
+                now,
+                policy,
+            ))
         }
         Some(Status::Running) => ChangeAction::Ignore(Ignored::Running),
         Some(Status::Stopped) => ChangeAction::Ignore(Ignored::Stopped),
@@ -196,6 +203,7 @@ pub(super) fn invalid(
     error: &ItemError,
     seen_task: Condition,
     now: DateTime<Utc>,
+    policy: &Policy,
 ) -> ChangeAction {
     let live = matches!(new.status(), Some(Status::Ready | Status::Running));
     if !new.enabled && !live && error.attribute != attr::ENABLED {
@@ -235,12 +243,18 @@ pub(super) fn invalid(
     };
     let condition = Condition::All(vec![enabled_as_seen, seen_task]);
     ChangeAction::MarkInvalid(
-        unwatch(Update::new(&new.id, condition))
-            .set(attr::STATUS, s(Status::Invalid.as_str()))
-            .set(attr::LAST_RUN_MESSAGE, s(message))
-            .set(attr::UPDATE_TIME, s(format_stamp(now)))
-            .remove(attr::RUN_TOKEN)
-            .remove(attr::LEASE_UNTIL),
+        look(
+            Update::new(&new.id, condition),
+            &new.id,
+            None,
+            new.pending_alert,
+            policy,
+        )
+        .set(attr::STATUS, s(Status::Invalid.as_str()))
+        .set(attr::LAST_RUN_MESSAGE, s(message))
+        .set(attr::UPDATE_TIME, s(format_stamp(now)))
+        .remove(attr::RUN_TOKEN)
+        .remove(attr::LEASE_UNTIL),
     )
 }
 
@@ -259,7 +273,7 @@ fn arm(
         None => planner.next_due(worker, None, Due::floor(now)),
     };
     let Some(due) = first_due else {
-        let update = stopped(&worker.id, condition, now).set(
+        let update = stopped(&worker.id, condition, None, now, policy).set(
             attr::LAST_RUN_MESSAGE,
             s("nothing to run: executeImmediately is false and the schedule names no future time"),
         );
@@ -284,11 +298,27 @@ fn arm(
     if worker.status == Some(Status::Invalid) {
         update = update.remove(attr::LAST_RUN_MESSAGE);
     }
-    ChangeAction::Arm(watch(update, &worker.id, overdue_at(due, policy), policy))
+    let alert = alert::alert_for(worker, due);
+    let update = alert::set_alert(update, alert);
+    ChangeAction::Arm(look(
+        update,
+        &worker.id,
+        Some(overdue_at(due, policy)),
+        alert,
+        policy,
+    ))
 }
 
-fn stopped(id: &str, condition: Condition, now: DateTime<Utc>) -> Update {
-    unwatch(Update::new(id, condition))
+/// Stops a worker; `alert` keeps its dead-man's switch armed (a worker someone disabled is
+/// still expected to succeed).
+fn stopped(
+    id: &str,
+    condition: Condition,
+    alert: Option<Due>,
+    now: DateTime<Utc>,
+    policy: &Policy,
+) -> Update {
+    look(Update::new(id, condition), id, None, alert, policy)
         .set(attr::STATUS, s(Status::Stopped.as_str()))
         .set(attr::UPDATE_TIME, s(format_stamp(now)))
         .remove(attr::NEXT_DUE)
@@ -341,11 +371,17 @@ fn run_now(
         .remove(attr::RUN_NOW);
         if worker.status == Some(Status::Ready) {
             // Disabled while ready: stop it too, as any disable does.
-            update = unwatch(update)
-                .set(attr::STATUS, s(Status::Stopped.as_str()))
-                .remove(attr::NEXT_DUE)
-                .remove(attr::RETRY_OF)
-                .remove(attr::RESUME_DUE);
+            update = look(
+                update,
+                &worker.id,
+                None,
+                alert::pending_alert(worker),
+                policy,
+            )
+            .set(attr::STATUS, s(Status::Stopped.as_str()))
+            .remove(attr::NEXT_DUE)
+            .remove(attr::RETRY_OF)
+            .remove(attr::RESUME_DUE);
         }
         return Some(ChangeAction::RunNow(update));
     }
@@ -367,21 +403,34 @@ fn run_now(
                 update
             } else if worker.retry_of.is_some() {
                 // Waiting to retry: the retry runs now (its anchor keeps the grid).
-                watch(update, &worker.id, overdue_at(asked, policy), policy)
-                    .set(attr::NEXT_DUE, s(asked))
+                look(
+                    update,
+                    &worker.id,
+                    Some(overdue_at(asked, policy)),
+                    alert::pending_alert(worker),
+                    policy,
+                )
+                .set(attr::NEXT_DUE, s(asked))
             } else {
-                watch(update, &worker.id, overdue_at(asked, policy), policy)
-                    .set(attr::NEXT_DUE, s(asked))
-                    .set(
-                        attr::RESUME_DUE,
-                        s(worker.resume_due.map_or(due, |resume| resume.max(due))),
-                    )
+                look(
+                    update,
+                    &worker.id,
+                    Some(overdue_at(asked, policy)),
+                    alert::pending_alert(worker),
+                    policy,
+                )
+                .set(attr::NEXT_DUE, s(asked))
+                .set(
+                    attr::RESUME_DUE,
+                    s(worker.resume_due.map_or(due, |resume| resume.max(due))),
+                )
             }
         }
-        Status::Stopped => watch(
+        Status::Stopped => look(
             Update::new(&worker.id, condition(Status::Stopped)),
             &worker.id,
-            overdue_at(asked, policy),
+            Some(overdue_at(asked, policy)),
+            alert::pending_alert(worker),
             policy,
         )
         .set(attr::STATUS, s(Status::Ready.as_str()))

@@ -303,19 +303,25 @@ fn settle(claimed: &Claimed, outcome: &Outcome, condition: Condition, rules: &Ru
         (NextState::Retry { .. }, None) => update,
         _ => update.remove(attr::CHECKPOINT).remove(attr::CHECKPOINT_DUE),
     };
-    update = match next {
-        NextState::Retry { due } => watch(update, &worker.id, overdue_at(due, policy), policy)
+    let (update, alert) = alert::after_run(update, worker, claimed.anchor(), succeeded, &next, now);
+    let state_look = match next {
+        NextState::Retry { due } | NextState::Next { due } => Some(overdue_at(due, policy)),
+        NextState::Stopped => None,
+    };
+    let update = look(update, &worker.id, state_look, alert, policy);
+    let update = match next {
+        NextState::Retry { due } => update
             .set(attr::STATUS, s(Status::Ready.as_str()))
             .set(attr::NEXT_DUE, s(due))
             .set(attr::ATTEMPT, n(attempt))
             .set(attr::RETRY_OF, s(claimed.anchor())),
-        NextState::Next { due } => watch(update, &worker.id, overdue_at(due, policy), policy)
+        NextState::Next { due } => update
             .set(attr::STATUS, s(Status::Ready.as_str()))
             .set(attr::NEXT_DUE, s(due))
             .set(attr::ATTEMPT, n(0))
             .remove(attr::RETRY_OF)
             .remove(attr::RESUME_DUE),
-        NextState::Stopped => unwatch(update)
+        NextState::Stopped => update
             .set(attr::STATUS, s(Status::Stopped.as_str()))
             .set(attr::ATTEMPT, n(0))
             .remove(attr::NEXT_DUE)
@@ -386,6 +392,7 @@ pub fn orphaned(
     let closing = settle(claimed, &outcome, claim_held(claimed), &rules);
     Finish {
         update: unwatch(closing.update)
+            .remove(attr::ALERT_AT)
             .set(attr::ENABLED, b(false))
             .set(attr::STATUS, s(Status::Stopped.as_str()))
             .remove(attr::NEXT_DUE)

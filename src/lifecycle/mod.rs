@@ -14,6 +14,7 @@
 //! * [`finish`] (executor) and [`rescue`] (sweeper): close a claim with its outcome, and choose
 //!   exactly one of retry, next due time, or stop.
 
+mod alert;
 mod dispatch;
 mod execute;
 mod finish;
@@ -152,6 +153,15 @@ fn watch(update: Update, id: &str, at: Due, policy: &Policy) -> Update {
 /// Takes the worker out of the sweeper's index (it is stopped or invalid: nothing to rescue).
 fn unwatch(update: Update) -> Update {
     update.remove(attr::SWEEP_SHARD).remove(attr::SWEEP_AT)
+}
+
+/// Places the worker in the sweeper's index at the earlier of `at` (its state's own time) and
+/// `alert` (its dead-man's switch), or takes it out when neither applies.
+fn look(update: Update, id: &str, at: Option<Due>, alert: Option<Due>, policy: &Policy) -> Update {
+    match at.into_iter().chain(alert).min() {
+        Some(at) => watch(update, id, at, policy),
+        None => unwatch(update),
+    }
 }
 
 /// When the sweeper should look at a worker that is ready and due at `due`.

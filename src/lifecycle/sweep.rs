@@ -29,6 +29,9 @@ pub enum SweepAction {
     /// The indexed item no longer decodes: mark it invalid, saying why (which takes it out of
     /// the index), as the dispatcher does.
     MarkInvalid(Update),
+    /// The worker's dead-man's switch went off (its `alertAt` passed without a success): mark
+    /// it overdue, which tells `Worker Overdue` once.
+    Overdue(Update),
 }
 
 /// Takes worker `id` out of the index if it still stands as `condition` says, and only if it
@@ -42,12 +45,12 @@ fn forget(id: &str, condition: Condition) -> Update {
 /// Decides what the sweeper does with an indexed item that does not decode (`item.worker` is
 /// an error): the dispatcher's own mark, so it leaves the index with a status and a message
 /// instead of being looked at on every pass.
-pub fn sweep_undecodable(item: &Image, now: DateTime<Utc>) -> SweepAction {
+pub fn sweep_undecodable(item: &Image, now: DateTime<Utc>, policy: &Policy) -> SweepAction {
     let Err(error) = &item.worker else {
         return SweepAction::Ignore;
     };
     let seen_task = Condition::equals_or_missing(attr::TASK_ID, item.task_id.clone().map(s));
-    match dispatch::invalid(item, error, seen_task, now) {
+    match dispatch::invalid(item, error, seen_task, now, policy) {
         ChangeAction::MarkInvalid(update) => SweepAction::MarkInvalid(update),
         _ => {
             let condition = Condition::equals_or_missing(
@@ -68,6 +71,9 @@ pub fn sweep(
     policy: &Policy,
 ) -> SweepAction {
     let overdue = |at: Option<Due>| at.is_some_and(|at| at.instant() < now);
+    if let Some(update) = alert::overdue_mark(worker, now, policy) {
+        return SweepAction::Overdue(update);
+    }
     match worker.status {
         Some(Status::Running) => match rescue(worker, now, jitter, planner, policy) {
             Some(finish) => SweepAction::Rescue(finish),
@@ -84,10 +90,11 @@ pub fn sweep(
                 task_id: task_id.clone(),
                 due,
             };
-            let update = watch(
+            let update = look(
                 Update::new(&worker.id, claim_condition(&message)),
                 &worker.id,
-                overdue_at(Due::floor(now), policy),
+                Some(overdue_at(Due::floor(now), policy)),
+                alert::pending_alert(worker),
                 policy,
             );
             SweepAction::Redeliver {
@@ -104,10 +111,11 @@ pub fn sweep(
                     Condition::Equals(attr::STATUS, update::s(Status::Ready.as_str())),
                     Condition::Equals(attr::NEXT_DUE, update::s(due)),
                 ]);
-                SweepAction::Postpone(watch(
+                SweepAction::Postpone(look(
                     Update::new(&worker.id, condition),
                     &worker.id,
-                    overdue_at(due, policy),
+                    Some(overdue_at(due, policy)),
+                    alert::pending_alert(worker),
                     policy,
                 ))
             }
@@ -116,7 +124,18 @@ pub fn sweep(
         status => {
             let condition =
                 Condition::equals_or_missing(attr::STATUS, status.map(|s| update::s(s.as_str())));
-            SweepAction::Forget(forget(&worker.id, condition))
+            match alert::pending_alert(worker) {
+                // Not live, but its switch is armed: look again when it goes off.
+                Some(at) if worker.sweep_at != Some(at) => SweepAction::Postpone(look(
+                    Update::new(&worker.id, condition),
+                    &worker.id,
+                    None,
+                    Some(at),
+                    policy,
+                )),
+                Some(_) => SweepAction::Ignore,
+                None => SweepAction::Forget(forget(&worker.id, condition)),
+            }
         }
     }
 }
@@ -138,6 +157,9 @@ pub struct SweepReport {
     /// Indexed items that no longer decode, marked invalid (which takes them out of the index).
     #[serde(default)]
     pub invalidated: usize,
+    /// Workers whose dead-man's switch went off, marked overdue.
+    #[serde(default)]
+    pub overdue: usize,
     /// Workers the pass could not act on (each is logged; the next pass tries again).
     #[serde(default)]
     pub failed: usize,
@@ -151,6 +173,7 @@ impl SweepReport {
             + self.forgotten
             + self.postponed
             + self.invalidated
+            + self.overdue
             + self.failed
             > 0
     }

@@ -1672,10 +1672,21 @@ fn any_item() -> impl Strategy<Value = Item> {
             choice(vec![None, text("default"), text("nowhere")]),
             choice(vec![None, text("invalid: kind: unknown kind \"teleport\"")]),
         ),
+        (
+            choice(vec![None, text("2027-01-01T09:30:00Z")]),
+            choice(vec![None, Some(b(true)), Some(b(false))]),
+            choice(vec![
+                None,
+                Some(AttributeValue::N("1".into())),
+                Some(AttributeValue::N("2".into())),
+            ]),
+            choice(vec![None, text("2027-01-01T08:59:00Z")]),
+        ),
     )
-        .prop_map(|(state, definition)| {
+        .prop_map(|(state, definition, record)| {
             let (enabled, status, task, next_due, token, run_now) = state;
             let (kind, schedule, retry_of, resume_due, queue, message) = definition;
+            let (overdue_since, succeeded, run_count, started) = record;
             let mut item = log_worker("w1").to_item();
             item.remove("enabled");
             for (name, value) in [
@@ -1691,6 +1702,10 @@ fn any_item() -> impl Strategy<Value = Item> {
                 ("resumeDue", resume_due),
                 ("queue", queue),
                 ("lastRunMessage", message),
+                ("overdueSince", overdue_since),
+                ("lastRunSucceeded", succeeded),
+                ("runCount", run_count),
+                ("lastRunStartTime", started),
             ] {
                 if let Some(value) = value {
                     item.insert(name.into(), value);
@@ -1703,7 +1718,7 @@ fn any_item() -> impl Strategy<Value = Item> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
     #[test]
-    fn every_change_the_dispatcher_acts_on_passes_the_templates_stream_filter(
+    fn every_change_the_dispatcher_acts_on_or_that_tells_a_fact_passes_the_stream_filter(
         old in prop::option::weighted(0.8, any_item()),
         new in any_item(),
     ) {
@@ -1717,6 +1732,12 @@ proptest! {
             passes || matches!(action, ChangeAction::Ignore(_)),
             "the filter drops a change the dispatcher acts on: {action:?}"
         );
+        let told = crate::events::facts(
+            old.as_ref().map(Image::decode).as_ref(),
+            Some(&Image::decode(&new)),
+            at(NOW),
+        );
+        prop_assert!(passes || told.is_empty(), "the filter drops a change that tells {told:?}");
     }
 
     #[test]

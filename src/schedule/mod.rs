@@ -102,19 +102,27 @@ impl std::str::FromStr for Schedule {
 }
 
 fn parse_rate(body: &str) -> Result<Rule, ScheduleError> {
+    parse_seconds(body, "rate(5 minutes)")
+        .map(|seconds| Rule::Rate { seconds })
+        .map_err(ScheduleError::Rate)
+}
+
+/// Reads `N unit` (a whole N of at least 1; seconds, minutes, hours or days, singular or plural)
+/// as seconds, up to ten years; `example` shows the form in the error.
+fn parse_seconds(body: &str, example: &str) -> Result<i64, String> {
     let words: Vec<&str> = body.split_whitespace().collect();
     let [value, unit] = words[..] else {
-        return Err(ScheduleError::Rate(format!(
-            "expected a number and a unit, such as rate(5 minutes), got {body:?}"
-        )));
+        return Err(format!(
+            "expected a number and a unit, such as {example}, got {body:?}"
+        ));
     };
     let too_large = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit());
     let value: i64 = value.parse().ok().filter(|v| *v >= 1).ok_or_else(|| {
-        ScheduleError::Rate(if too_large && !value.trim_start_matches('0').is_empty() {
+        if too_large && !value.trim_start_matches('0').is_empty() {
             "the period is longer than 3650 days".to_owned()
         } else {
             format!("{value:?} is not a whole number of at least 1")
-        })
+        }
     })?;
     let unit_seconds = match unit.to_ascii_lowercase().as_str() {
         "second" | "seconds" => 1,
@@ -122,16 +130,68 @@ fn parse_rate(body: &str) -> Result<Rule, ScheduleError> {
         "hour" | "hours" => 3_600,
         "day" | "days" => 86_400,
         _ => {
-            return Err(ScheduleError::Rate(format!(
+            return Err(format!(
                 "unit {unit:?} is not one of seconds, minutes, hours, days"
-            )));
+            ));
         }
     };
     value
         .checked_mul(unit_seconds)
         .filter(|seconds| *seconds <= MAX_RATE_SECONDS)
-        .map(|seconds| Rule::Rate { seconds })
-        .ok_or_else(|| ScheduleError::Rate("the period is longer than 3650 days".into()))
+        .ok_or_else(|| "the period is longer than 3650 days".into())
+}
+
+/// A length of time written as in `rate()`: a number and a unit (`10 minutes`, `2 hours`), as
+/// a worker's `alertAfter` is. It keeps its text.
+///
+/// ```
+/// use nextdue::schedule::Period;
+/// let period: Period = "10 minutes".parse().unwrap();
+/// assert_eq!(period.seconds(), 600);
+/// assert!("10m".parse::<Period>().is_err());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Period {
+    text: String,
+    seconds: i64,
+}
+
+impl Period {
+    /// The length in seconds.
+    pub fn seconds(&self) -> i64 {
+        self.seconds
+    }
+}
+
+impl std::str::FromStr for Period {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let seconds = parse_seconds(text, "\"10 minutes\" or \"2 hours\"")?;
+        Ok(Period {
+            text: text.trim().to_owned(),
+            seconds,
+        })
+    }
+}
+
+impl fmt::Display for Period {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl Serialize for Period {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for Period {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 impl Schedule {

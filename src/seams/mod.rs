@@ -5,6 +5,7 @@
 pub mod clock;
 pub mod deliver;
 pub mod jobs;
+pub mod publish;
 pub mod store;
 
 use std::sync::Arc;
@@ -15,6 +16,7 @@ pub use jobs::{
     Created, HttpClient, HttpFailure, HttpRequest, HttpResponse, Invoked, Invoker, JobLimits, Mail,
     Mailer, Reporter, Services, WorkerWriter,
 };
+pub use publish::{MAX_EVENTS_PER_CALL, Publish, PublishError};
 pub use store::{Applied, Page, RunWrite, StoreError, WorkerStore};
 
 pub use crate::lifecycle::JobError;
@@ -28,6 +30,8 @@ pub struct Seams {
     pub delivery: Arc<dyn Deliver>,
     /// The time.
     pub clock: Arc<dyn Clock>,
+    /// Where events go.
+    pub events: Arc<dyn Publish>,
     /// What jobs may use (mail, HTTP, Lambda, new workers) and the rules they run under.
     pub services: Services,
 }

@@ -11,12 +11,13 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use super::conformance::Inbox;
 use crate::config::Names;
+use crate::events::Event;
 use crate::item::{AttributeValue, Item, MAX_ITEM_BYTES, RunRecord, attr, item_size};
 use crate::job::{Created, JobError, Mail, Mailer, WorkerWriter};
 use crate::jobs::email::check_sender;
 use crate::lifecycle::{Message, Route, Update};
-use crate::seams::Clock;
 use crate::seams::{Applied, Page, RunWrite, StoreError, WorkerStore};
+use crate::seams::{Clock, Publish, PublishError};
 use crate::seams::{Deliver, DeliveryError, QueueRef, Sent, schedule_name};
 use crate::timestamp::Due;
 
@@ -514,5 +515,48 @@ impl Mailer for MemoryMailer {
         let mut sent = lock(&self.sent);
         sent.push(mail.clone());
         Ok(format!("memory-{}", sent.len()))
+    }
+}
+
+/// An event bus that keeps what is published to it, and refuses the publishes a test tells it
+/// to (as a throttled or unreachable EventBridge would).
+#[derive(Default)]
+pub struct MemoryBus {
+    published: Mutex<Vec<Event>>,
+    refusals: Mutex<usize>,
+}
+
+impl MemoryBus {
+    /// A bus that accepts everything.
+    pub fn new() -> Self {
+        MemoryBus::default()
+    }
+
+    /// Everything published, in order.
+    pub fn published(&self) -> Vec<Event> {
+        lock(&self.published).clone()
+    }
+
+    /// Refuses the next `times` publishes (each refuses all its events).
+    pub fn refuse_next(&self, times: usize) {
+        *lock(&self.refusals) += times;
+    }
+}
+
+#[async_trait]
+impl Publish for MemoryBus {
+    async fn publish(&self, events: &[Event]) -> Result<(), PublishError> {
+        {
+            let mut refusals = lock(&self.refusals);
+            if *refusals > 0 {
+                *refusals -= 1;
+                return Err(PublishError {
+                    bus: "memory".into(),
+                    message: "ThrottlingException: refused as the test asked".into(),
+                });
+            }
+        }
+        lock(&self.published).extend_from_slice(events);
+        Ok(())
     }
 }

@@ -47,10 +47,11 @@ use aws_lambda_events::dynamodb::{Event, EventRecord};
 use chrono::{DateTime, TimeDelta, Utc};
 
 pub use self::memory::{
-    MemoryDelivery, MemoryMailer, MemoryStore, ReportWrite, StreamChange, Waiting,
+    MemoryBus, MemoryDelivery, MemoryMailer, MemoryStore, ReportWrite, StreamChange, Waiting,
 };
 pub use self::scripted::{MemoryFunctions, MemoryHttp, Scripted, http_answer};
 use crate::config::Settings;
+use crate::events;
 use crate::glue::mapping::{
     FUNCTION_TIMEOUT_SECONDS, QUEUE_BATCH_SIZE, STREAM_BATCH_SIZE, SWEEP_EVERY_SECONDS,
 };
@@ -138,6 +139,7 @@ pub struct Harness {
     mailer: Arc<MemoryMailer>,
     http: Arc<MemoryHttp>,
     functions: Arc<MemoryFunctions>,
+    bus: Arc<MemoryBus>,
     handlers: Handlers,
     filter: Filter,
     retries: Retries,
@@ -170,10 +172,12 @@ impl Harness {
         let mailer = Arc::new(MemoryMailer::new(settings.limits.allowed_senders.clone()));
         let http = Arc::new(MemoryHttp::new());
         let functions = Arc::new(MemoryFunctions::new());
+        let bus = Arc::new(MemoryBus::new());
         let seams = Seams {
             store: store.clone(),
             delivery: delivery.clone(),
             clock: clock.clone(),
+            events: bus.clone(),
             services: Services {
                 mailer: mailer.clone(),
                 workers: store.clone(),
@@ -190,6 +194,7 @@ impl Harness {
             mailer,
             http,
             functions,
+            bus,
             filter: Filter::default(),
             retries: Retries::default(),
             sequence: 0,
@@ -430,6 +435,17 @@ impl Harness {
         use rand::SeedableRng;
         *self.clock.jitter.lock().unwrap_or_else(|p| p.into_inner()) =
             Some(rand::rngs::StdRng::seed_from_u64(seed));
+    }
+
+    /// Every event published, in order (the dispatcher publishes each committed change's facts
+    /// once the change is handled).
+    pub fn events(&self) -> Vec<events::Event> {
+        self.bus.published()
+    }
+
+    /// The event bus: `harness.bus().refuse_next(1)` makes the next publish fail.
+    pub fn bus(&self) -> &MemoryBus {
+        &self.bus
     }
 
     /// Every message the jobs sent, in order.

@@ -39,6 +39,23 @@ impl TypedJob for ThirdTime {
     }
 }
 
+/// A job that fails (retryably) while its `params.fail` is true, and succeeds otherwise: a
+/// worker that starts failing and recovers when someone edits the item (for alert tests).
+pub struct FailsWhenAsked;
+
+#[async_trait]
+impl TypedJob for FailsWhenAsked {
+    const KIND: &'static str = "fails-when-asked";
+    type Params = serde_json::Value;
+
+    async fn run(&self, params: serde_json::Value, _: &JobContext<'_>) -> Result<String, JobError> {
+        match params.get("fail") {
+            Some(serde_json::Value::Bool(true)) => Err(JobError::retryable("failing as asked")),
+            _ => Ok("fine".into()),
+        }
+    }
+}
+
 /// A job that sleeps for `params.seconds` (for timeout tests).
 pub struct Sleeps;
 
@@ -163,5 +180,6 @@ pub fn registry() -> Registry {
         .and_then(|r| r.register(Sleeps))
         .and_then(|r| r.register(Panics))
         .and_then(|r| r.register(ThirdTime))
+        .and_then(|r| r.register(FailsWhenAsked))
         .expect("the test kinds differ from the built-in ones")
 }

@@ -58,6 +58,7 @@ async fn workers_run_through_the_lambda_binaries_under_cargo_lambda_watch() {
         .env("NEXTDUE_RUNS_TABLE", &stack.names.runs_table)
         .env("NEXTDUE_QUEUE_PREFIX", &stack.names.queue_prefix)
         .env("NEXTDUE_SCHEDULE_GROUP", &stack.names.schedule_group)
+        .env("NEXTDUE_EVENT_BUS", &stack.names.event_bus)
         .env("NEXTDUE_HTTP_ALLOW", "loopback")
         .stdout(Stdio::from(log.try_clone().unwrap()))
         .stderr(Stdio::from(log))

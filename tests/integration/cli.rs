@@ -41,7 +41,8 @@ fn command(stack: Option<&TestStack>, args: &[&str]) -> tokio::process::Command 
             .env("NEXTDUE_WORKERS_TABLE", &names.workers_table)
             .env("NEXTDUE_RUNS_TABLE", &names.runs_table)
             .env("NEXTDUE_QUEUE_PREFIX", &names.queue_prefix)
-            .env("NEXTDUE_SCHEDULE_GROUP", &names.schedule_group);
+            .env("NEXTDUE_SCHEDULE_GROUP", &names.schedule_group)
+            .env("NEXTDUE_EVENT_BUS", &names.event_bus);
     }
     command
 }

@@ -31,6 +31,7 @@ fn start_dev_with(stack: &TestStack, log: &std::path::Path, options: &[&str]) ->
         .env("NEXTDUE_RUNS_TABLE", &stack.names.runs_table)
         .env("NEXTDUE_QUEUE_PREFIX", &stack.names.queue_prefix)
         .env("NEXTDUE_SCHEDULE_GROUP", &stack.names.schedule_group)
+        .env("NEXTDUE_EVENT_BUS", &stack.names.event_bus)
         .env("RUST_LOG", "nextdue=debug")
         .stdout(Stdio::from(log.try_clone().unwrap()))
         .stderr(Stdio::from(log))

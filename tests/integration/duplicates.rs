@@ -106,6 +106,7 @@ async fn at_most_one_start_when_two_dev_processes_share_the_resources() {
                 .env("NEXTDUE_RUNS_TABLE", &stack.names.runs_table)
                 .env("NEXTDUE_QUEUE_PREFIX", &stack.names.queue_prefix)
                 .env("NEXTDUE_SCHEDULE_GROUP", &stack.names.schedule_group)
+                .env("NEXTDUE_EVENT_BUS", &stack.names.event_bus)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .kill_on_drop(true)

@@ -8,6 +8,7 @@ mod conformance;
 mod crashes;
 mod dev_restart;
 mod duplicates;
+mod events;
 mod failures;
 mod http_and_lambda;
 mod iam;

@@ -366,4 +366,48 @@ impl TestStack {
             .filter_map(|s| s.name)
             .collect()
     }
+
+    /// The events on this stack's bus so far, taken off the tap queue a rule copies every event
+    /// to: `(detail-type, detail)`, in the order the queue hands them over.
+    pub async fn take_events(&self) -> Vec<(String, serde_json::Value)> {
+        let sqs = &self.stack.clients.sqs;
+        let url = sqs
+            .get_queue_url()
+            .queue_name(self.names.events_tap_queue_name())
+            .send()
+            .await
+            .expect("the tap queue exists")
+            .queue_url
+            .unwrap();
+        let mut events = Vec::new();
+        loop {
+            let received = sqs
+                .receive_message()
+                .queue_url(&url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .expect("ReceiveMessage");
+            let messages = received.messages.unwrap_or_default();
+            if messages.is_empty() {
+                return events;
+            }
+            for message in messages {
+                let body: serde_json::Value =
+                    serde_json::from_str(message.body().unwrap_or_default()).unwrap();
+                assert_eq!(body["source"], "nextdue", "{body}");
+                events.push((
+                    body["detail-type"].as_str().unwrap_or_default().to_owned(),
+                    body["detail"].clone(),
+                ));
+                sqs.delete_message()
+                    .queue_url(&url)
+                    .receipt_handle(message.receipt_handle().unwrap_or_default())
+                    .send()
+                    .await
+                    .expect("DeleteMessage");
+            }
+        }
+    }
 }

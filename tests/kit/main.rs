@@ -4,6 +4,7 @@
 //! injection.
 
 mod conformance;
+mod events;
 #[path = "../common/kinds.rs"]
 mod kinds;
 mod lifecycle;
