@@ -69,7 +69,8 @@ def check_queues(translated, expected):
               for n, r in resources.items() if r["Type"] == "AWS::SQS::Queue"}
     mappings = {}
     for r in resources.values():
-        if r["Type"] == "AWS::Lambda::EventSourceMapping" and "ScalingConfig" in r["Properties"]:
+        executor = r["Properties"].get("FunctionName") == {"Ref": "ExecutorFunction"}
+        if r["Type"] == "AWS::Lambda::EventSourceMapping" and executor:
             name = resolve(r["Properties"]["EventSourceArn"], resources)
             mappings[name] = int(resolve(r["Properties"]["ScalingConfig"]["MaximumConcurrency"], resources))
     alarms = [r for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"]

@@ -109,6 +109,21 @@ impl Names {
         format!("{}events-tap", self.queue_prefix)
     }
 
+    /// The queue the alert rule sends alerts to, for the alerter.
+    pub fn alerts_queue_name(&self) -> String {
+        format!("{}alerts", self.queue_prefix)
+    }
+
+    /// The rule on the bus that sends alerts to the alert queue.
+    pub fn alerts_rule_name(&self) -> String {
+        format!("{}alerts", self.queue_prefix)
+    }
+
+    /// The alert topic the local stack creates (a deployment's comes from the template).
+    pub fn alerts_topic_name(&self) -> String {
+        format!("{}alerts", self.queue_prefix)
+    }
+
     /// The dead-letter queue of a queue.
     pub fn dead_letter_queue_name(&self, queue: &str) -> String {
         format!("{}{queue}-dlq", self.queue_prefix)
@@ -239,6 +254,9 @@ pub struct Settings {
     /// Which events are published about workers whose `notify` does not say (`NEXTDUE_EVENTS`:
     /// `all`, the default, `none`, or a comma-separated list of detail types).
     pub events: EventSet,
+    /// The SNS topic the alerter sends digests to (`NEXTDUE_ALERT_TOPIC_ARN`; the alerter
+    /// alone needs it).
+    pub alert_topic_arn: Option<String>,
 }
 
 impl Default for Settings {
@@ -251,6 +269,7 @@ impl Default for Settings {
             function_timeout: TimeDelta::seconds(DEFAULT_FUNCTION_TIMEOUT_SECONDS),
             emit_metrics: false,
             events: EventSet::all(),
+            alert_topic_arn: None,
         }
     }
 }
@@ -358,6 +377,7 @@ impl Settings {
             function_timeout: TimeDelta::seconds(function_timeout),
             emit_metrics: env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some(),
             events,
+            alert_topic_arn: Some(text("NEXTDUE_ALERT_TOPIC_ARN", "")).filter(|t| !t.is_empty()),
         })
     }
 }

@@ -1,4 +1,4 @@
-//! The three Lambda functions as entry points: a binary's `main` passes its job registry and
+//! The Lambda functions as entry points: a binary's `main` passes its job registry and
 //! awaits one of them, so a team runs its own kinds in its own binaries without forking nextdue.
 //!
 //! ```no_run
@@ -16,6 +16,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 
 use crate::config::Settings;
+use crate::handlers::alerter::handle_alerts;
 use crate::handlers::dispatcher::handle_stream;
 use crate::handlers::executor::handle_queue;
 use crate::handlers::sweeper::sweep_once;
@@ -123,6 +124,16 @@ async fn serve_sweeper(registry: Registry) -> Result<(), Error> {
             Ok::<_, Error>(report)
         },
     ))
+    .await
+}
+
+/// The alerter: the alert queue → [`handle_alerts`], one digest per batch.
+pub async fn alerter() -> Result<(), Error> {
+    let (config, settings) = environment().await?;
+    let alerter = for_the_process(wiring::alerter(&config, &settings).map_err(Error::from)?);
+    run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        Ok::<_, Error>(handle_alerts(&event.payload, alerter).await)
+    }))
     .await
 }
 

@@ -14,8 +14,10 @@ use crate::adapters::eventbridge::EventBus;
 use crate::adapters::http::ReqwestClient;
 use crate::adapters::lambda::LambdaInvoker;
 use crate::adapters::ses::SesMailer;
+use crate::adapters::sns::SnsTopic;
 use crate::adapters::sqs::Delivery;
 use crate::config::{Names, Settings};
+use crate::handlers::alerter::Alerter;
 use crate::handlers::{Deps, Dispatcher, Executor, Handlers, Sweeper};
 use crate::job::Registry;
 use crate::seams::{Seams, Services};
@@ -57,6 +59,18 @@ pub fn dispatcher(config: &SdkConfig, settings: &Settings, registry: Registry) -
 /// The sweeper of a deployment, on AWS.
 pub fn sweeper(config: &SdkConfig, settings: &Settings, registry: Registry) -> Sweeper {
     tables_and_queues(config, settings, registry)
+}
+
+/// The alerter of a deployment, on AWS: digests to `NEXTDUE_ALERT_TOPIC_ARN`.
+pub fn alerter(config: &SdkConfig, settings: &Settings) -> anyhow::Result<Alerter> {
+    let Some(topic) = &settings.alert_topic_arn else {
+        anyhow::bail!(
+            "NEXTDUE_ALERT_TOPIC_ARN is not set: the alerter has no topic to send digests to"
+        );
+    };
+    Ok(Alerter {
+        notifier: Arc::new(SnsTopic::new(aws_sdk_sns::Client::new(config), topic)),
+    })
 }
 
 /// The executor of a deployment, on AWS.

@@ -191,3 +191,31 @@ fn the_glues_numbers_are_the_templates() {
     assert_eq!(sweeper.as_str(), Some("rate(1 minute)"));
     assert_eq!(SWEEP_EVERY_SECONDS, 60);
 }
+
+#[test]
+fn the_templates_alert_rule_and_mapping_are_the_ones_the_code_knows() {
+    use nextdue::glue::mapping::{ALERT_BATCH_SIZE, ALERT_CONCURRENCY, ALERT_WINDOW_SECONDS};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = fs::read_to_string(root.join("template.yaml")).unwrap();
+    let template: serde_norway::Value = serde_norway::from_str(&text).unwrap();
+    let resources = &template["Resources"];
+    let declared: serde_json::Value = serde_json::to_value(
+        serde_norway::from_value::<serde_json::Value>(
+            resources["AlertRule"]["Properties"]["EventPattern"].clone(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let known: serde_json::Value = serde_json::from_str(nextdue::alerts::PATTERN).unwrap();
+    assert_eq!(declared, known, "AlertRule's EventPattern");
+    let mapping = &resources["AlerterFunction"]["Properties"]["Events"]["Alerts"]["Properties"];
+    assert_eq!(mapping["BatchSize"].as_u64(), Some(ALERT_BATCH_SIZE as u64));
+    assert_eq!(
+        mapping["ScalingConfig"]["MaximumConcurrency"].as_u64(),
+        Some(u64::from(ALERT_CONCURRENCY))
+    );
+    assert_eq!(
+        template["Parameters"]["AlertDigestSeconds"]["Default"].as_u64(),
+        Some(ALERT_WINDOW_SECONDS)
+    );
+}

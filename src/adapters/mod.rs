@@ -11,4 +11,5 @@ pub mod lambda;
 pub mod scheduler;
 pub mod sdk_error;
 pub mod ses;
+pub mod sns;
 pub mod sqs;

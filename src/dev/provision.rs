@@ -39,8 +39,9 @@ fn string_attribute(name: &str) -> AttributeDefinition {
         .expect("name and type are set")
 }
 
-/// Creates the event bus, and the tap: a queue with a rule that copies every event of nextdue's
-/// to it (the emulator delivers to SQS targets, as EventBridge does).
+/// Creates the event bus; the tap, a queue with a rule that copies every event of nextdue's to
+/// it (the emulator delivers to SQS targets, as EventBridge does); the alert queue with the
+/// template's alert rule; and the alert topic.
 async fn provision_events(clients: &Clients, names: &Names) -> anyhow::Result<()> {
     let bus = clients
         .events
@@ -57,14 +58,49 @@ async fn provision_events(clients: &Clients, names: &Names) -> anyhow::Result<()
             sdk_error::message(error)
         );
     }
-    let tap = names.events_tap_queue_name();
+    let tap = serde_json::json!({"source": [crate::events::SOURCE]}).to_string();
+    subscribe(
+        clients,
+        names,
+        &names.events_tap_rule_name(),
+        &tap,
+        &names.events_tap_queue_name(),
+    )
+    .await?;
+    subscribe(
+        clients,
+        names,
+        &names.alerts_rule_name(),
+        crate::alerts::PATTERN,
+        &names.alerts_queue_name(),
+    )
+    .await?;
+    let topic = names.alerts_topic_name();
+    clients
+        .sns
+        .create_topic()
+        .name(&topic)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("CreateTopic {topic}: {}", sdk_error::message(e)))?;
+    Ok(())
+}
+
+/// Creates `queue` and a rule `rule` on the bus that sends it the events matching `pattern`.
+async fn subscribe(
+    clients: &Clients,
+    names: &Names,
+    rule: &str,
+    pattern: &str,
+    queue: &str,
+) -> anyhow::Result<()> {
     let created = clients
         .sqs
         .create_queue()
-        .queue_name(&tap)
+        .queue_name(queue)
         .send()
         .await
-        .map_err(|e| anyhow::anyhow!("CreateQueue {tap}: {}", sdk_error::message(e)))?;
+        .map_err(|e| anyhow::anyhow!("CreateQueue {queue}: {}", sdk_error::message(e)))?;
     let url = created.queue_url().unwrap_or_default();
     let arn = clients
         .sqs
@@ -73,28 +109,27 @@ async fn provision_events(clients: &Clients, names: &Names) -> anyhow::Result<()
         .attribute_names(QueueAttributeName::QueueArn)
         .send()
         .await
-        .map_err(|e| anyhow::anyhow!("GetQueueAttributes {tap}: {}", sdk_error::message(e)))?
+        .map_err(|e| anyhow::anyhow!("GetQueueAttributes {queue}: {}", sdk_error::message(e)))?
         .attributes()
         .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
-        .ok_or_else(|| anyhow::anyhow!("GetQueueAttributes {tap}: no QueueArn"))?;
-    let rule = names.events_tap_rule_name();
+        .ok_or_else(|| anyhow::anyhow!("GetQueueAttributes {queue}: no QueueArn"))?;
     clients
         .events
         .put_rule()
-        .name(&rule)
+        .name(rule)
         .event_bus_name(&names.event_bus)
-        .event_pattern(serde_json::json!({"source": [crate::events::SOURCE]}).to_string())
+        .event_pattern(pattern)
         .send()
         .await
         .map_err(|e| anyhow::anyhow!("PutRule {rule}: {}", sdk_error::message(e)))?;
     clients
         .events
         .put_targets()
-        .rule(&rule)
+        .rule(rule)
         .event_bus_name(&names.event_bus)
         .targets(
             aws_sdk_eventbridge::types::Target::builder()
-                .id("tap")
+                .id(queue)
                 .arn(arn)
                 .build()
                 .expect("id and arn are set"),

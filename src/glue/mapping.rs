@@ -21,3 +21,11 @@ pub const VISIBILITY_TIMEOUT_SECONDS: i64 = 5400;
 pub const FUNCTION_TIMEOUT_SECONDS: i64 = crate::config::DEFAULT_FUNCTION_TIMEOUT_SECONDS;
 /// How often the sweeper runs (its schedule, `rate(1 minute)`).
 pub const SWEEP_EVERY_SECONDS: i64 = 60;
+/// Alerts per alerter invocation at most (the alert queue mapping's `BatchSize`).
+pub const ALERT_BATCH_SIZE: usize = 10_000;
+/// How long the alert queue mapping gathers a batch by default (`AlertDigestSeconds`): at most
+/// one digest per window and alerter running at once.
+pub const ALERT_WINDOW_SECONDS: u64 = 300;
+/// How many alerter invocations run at once at most (the mapping's `MaximumConcurrency`,
+/// Lambda's least).
+pub const ALERT_CONCURRENCY: u32 = 2;

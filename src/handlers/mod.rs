@@ -2,6 +2,7 @@
 //! the local glue (`nextdue dev`) and the test kit call the very same functions. They reach the
 //! world only through the seams ([`crate::seams`]); [`crate::wiring`] builds them.
 
+pub mod alerter;
 pub mod dispatcher;
 pub mod executor;
 pub mod metrics;

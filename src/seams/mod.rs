@@ -2,6 +2,7 @@
 //! every SDK crate. [`crate::adapters`] implements them on AWS; the test kit (`nextdue::testing`)
 //! implements them in memory; [`crate::wiring`] chooses.
 
+pub mod alert;
 pub mod clock;
 pub mod deliver;
 pub mod jobs;
@@ -10,6 +11,7 @@ pub mod store;
 
 use std::sync::Arc;
 
+pub use alert::{AlertError, Notifier};
 pub use clock::Clock;
 pub use deliver::{Deliver, DeliveryError, QueueRef, Sent, schedule_name};
 pub use jobs::{

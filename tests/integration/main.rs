@@ -1,6 +1,7 @@
 //! Integration tests: the real handlers and glue, through the real AWS SDK clients, against the
 //! emulator that `infra/test.sh` starts. Each test has resources of its own.
 
+mod alerts;
 mod bad_input;
 mod cargo_lambda;
 mod cli;

@@ -367,18 +367,25 @@ impl TestStack {
             .collect()
     }
 
+    /// The URL of the queue `name` (which must exist).
+    pub async fn queue_url(&self, name: &str) -> String {
+        self.stack
+            .clients
+            .sqs
+            .get_queue_url()
+            .queue_name(name)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("no queue {name}: {e}"))
+            .queue_url
+            .unwrap()
+    }
+
     /// The events on this stack's bus so far, taken off the tap queue a rule copies every event
     /// to: `(detail-type, detail)`, in the order the queue hands them over.
     pub async fn take_events(&self) -> Vec<(String, serde_json::Value)> {
         let sqs = &self.stack.clients.sqs;
-        let url = sqs
-            .get_queue_url()
-            .queue_name(self.names.events_tap_queue_name())
-            .send()
-            .await
-            .expect("the tap queue exists")
-            .queue_url
-            .unwrap();
+        let url = self.queue_url(&self.names.events_tap_queue_name()).await;
         let mut events = Vec::new();
         loop {
             let received = sqs
