@@ -159,7 +159,7 @@ pub fn parse_queues(text: &str) -> Result<Vec<QueueSpec>, ConfigError> {
                 "{name:?} is not a queue name (1 to 72 letters, digits, - or _)"
             )));
         }
-        if name.ends_with("-dlq") || name == "stream-failures" {
+        if name.ends_with("-dlq") || ["stream-failures", "events-tap", "alerts"].contains(&name) {
             return Err(problem(format!(
                 "{name:?} is the name of one of nextdue's own queues"
             )));
@@ -401,6 +401,10 @@ mod tests {
             let error = names.check_queue_names(&queues).unwrap_err();
             assert_eq!(error.name, "NEXTDUE_QUEUES");
             assert!(error.problem.contains("at most 68"), "{error}");
+        }
+        for taken in ["alerts", "events-tap", "stream-failures"] {
+            let error = parse_queues(taken).unwrap_err();
+            assert!(error.problem.contains("nextdue's own queues"), "{error}");
         }
         let long_prefix = Names {
             queue_prefix: "p".repeat(70),

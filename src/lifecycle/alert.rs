@@ -46,7 +46,13 @@ pub(super) fn after_run(
     now: DateTime<Utc>,
 ) -> (Update, Option<Due>) {
     if worker.alert_after.is_none() {
-        return (update.remove(attr::ALERT_AT), None);
+        // No switch (or no longer one): a success still ends an overdue spell.
+        let update = update.remove(attr::ALERT_AT);
+        let update = match succeeded {
+            true => update.remove(attr::OVERDUE_SINCE),
+            false => update,
+        };
+        return (update, None);
     }
     if succeeded {
         let alert = match next {

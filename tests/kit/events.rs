@@ -255,3 +255,31 @@ async fn an_alert_after_that_is_not_a_duration_is_invalid_and_says_how_to_write_
         );
     }
 }
+
+#[tokio::test]
+async fn an_overdue_worker_whose_alert_after_is_removed_recovers_at_its_next_success() {
+    let mut harness = Harness::new(registry(), start());
+    harness
+        .put_json(
+            json!({"id": "pulse", "kind": "fails-when-asked", "enabled": true,
+            "schedule": "rate(1 minute)", "alertAfter": "5 minutes", "params": {"fail": true}}),
+        )
+        .await
+        .unwrap();
+    harness.advance(TimeDelta::minutes(20)).await;
+    assert_eq!(of(&harness.events(), EventType::Overdue).len(), 1);
+    harness
+        .edit("pulse", |item| {
+            item.remove("alertAfter");
+            item.insert(
+                "params".into(),
+                AttributeValue::M([("fail".into(), AttributeValue::Bool(false))].into()),
+            );
+        })
+        .await;
+    harness.advance(TimeDelta::minutes(5)).await;
+    let worker = harness.worker("pulse");
+    assert_eq!(worker.overdue_since, None);
+    assert_eq!(worker.alert_at, None);
+    assert_eq!(of(&harness.events(), EventType::Recovered).len(), 1);
+}
