@@ -401,29 +401,23 @@ fn run_now(
             if due <= asked {
                 // The next attempt is due already: it is the run asked for.
                 update
-            } else if worker.retry_of.is_some() {
-                // Waiting to retry: the retry runs now (its anchor keeps the grid).
-                look(
-                    update,
-                    &worker.id,
-                    Some(overdue_at(asked, policy)),
-                    alert::pending_alert(worker),
-                    policy,
-                )
-                .set(attr::NEXT_DUE, s(asked))
             } else {
-                look(
+                let moved = look(
                     update,
                     &worker.id,
                     Some(overdue_at(asked, policy)),
                     alert::pending_alert(worker),
                     policy,
                 )
-                .set(attr::NEXT_DUE, s(asked))
-                .set(
-                    attr::RESUME_DUE,
-                    s(worker.resume_due.map_or(due, |resume| resume.max(due))),
-                )
+                .set(attr::NEXT_DUE, s(asked));
+                match worker.retry_of {
+                    // Waiting to retry: the retry runs now (its anchor keeps the grid).
+                    Some(_) => moved,
+                    None => moved.set(
+                        attr::RESUME_DUE,
+                        s(worker.resume_due.map_or(due, |resume| resume.max(due))),
+                    ),
+                }
             }
         }
         Status::Stopped => look(

@@ -35,19 +35,10 @@ async fn depth(stack: &TestStack, url: &str) -> usize {
 /// Takes one batch off the alert queue as the alerter's mapping gathers it: until the batch is
 /// full or the queue has no more.
 async fn gather(stack: &TestStack, url: &str) -> (SqsEvent, Vec<String>) {
-    let sqs = &stack.stack.clients.sqs;
     let mut event = SqsEvent::default();
     let mut receipts = Vec::new();
     while event.records.len() < ALERT_BATCH_SIZE {
-        let received = sqs
-            .receive_message()
-            .queue_url(url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .send()
-            .await
-            .expect("ReceiveMessage");
-        let messages = received.messages.unwrap_or_default();
+        let messages = stack.receive(url).await;
         if messages.is_empty() {
             break;
         }

@@ -381,6 +381,22 @@ impl TestStack {
             .unwrap()
     }
 
+    /// Up to ten messages of the queue at `url`, waiting a second for them (empty: none came).
+    pub async fn receive(&self, url: &str) -> Vec<aws_sdk_sqs::types::Message> {
+        self.stack
+            .clients
+            .sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .expect("ReceiveMessage")
+            .messages
+            .unwrap_or_default()
+    }
+
     /// The events on this stack's bus so far, taken off the tap queue a rule copies every event
     /// to: `(detail-type, detail)`, in the order the queue hands them over.
     pub async fn take_events(&self) -> Vec<(String, serde_json::Value)> {
@@ -388,15 +404,7 @@ impl TestStack {
         let url = self.queue_url(&self.names.events_tap_queue_name()).await;
         let mut events = Vec::new();
         loop {
-            let received = sqs
-                .receive_message()
-                .queue_url(&url)
-                .max_number_of_messages(10)
-                .wait_time_seconds(1)
-                .send()
-                .await
-                .expect("ReceiveMessage");
-            let messages = received.messages.unwrap_or_default();
+            let messages = self.receive(&url).await;
             if messages.is_empty() {
                 return events;
             }
