@@ -1,6 +1,6 @@
-//! Alerts to people: the events that need someone (a worker gave up, went invalid or overdue)
-//! folded into one digest per batch, so a thousand failing workers send one message, not a
-//! thousand. The template's rule copies those events to a queue; the alerter function takes
+//! Alerts to people: the events that need someone (a worker gave up, went invalid or overdue,
+//! messages were dead-lettered) folded into one digest per batch, so a thousand failing workers
+//! send one message, not a thousand. The template's rule copies those events to a queue; the alerter function takes
 //! them off it in batches (up to [`crate::glue::mapping::ALERT_BATCH_SIZE`], gathered for up to
 //! the `AlertDigestSeconds` window) and publishes a digest of each batch to the alert topic.
 
@@ -11,10 +11,15 @@ use serde::Deserialize;
 use crate::events::{Detail, EventType, SOURCE};
 
 /// The events that are alerts: someone should look.
-pub const ALERTS: [EventType; 3] = [EventType::GaveUp, EventType::Invalid, EventType::Overdue];
+pub const ALERTS: [EventType; 4] = [
+    EventType::GaveUp,
+    EventType::Invalid,
+    EventType::Overdue,
+    EventType::DeadLettered,
+];
 /// The rule pattern that sends alerts to the alert queue (the template's `AlertRule` declares
 /// exactly this; a test compares them).
-pub const PATTERN: &str = r#"{"source": ["nextdue"], "detail-type": ["Worker Gave Up", "Worker Invalid", "Worker Overdue"]}"#;
+pub const PATTERN: &str = r#"{"source": ["nextdue"], "detail-type": ["Worker Gave Up", "Worker Invalid", "Worker Overdue", "Dead Lettered"]}"#;
 /// How many workers a digest names; the rest are counted.
 pub const LISTED: usize = 20;
 /// The longest subject SNS takes (e-mail subscriptions show it).
@@ -80,10 +85,10 @@ pub fn digest(alerts: &[(EventType, Detail)]) -> Option<Digest> {
             .or(detail.overdue_since)
             .map(|due| format!(" {due}"))
             .unwrap_or_default();
-        body.push_str(&format!(
-            "{kind}: {} ({kind_of}){due}: {what}\n",
-            detail.worker_id
-        ));
+        match &detail.worker_id {
+            Some(worker) => body.push_str(&format!("{kind}: {worker} ({kind_of}){due}: {what}\n")),
+            None => body.push_str(&format!("{kind}: {what}\n")),
+        }
     }
     if alerts.len() > LISTED {
         body.push_str(&format!(
@@ -102,20 +107,16 @@ mod tests {
 
     fn gave_up(worker: &str) -> (EventType, Detail) {
         let detail = Detail {
-            version: 1,
-            id: format!("{worker}/t/2027-01-04T09:00:00Z/gave-up"),
-            worker_id: worker.into(),
+            worker_id: Some(worker.into()),
             kind: Some("report".into()),
             queue: Some("default".into()),
             task_id: Some("t".into()),
             due: "2027-01-04T09:00:00Z".parse().ok(),
-            attempt: None,
             message: Some("SMTP said no".into()),
-            run_id: None,
-            will_retry: None,
-            next_due: None,
-            overdue_since: None,
-            time: Utc.with_ymd_and_hms(2027, 1, 4, 9, 0, 5).unwrap(),
+            ..Detail::new(
+                format!("{worker}/t/2027-01-04T09:00:00Z/gave-up"),
+                Utc.with_ymd_and_hms(2027, 1, 4, 9, 0, 5).unwrap(),
+            )
         };
         (EventType::GaveUp, detail)
     }

@@ -1,5 +1,5 @@
 //! Deployment settings, read once from the environment (`NEXTDUE_…`), with the defaults of the
-//! design: `nextdue-workers`, `nextdue-runs`, queues `nextdue-<name>`, schedule group `nextdue`.
+//! design: `nextdue-workers`, `nextdue-runs`, `nextdue-control`, queues `nextdue-<name>`, schedule group `nextdue`.
 
 use std::env;
 
@@ -18,6 +18,8 @@ use crate::network::NetworkPolicy;
 pub const DEFAULT_WORKERS_TABLE: &str = "nextdue-workers";
 /// Default name of the runs table.
 pub const DEFAULT_RUNS_TABLE: &str = "nextdue-runs";
+/// Default name of the control table (the deployment's own records).
+pub const DEFAULT_CONTROL_TABLE: &str = "nextdue-control";
 /// Default prefix of queue names: a worker's `queue` `default` is the queue `nextdue-default`.
 pub const DEFAULT_QUEUE_PREFIX: &str = "nextdue-";
 /// Default EventBridge event bus the events go to (the template creates it).
@@ -52,6 +54,8 @@ pub struct Names {
     pub workers_table: String,
     /// The runs table (`NEXTDUE_RUNS_TABLE`).
     pub runs_table: String,
+    /// The control table (`NEXTDUE_CONTROL_TABLE`).
+    pub control_table: String,
     /// The prefix of queue names (`NEXTDUE_QUEUE_PREFIX`).
     pub queue_prefix: String,
     /// The Scheduler group (`NEXTDUE_SCHEDULE_GROUP`).
@@ -67,6 +71,7 @@ impl Default for Names {
         Names {
             workers_table: DEFAULT_WORKERS_TABLE.into(),
             runs_table: DEFAULT_RUNS_TABLE.into(),
+            control_table: DEFAULT_CONTROL_TABLE.into(),
             queue_prefix: DEFAULT_QUEUE_PREFIX.into(),
             schedule_group: DEFAULT_SCHEDULE_GROUP.into(),
             scheduler_role_arn: PLACEHOLDER_SCHEDULER_ROLE_ARN.into(),
@@ -81,6 +86,7 @@ impl Names {
         Names {
             workers_table: format!("{prefix}-workers"),
             runs_table: format!("{prefix}-runs"),
+            control_table: format!("{prefix}-control"),
             queue_prefix: format!("{prefix}-"),
             schedule_group: prefix.to_owned(),
             scheduler_role_arn: PLACEHOLDER_SCHEDULER_ROLE_ARN.into(),
@@ -310,6 +316,7 @@ impl Settings {
         let names = Names {
             workers_table: text("NEXTDUE_WORKERS_TABLE", DEFAULT_WORKERS_TABLE),
             runs_table: text("NEXTDUE_RUNS_TABLE", DEFAULT_RUNS_TABLE),
+            control_table: text("NEXTDUE_CONTROL_TABLE", DEFAULT_CONTROL_TABLE),
             queue_prefix: text("NEXTDUE_QUEUE_PREFIX", DEFAULT_QUEUE_PREFIX),
             schedule_group: text("NEXTDUE_SCHEDULE_GROUP", DEFAULT_SCHEDULE_GROUP),
             scheduler_role_arn: text("NEXTDUE_SCHEDULER_ROLE_ARN", PLACEHOLDER_SCHEDULER_ROLE_ARN),

@@ -29,8 +29,9 @@ pub struct Detail {
     /// The fact's own id, the same however often it is read off the stream: consumers that
     /// must never act twice keep the ids they have seen.
     pub id: String,
-    /// The worker.
-    pub worker_id: String,
+    /// The worker (absent from `Dead Lettered`, which is about a queue).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_id: Option<String>,
     /// Its job's kind (absent when the item does not decode).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
@@ -61,6 +62,16 @@ pub struct Detail {
     /// `Worker Overdue` and `Worker Recovered`: by when it should have succeeded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overdue_since: Option<Due>,
+    /// `Dead Lettered`: the queue the messages reached (a worker queue's dead-letter queue, or
+    /// the stream's set-aside queue).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_letter_queue: Option<String>,
+    /// `Dead Lettered`: how many arrived since the last such event about that queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrived: Option<u64>,
+    /// `Dead Lettered`: how many wait there now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<u64>,
     /// When the change that tells the fact was made.
     #[serde(with = "crate::timestamp::stamp")]
     pub time: DateTime<Utc>,
@@ -73,6 +84,31 @@ pub struct Event {
     pub kind: EventType,
     /// The `detail`.
     pub detail: Detail,
+}
+
+impl Detail {
+    /// A detail with its id and time and nothing else: the facts fill in what applies.
+    pub fn new(id: String, time: DateTime<Utc>) -> Self {
+        Detail {
+            version: VERSION,
+            id,
+            worker_id: None,
+            kind: None,
+            queue: None,
+            task_id: None,
+            due: None,
+            attempt: None,
+            message: None,
+            run_id: None,
+            will_retry: None,
+            next_due: None,
+            overdue_since: None,
+            dead_letter_queue: None,
+            arrived: None,
+            waiting: None,
+            time,
+        }
+    }
 }
 
 impl Event {
@@ -96,20 +132,13 @@ pub fn facts(old: Option<&Image>, new: Option<&Image>, now: DateTime<Utc>) -> Ve
     let worker = new.worker.as_ref().ok();
     let time = worker.and_then(|w| w.update_time).unwrap_or(now);
     let detail = |id: String| Detail {
-        version: VERSION,
-        id,
-        worker_id: new.id.clone(),
+        worker_id: Some(new.id.clone()),
         kind: worker.map(|w| w.kind.clone()),
         queue: worker.map(|w| w.queue().to_owned()),
         task_id: new.task_id.clone(),
-        due: None,
-        attempt: None,
         message: new.last_run_message.clone(),
-        run_id: None,
-        will_retry: None,
         next_due: worker.and_then(|w| w.next_due),
-        overdue_since: None,
-        time,
+        ..Detail::new(id, time)
     };
     let mut events = Vec::new();
     if let (Ok(before), Some(after)) = (&old.worker, worker)
@@ -207,4 +236,88 @@ fn closed_run(before: &Worker, after: &Worker) -> Option<ClosedRun> {
         run_id: format!("{}#{task_id}", format_stamp(started)),
         task_id,
     })
+}
+
+/// The `Dead Lettered` fact of a dead-letter queue that held `told` messages when it was last
+/// told about and holds `waiting` now: `None` unless more arrived. `queue` is the worker queue
+/// whose dead letters they are (none for the stream's set-aside queue); `mark` is the version
+/// of the mark this telling writes, so a pass that publishes it again (its mark not yet
+/// written) repeats the id, and a later arrival has a new one.
+pub fn dead_lettered(
+    dead_letter_queue: &str,
+    queue: Option<&str>,
+    told: u64,
+    waiting: u64,
+    mark: u64,
+    now: DateTime<Utc>,
+) -> Option<Event> {
+    if waiting <= told {
+        return None;
+    }
+    let arrived = waiting - told;
+    let what = match (queue, arrived) {
+        (Some(_), 1) => "message",
+        (Some(_), _) => "messages",
+        (None, 1) => "stream record",
+        (None, _) => "stream records",
+    };
+    Some(Event {
+        kind: EventType::DeadLettered,
+        detail: Detail {
+            queue: queue.map(str::to_owned),
+            message: Some(format!(
+                "{arrived} {what} reached {dead_letter_queue} ({waiting} waiting); \
+                 `nextdue dead-letters` lists them"
+            )),
+            dead_letter_queue: Some(dead_letter_queue.to_owned()),
+            arrived: Some(arrived),
+            waiting: Some(waiting),
+            ..Detail::new(format!("{dead_letter_queue}/dead-lettered/{mark}"), now)
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::UNIX_EPOCH
+    }
+
+    #[test]
+    fn dead_letters_are_told_only_when_more_arrived_than_were_told() {
+        assert_eq!(dead_lettered("q-dlq", Some("q"), 3, 3, 2, now()), None);
+        assert_eq!(dead_lettered("q-dlq", Some("q"), 3, 1, 2, now()), None);
+        let event = dead_lettered("q-dlq", Some("q"), 1, 3, 2, now()).unwrap();
+        assert_eq!(event.kind, EventType::DeadLettered);
+        let detail = &event.detail;
+        assert_eq!(detail.id, "q-dlq/dead-lettered/2");
+        assert_eq!(detail.worker_id, None);
+        assert_eq!(detail.queue.as_deref(), Some("q"));
+        assert_eq!(
+            (
+                detail.arrived,
+                detail.waiting,
+                detail.dead_letter_queue.as_deref()
+            ),
+            (Some(2), Some(3), Some("q-dlq"))
+        );
+        assert_eq!(
+            detail.message.as_deref(),
+            Some("2 messages reached q-dlq (3 waiting); `nextdue dead-letters` lists them")
+        );
+    }
+
+    #[test]
+    fn a_set_aside_stream_record_is_told_as_one() {
+        let event = dead_lettered("stream-failures", None, 0, 1, 1, now()).unwrap();
+        assert_eq!(event.detail.queue, None);
+        assert_eq!(
+            event.detail.message.as_deref(),
+            Some(
+                "1 stream record reached stream-failures (1 waiting); `nextdue dead-letters` lists them"
+            )
+        );
+    }
 }

@@ -9,6 +9,7 @@ use aws_config::SdkConfig;
 
 use crate::adapters::clients::Clients;
 use crate::adapters::clock::SystemClock;
+use crate::adapters::control::ControlTable;
 use crate::adapters::dynamodb::Store;
 use crate::adapters::eventbridge::EventBus;
 use crate::adapters::http::ReqwestClient;
@@ -32,7 +33,9 @@ pub fn store(client: aws_sdk_dynamodb::Client, names: &Names) -> Store {
 /// clients only (mail, HTTP and Lambda are the executor's).
 fn tables_and_queues(config: &SdkConfig, settings: &Settings, registry: Registry) -> Deps {
     let names = &settings.names;
-    let store = store(aws_sdk_dynamodb::Client::new(config), names);
+    let dynamodb = aws_sdk_dynamodb::Client::new(config);
+    let control = ControlTable::new(dynamodb.clone(), &names.control_table);
+    let store = store(dynamodb, names);
     let delivery = Delivery::new(
         aws_sdk_sqs::Client::new(config),
         aws_sdk_scheduler::Client::new(config),
@@ -40,6 +43,7 @@ fn tables_and_queues(config: &SdkConfig, settings: &Settings, registry: Registry
     );
     Deps::new(
         Arc::new(store),
+        Arc::new(control),
         Arc::new(delivery),
         Arc::new(EventBus::new(
             aws_sdk_eventbridge::Client::new(config),
@@ -92,6 +96,10 @@ fn seams(clients: &Clients, settings: &Settings) -> (Seams, Store, Arc<Delivery>
     ));
     let seams = Seams {
         store: Arc::new(store.clone()),
+        control: Arc::new(ControlTable::new(
+            clients.dynamodb.clone(),
+            &names.control_table,
+        )),
         delivery: delivery.clone(),
         clock: Arc::new(SystemClock),
         events: Arc::new(EventBus::new(clients.events.clone(), &names.event_bus)),

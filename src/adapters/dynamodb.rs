@@ -129,6 +129,32 @@ fn render_condition(
     }
 }
 
+/// A failed DynamoDB call as the store seam's error: `Refused` when sending it again cannot help.
+pub(crate) fn store_error<E, R>(
+    operation: &'static str,
+    table: &str,
+    error: SdkError<E, R>,
+) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let table = table.to_owned();
+    if sdk_error::code_is(&error, &["ValidationException"]) {
+        StoreError::Refused {
+            operation,
+            table,
+            message: sdk_error::message(error),
+        }
+    } else {
+        StoreError::Call {
+            operation,
+            table,
+            message: sdk_error::message(error),
+        }
+    }
+}
+
 impl Store {
     /// The store over these tables.
     pub fn new(
@@ -149,20 +175,7 @@ impl Store {
         table: &str,
         error: SdkError<E, R>,
     ) -> StoreError {
-        let table = table.to_owned();
-        if sdk_error::code_is(&error, &["ValidationException"]) {
-            StoreError::Refused {
-                operation,
-                table,
-                message: sdk_error::message(error),
-            }
-        } else {
-            StoreError::Call {
-                operation,
-                table,
-                message: sdk_error::message(error),
-            }
-        }
+        store_error(operation, table, error)
     }
 
     /// A record of the runs table that does not decode, as the error of `operation`.

@@ -4,6 +4,7 @@
 
 pub mod clients;
 pub mod clock;
+pub mod control;
 pub mod dynamodb;
 pub mod eventbridge;
 pub mod http;

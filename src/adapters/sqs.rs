@@ -172,4 +172,26 @@ impl Deliver for Delivery {
             }
         }
     }
+
+    async fn holding(&self, name: &str) -> Result<u64, DeliveryError> {
+        let queue = self.queue_named(name).await?;
+        let counts = [
+            QueueAttributeName::ApproximateNumberOfMessages,
+            QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+        ];
+        let attributes = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&queue.url)
+            .set_attribute_names(Some(counts.to_vec()))
+            .send()
+            .await
+            .map_err(|e| call_failed("GetQueueAttributes", name, e))?
+            .attributes
+            .unwrap_or_default();
+        Ok(counts
+            .iter()
+            .filter_map(|count| attributes.get(count)?.parse::<u64>().ok())
+            .sum())
+    }
 }

@@ -1,4 +1,5 @@
-//! Creates the tables, queues, schedule group and event bus of [`Names`], if absent. Idempotent.
+//! Creates the tables (workers, runs, control), queues, schedule group and event bus of
+//! [`Names`], if absent. Idempotent.
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
@@ -16,11 +17,33 @@ use crate::glue::mapping::MAX_RECEIVE_COUNT;
 use crate::item::attr;
 use crate::lifecycle::QueueSpec;
 
+/// What CreateTable answers for a table that exists.
+const TABLE_EXISTS: &[&str] = &["ResourceInUseException"];
+
 /// Queue settings for provisioning.
 #[derive(Clone, Copy, Debug)]
 pub struct QueueSettings {
     /// Seconds a received message stays hidden before SQS delivers it again.
     pub visibility_timeout_seconds: u32,
+}
+
+/// Whether a create call made `name` (`false`: it existed, as one of the `exists` error codes
+/// says); any other failure is an error naming the `call`.
+fn created<T, E, R>(
+    result: Result<T, sdk_error::SdkError<E, R>>,
+    call: &str,
+    name: &str,
+    exists: &[&str],
+) -> anyhow::Result<bool>
+where
+    E: sdk_error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(error) if sdk_error::code_is(&error, exists) => Ok(false),
+        Err(error) => anyhow::bail!("{call} {name}: {}", sdk_error::message(error)),
+    }
 }
 
 fn key(name: &str, key_type: KeyType) -> KeySchemaElement {
@@ -49,15 +72,12 @@ async fn provision_events(clients: &Clients, names: &Names) -> anyhow::Result<()
         .name(&names.event_bus)
         .send()
         .await;
-    if let Err(error) = bus
-        && !sdk_error::code_is(&error, &["ResourceAlreadyExistsException"])
-    {
-        anyhow::bail!(
-            "CreateEventBus {}: {}",
-            names.event_bus,
-            sdk_error::message(error)
-        );
-    }
+    created(
+        bus,
+        "CreateEventBus",
+        &names.event_bus,
+        &["ResourceAlreadyExistsException"],
+    )?;
     let tap = serde_json::json!({"source": [crate::events::SOURCE]}).to_string();
     subscribe(
         clients,
@@ -184,15 +204,7 @@ pub async fn provision(
         )
         .send()
         .await;
-    if let Err(error) = workers
-        && !sdk_error::code_is(&error, &["ResourceInUseException"])
-    {
-        anyhow::bail!(
-            "CreateTable {}: {}",
-            names.workers_table,
-            sdk_error::message(error)
-        );
-    }
+    created(workers, "CreateTable", &names.workers_table, TABLE_EXISTS)?;
     let runs = db
         .create_table()
         .table_name(&names.runs_table)
@@ -203,34 +215,36 @@ pub async fn provision(
         .billing_mode(BillingMode::PayPerRequest)
         .send()
         .await;
-    match runs {
-        Ok(_) => {
-            db.update_time_to_live()
-                .table_name(&names.runs_table)
-                .time_to_live_specification(
-                    TimeToLiveSpecification::builder()
-                        .enabled(true)
-                        .attribute_name(attr::run::EXPIRES_AT)
-                        .build()
-                        .expect("set"),
+    if created(runs, "CreateTable", &names.runs_table, TABLE_EXISTS)? {
+        db.update_time_to_live()
+            .table_name(&names.runs_table)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .enabled(true)
+                    .attribute_name(attr::run::EXPIRES_AT)
+                    .build()
+                    .expect("set"),
+            )
+            .send()
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "UpdateTimeToLive {}: {}",
+                    names.runs_table,
+                    sdk_error::message(e)
                 )
-                .send()
-                .await
-                .map_err(|e| {
-                    anyhow::anyhow!(
-                        "UpdateTimeToLive {}: {}",
-                        names.runs_table,
-                        sdk_error::message(e)
-                    )
-                })?;
-        }
-        Err(error) if sdk_error::code_is(&error, &["ResourceInUseException"]) => {}
-        Err(error) => anyhow::bail!(
-            "CreateTable {}: {}",
-            names.runs_table,
-            sdk_error::message(error)
-        ),
+            })?;
     }
+
+    let control = db
+        .create_table()
+        .table_name(&names.control_table)
+        .attribute_definitions(string_attribute("id"))
+        .key_schema(key("id", KeyType::Hash))
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await;
+    created(control, "CreateTable", &names.control_table, TABLE_EXISTS)?;
 
     for queue in queues {
         create_queue(clients, names, &queue.name, settings).await?;
@@ -254,15 +268,12 @@ pub async fn provision(
         .name(&names.schedule_group)
         .send()
         .await;
-    if let Err(error) = group
-        && !sdk_error::code_is(&error, &["ConflictException"])
-    {
-        anyhow::bail!(
-            "CreateScheduleGroup {}: {}",
-            names.schedule_group,
-            sdk_error::message(error)
-        );
-    }
+    created(
+        group,
+        "CreateScheduleGroup",
+        &names.schedule_group,
+        &["ConflictException"],
+    )?;
     Ok(())
 }
 

@@ -13,17 +13,19 @@ use std::sync::Arc;
 
 pub use executor::Executor;
 
-use crate::config::Settings;
+use crate::config::{Names, Settings};
 use crate::events::EventSet;
 use crate::job::Registry;
 use crate::lifecycle::Policy;
-use crate::seams::{Clock, Deliver, Publish, Seams, WorkerStore};
+use crate::seams::{Clock, ControlStore, Deliver, Publish, Seams, WorkerStore};
 
 /// What every handler works with: the tables, the queues, the jobs (checked under the
 /// deployment's limits), the policy and the time.
 pub struct Deps {
     /// The workers and runs tables.
     pub store: Arc<dyn WorkerStore>,
+    /// The control table.
+    pub control: Arc<dyn ControlStore>,
     /// SQS and Scheduler.
     pub delivery: Arc<dyn Deliver>,
     /// The jobs this deployment knows.
@@ -38,6 +40,8 @@ pub struct Deps {
     pub events: Arc<dyn Publish>,
     /// Which events are published for workers whose `notify` does not say.
     pub published: EventSet,
+    /// The names of the deployment's tables, queues and bus.
+    pub names: Names,
 }
 
 /// The stream handler's dependencies: the tables and the queues, nothing a job uses.
@@ -47,9 +51,10 @@ pub type Sweeper = Deps;
 
 impl Deps {
     /// A handler of a deployment with these `settings` and the jobs of `registry`, reaching
-    /// the tables, queues and event bus through `store`, `delivery` and `events`.
+    /// the tables, queues and event bus through `store`, `control`, `delivery` and `events`.
     pub fn new(
         store: Arc<dyn WorkerStore>,
+        control: Arc<dyn ControlStore>,
         delivery: Arc<dyn Deliver>,
         events: Arc<dyn Publish>,
         clock: Arc<dyn Clock>,
@@ -58,6 +63,7 @@ impl Deps {
     ) -> Self {
         Deps {
             store,
+            control,
             delivery,
             // Workers are checked under the deployment's rules when armed, not only when run.
             registry: registry.with_limits(settings.limits.clone()),
@@ -66,6 +72,7 @@ impl Deps {
             clock,
             events,
             published: settings.events.clone(),
+            names: settings.names.clone(),
         }
     }
 }
@@ -75,6 +82,7 @@ impl Deps {
     fn of(seams: &Seams, settings: &Settings, registry: Registry) -> Self {
         Deps::new(
             seams.store.clone(),
+            seams.control.clone(),
             seams.delivery.clone(),
             seams.events.clone(),
             seams.clock.clone(),

@@ -1,5 +1,7 @@
 //! The sweeper: a pass over the sparse index of live workers, shard by shard, in bounded pages.
 //! It rescues runs whose lease expired and re-delivers ready workers whose message went missing.
+//! Then it reads how many messages each dead-letter queue holds and tells of new arrivals
+//! (`Dead Lettered`), marking in the control table how many it has told of.
 //!
 //! One worker's trouble (its queue deleted, a throttled call) is that worker's: it is logged,
 //! counted in the pass's report and metric, and the pass goes on. Only a failed read of the
@@ -8,12 +10,13 @@
 use chrono::{DateTime, Utc};
 
 use super::{Sweeper, metrics};
+use crate::events::{EventType, dead_lettered};
 use crate::item::{Image, Item, attr};
 use crate::lifecycle::{
     DEFAULT_SWEEP_SHARDS, SweepAction, SweepReport, rescue_recorded, route, sweep,
     sweep_undecodable,
 };
-use crate::seams::{Applied, RunWrite};
+use crate::seams::{Applied, RunWrite, next_version};
 use crate::timestamp::Due;
 
 /// Workers read per page of the index.
@@ -46,6 +49,17 @@ pub async fn sweep_once(sweeper: &Sweeper, now: DateTime<Utc>) -> anyhow::Result
             }
         }
     }
+    if sweeper.published.contains(EventType::DeadLettered) {
+        for (dead_letter_queue, queue) in dead_letter_queues(sweeper) {
+            match tell_dead_letters(sweeper, &dead_letter_queue, queue.as_deref(), now).await {
+                Ok(told) => report.dead_lettered += told,
+                Err(error) => {
+                    report.failed += 1;
+                    tracing::warn!(queue = ?dead_letter_queue, error = ?error.to_string(), "sweeper: could not read or tell this dead-letter queue; the next pass tries again");
+                }
+            }
+        }
+    }
     if report.did_anything() {
         tracing::info!(report = ?report, "swept");
     }
@@ -53,6 +67,50 @@ pub async fn sweep_once(sweeper: &Sweeper, now: DateTime<Utc>) -> anyhow::Result
         println!("{}", metrics::swept(&report, sweeper.clock.now()));
     }
     Ok(report)
+}
+
+/// Every dead-letter queue of the deployment, with the worker queue whose it is (none: the
+/// stream's set-aside records).
+fn dead_letter_queues(sweeper: &Sweeper) -> Vec<(String, Option<String>)> {
+    let names = &sweeper.names;
+    let queues = sweeper.policy.queues.iter();
+    queues
+        .map(|q| (names.dead_letter_queue_name(&q.name), Some(q.name.clone())))
+        .chain([(names.stream_failure_queue_name(), None)])
+        .collect()
+}
+
+/// The control table's key of the mark of how many messages of `dead_letter_queue` were told.
+pub fn dead_letter_mark(dead_letter_queue: &str) -> String {
+    format!("dead-letters/{dead_letter_queue}")
+}
+
+/// Tells of the messages that reached `dead_letter_queue` since the last pass that told, and
+/// marks them told; `1` when it published. A queue emptied since is marked down silently, so
+/// its next arrival is told again. The event goes out before the mark: a pass that dies between
+/// the two tells it again, under the same id.
+async fn tell_dead_letters(
+    sweeper: &Sweeper,
+    dead_letter_queue: &str,
+    queue: Option<&str>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<usize> {
+    let key = dead_letter_mark(dead_letter_queue);
+    let waiting = sweeper.delivery.holding(dead_letter_queue).await?;
+    let marked = sweeper.control.counter(&key).await?;
+    let told = marked.map_or(0, |mark| mark.value);
+    if waiting == told {
+        return Ok(0);
+    }
+    let mark = next_version(marked);
+    let event = dead_lettered(dead_letter_queue, queue, told, waiting, mark, now);
+    if let Some(event) = &event {
+        sweeper.events.publish(std::slice::from_ref(event)).await?;
+        tracing::warn!(queue = ?dead_letter_queue, arrived = waiting - told, waiting, id = ?event.detail.id, "dead letters arrived; published");
+    }
+    // Another pass that moved the mark meanwhile has told (or reset) it: nothing more to do.
+    sweeper.control.set_counter(&key, marked, waiting).await?;
+    Ok(usize::from(event.is_some()))
 }
 
 fn worker_id(item: &Item) -> &str {

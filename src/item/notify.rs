@@ -22,17 +22,20 @@ pub enum EventType {
     Overdue,
     /// An overdue worker succeeded again.
     Recovered,
+    /// Messages reached a dead-letter queue, or stream records were set aside.
+    DeadLettered,
 }
 
 impl EventType {
     /// Every event type, in the order the README lists them.
-    pub const ALL: [EventType; 6] = [
+    pub const ALL: [EventType; 7] = [
         EventType::RunFailed,
         EventType::GaveUp,
         EventType::Invalid,
         EventType::Stopped,
         EventType::Overdue,
         EventType::Recovered,
+        EventType::DeadLettered,
     ];
 
     /// The event's `detail-type`.
@@ -44,6 +47,7 @@ impl EventType {
             EventType::Stopped => "Worker Stopped",
             EventType::Overdue => "Worker Overdue",
             EventType::Recovered => "Worker Recovered",
+            EventType::DeadLettered => "Dead Lettered",
         }
     }
 
@@ -56,6 +60,7 @@ impl EventType {
             EventType::Stopped => "stopped",
             EventType::Overdue => "overdue",
             EventType::Recovered => "recovered",
+            EventType::DeadLettered => "dead-lettered",
         }
     }
 

@@ -160,7 +160,11 @@ pub struct SweepReport {
     /// Workers whose dead-man's switch went off, marked overdue.
     #[serde(default)]
     pub overdue: usize,
-    /// Workers the pass could not act on (each is logged; the next pass tries again).
+    /// Dead-letter queues new messages reached, told of (`Dead Lettered`).
+    #[serde(default)]
+    pub dead_lettered: usize,
+    /// Workers (or dead-letter queues) the pass could not act on (each is logged; the next
+    /// pass tries again).
     #[serde(default)]
     pub failed: usize,
 }
@@ -174,6 +178,7 @@ impl SweepReport {
             + self.postponed
             + self.invalidated
             + self.overdue
+            + self.dead_lettered
             + self.failed
             > 0
     }

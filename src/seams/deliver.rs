@@ -69,6 +69,10 @@ pub trait Deliver: Send + Sync {
         queue: &QueueRef,
         route: Route,
     ) -> Result<Sent, DeliveryError>;
+
+    /// How many messages the queue named `name` (its full name) holds, in flight included,
+    /// approximately (SQS's own counts): the sweeper's reading of a dead-letter queue.
+    async fn holding(&self, name: &str) -> Result<u64, DeliveryError>;
 }
 
 /// The schedule name for a message: the same message always gets the same name, so a retried

@@ -4,6 +4,7 @@
 
 pub mod alert;
 pub mod clock;
+pub mod control;
 pub mod deliver;
 pub mod jobs;
 pub mod publish;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 
 pub use alert::{AlertError, Notifier};
 pub use clock::Clock;
+pub use control::{ControlStore, Counter, next_version};
 pub use deliver::{Deliver, DeliveryError, QueueRef, Sent, schedule_name};
 pub use jobs::{
     Created, HttpClient, HttpFailure, HttpRequest, HttpResponse, Invoked, Invoker, JobLimits, Mail,
@@ -28,6 +30,8 @@ pub use crate::lifecycle::JobError;
 pub struct Seams {
     /// The workers and runs tables.
     pub store: Arc<dyn WorkerStore>,
+    /// The control table.
+    pub control: Arc<dyn ControlStore>,
     /// The queues and one-time schedules.
     pub delivery: Arc<dyn Deliver>,
     /// The time.

@@ -1,4 +1,4 @@
-//! The promises of a [`WorkerStore`] and of a [`Deliver`], as suites that every implementation
+//! The promises of a [`WorkerStore`], a [`ControlStore`] and a [`Deliver`], as suites that every implementation
 //! must pass: the test kit's memory seams and the AWS adapters (on the emulator) run these same
 //! checks, so the kit is known to behave as the real services do. Each check panics with the
 //! promise it found broken.
@@ -12,8 +12,8 @@ use crate::item::{AttributeValue, Item, RunRecord, attr};
 use crate::lifecycle::update::{n, s};
 use crate::lifecycle::{Condition, Message, Route, Update};
 use crate::seams::{
-    Applied, Deliver, DeliveryError, QueueRef, RunWrite, Sent, StoreError, WorkerStore,
-    schedule_name,
+    Applied, ControlStore, Counter, Deliver, DeliveryError, QueueRef, RunWrite, Sent, StoreError,
+    WorkerStore, schedule_name,
 };
 use crate::timestamp::Due;
 
@@ -24,6 +24,56 @@ pub async fn worker_store(store: &dyn WorkerStore, prefix: &str) {
     run_records(store, prefix).await;
     oversized_writes(store, prefix).await;
     overdue_pages(store, prefix).await;
+}
+
+/// Runs every check of a [`ControlStore`] against `control`, on keys starting with `prefix`: a
+/// counter is written only from the reading it was made from, so of two writers from one
+/// reading exactly one moves it.
+pub async fn control_store(control: &dyn ControlStore, prefix: &str) {
+    let key = format!("{prefix}/counter");
+    assert_eq!(
+        control.counter(&key).await.expect("read"),
+        None,
+        "a counter never written reads as none"
+    );
+    assert!(
+        control
+            .set_counter(&key, None, 3)
+            .await
+            .expect("first write"),
+        "the first write of a counter succeeds"
+    );
+    let first = Counter {
+        value: 3,
+        version: 1,
+    };
+    assert_eq!(control.counter(&key).await.expect("read"), Some(first));
+    assert!(
+        !control.set_counter(&key, None, 4).await.expect("refused"),
+        "a write from \"never written\" is refused once the counter exists"
+    );
+    assert!(
+        control
+            .set_counter(&key, Some(first), 0)
+            .await
+            .expect("moved"),
+        "a write from the current reading succeeds (even down to zero)"
+    );
+    assert!(
+        !control
+            .set_counter(&key, Some(first), 9)
+            .await
+            .expect("refused"),
+        "a second write from the same reading is refused"
+    );
+    assert_eq!(
+        control.counter(&key).await.expect("read"),
+        Some(Counter {
+            value: 0,
+            version: 2
+        }),
+        "a refused write changes nothing"
+    );
 }
 
 fn text(item: &Item, name: &str) -> Option<String> {
@@ -267,6 +317,11 @@ pub async fn deliver(
     now: DateTime<Utc>,
 ) {
     let found = queue_lookups(delivery, queue).await;
+    assert_eq!(
+        delivery.holding(&found.name).await.expect("counted"),
+        0,
+        "an empty queue holds nothing"
+    );
     immediate_and_delayed_sends(delivery, inbox, &found, prefix, now).await;
     scheduled_sends(delivery, inbox, &found, prefix, now).await;
 }

@@ -17,7 +17,7 @@ use crate::job::{Created, JobError, Mail, Mailer, WorkerWriter};
 use crate::jobs::email::check_sender;
 use crate::lifecycle::{Message, Route, Update};
 use crate::seams::{Applied, Page, RunWrite, StoreError, WorkerStore};
-use crate::seams::{Clock, Publish, PublishError};
+use crate::seams::{Clock, ControlStore, Counter, Publish, PublishError, next_version};
 use crate::seams::{Deliver, DeliveryError, QueueRef, Sent, schedule_name};
 use crate::timestamp::Due;
 
@@ -170,6 +170,47 @@ impl MemoryStore {
     }
 }
 
+/// The control table in memory.
+#[derive(Default)]
+pub struct MemoryControl {
+    counters: Mutex<BTreeMap<String, Counter>>,
+}
+
+impl MemoryControl {
+    /// An empty control table.
+    pub fn new() -> Self {
+        MemoryControl::default()
+    }
+
+    /// Every counter's value, by key.
+    pub fn counters(&self) -> BTreeMap<String, u64> {
+        let counters = lock(&self.counters);
+        counters.iter().map(|(k, c)| (k.clone(), c.value)).collect()
+    }
+}
+
+#[async_trait]
+impl ControlStore for MemoryControl {
+    async fn counter(&self, key: &str) -> Result<Option<Counter>, StoreError> {
+        Ok(lock(&self.counters).get(key).copied())
+    }
+
+    async fn set_counter(
+        &self,
+        key: &str,
+        from: Option<Counter>,
+        to: u64,
+    ) -> Result<bool, StoreError> {
+        let mut counters = lock(&self.counters);
+        if counters.get(key).map(|c| c.version) != from.map(|c| c.version) {
+            return Ok(false);
+        }
+        let version = next_version(from);
+        counters.insert(key.to_owned(), Counter { value: to, version });
+        Ok(true)
+    }
+}
+
 #[async_trait]
 impl WorkerStore for MemoryStore {
     async fn apply(&self, update: &Update) -> Result<Applied, StoreError> {
@@ -290,6 +331,8 @@ struct Queues {
     waiting: Vec<Waiting>,
     schedules: BTreeSet<String>,
     next_id: u64,
+    /// What sits in the queues nothing takes from (dead letters, set-aside records), by name.
+    held: BTreeMap<String, u64>,
 }
 
 /// The deployment's queues and one-time schedules in memory: a message waits until its delay
@@ -390,6 +433,35 @@ impl MemoryDelivery {
     pub fn waiting(&self) -> Vec<Waiting> {
         lock(&self.state).waiting.clone()
     }
+
+    /// Moves a message that failed too often to its queue's dead-letter queue.
+    pub fn dead_letter(&self, waiting: &Waiting) {
+        let short = waiting
+            .queue
+            .name
+            .strip_prefix(&self.names.queue_prefix)
+            .unwrap_or(&waiting.queue.name);
+        self.hold(&self.names.dead_letter_queue_name(short));
+    }
+
+    /// Sets a stream record aside, in the stream-failure queue.
+    pub fn set_aside(&self) {
+        self.hold(&self.names.stream_failure_queue_name());
+    }
+
+    fn hold(&self, name: &str) {
+        *lock(&self.state).held.entry(name.to_owned()).or_default() += 1;
+    }
+
+    /// What the queues nothing takes from hold (dead letters, set-aside records), by name.
+    pub fn held(&self) -> BTreeMap<String, u64> {
+        lock(&self.state).held.clone()
+    }
+
+    /// Empties the queue `name` of what it holds (an operator's purge or redrive).
+    pub fn empty(&self, name: &str) {
+        lock(&self.state).held.remove(name);
+    }
 }
 
 #[async_trait]
@@ -449,6 +521,12 @@ impl Deliver for MemoryDelivery {
                 })
             }
         }
+    }
+
+    async fn holding(&self, name: &str) -> Result<u64, DeliveryError> {
+        let state = lock(&self.state);
+        let waiting = state.waiting.iter().filter(|w| w.queue.name == name);
+        Ok(state.held.get(name).copied().unwrap_or(0) + waiting.count() as u64)
     }
 }
 

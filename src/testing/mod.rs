@@ -40,14 +40,15 @@ pub mod corpus;
 mod memory;
 mod scripted;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use aws_lambda_events::dynamodb::{Event, EventRecord};
 use chrono::{DateTime, TimeDelta, Utc};
 
 pub use self::memory::{
-    MemoryBus, MemoryDelivery, MemoryMailer, MemoryStore, ReportWrite, StreamChange, Waiting,
+    MemoryBus, MemoryControl, MemoryDelivery, MemoryMailer, MemoryStore, ReportWrite, StreamChange,
+    Waiting,
 };
 pub use self::scripted::{MemoryFunctions, MemoryHttp, Scripted, http_answer};
 use crate::config::Settings;
@@ -60,7 +61,7 @@ use crate::glue::stream::{Filter, Retries};
 use crate::handlers::Handlers;
 use crate::handlers::dispatcher::handle_stream;
 use crate::handlers::executor::handle_queue;
-use crate::handlers::sweeper::sweep_once;
+use crate::handlers::sweeper::{dead_letter_mark, sweep_once};
 use crate::item::{AttributeValue, Item, RunRecord, Worker, attr};
 use crate::job::{Mail, Registry, Services};
 use crate::lifecycle::SweepReport;
@@ -135,6 +136,7 @@ pub struct SetAside {
 pub struct Harness {
     clock: Arc<VirtualClock>,
     store: Arc<MemoryStore>,
+    control: Arc<MemoryControl>,
     delivery: Arc<MemoryDelivery>,
     mailer: Arc<MemoryMailer>,
     http: Arc<MemoryHttp>,
@@ -173,8 +175,10 @@ impl Harness {
         let http = Arc::new(MemoryHttp::new());
         let functions = Arc::new(MemoryFunctions::new());
         let bus = Arc::new(MemoryBus::new());
+        let control = Arc::new(MemoryControl::new());
         let seams = Seams {
             store: store.clone(),
+            control: control.clone(),
             delivery: delivery.clone(),
             clock: clock.clone(),
             events: bus.clone(),
@@ -190,6 +194,7 @@ impl Harness {
             handlers: Handlers::new(seams, &settings, registry),
             clock,
             store,
+            control,
             delivery,
             mailer,
             http,
@@ -290,9 +295,13 @@ impl Harness {
         self.pump_stream().await;
     }
 
-    /// The first sweeper pass (on its one-minute grid) that finds an entry in the index: the
-    /// passes before it read nothing and do nothing, so the harness skips them.
+    /// The first sweeper pass (on its one-minute grid) that finds an entry in the index, or a
+    /// dead-letter queue not as its mark says: the passes before it read nothing and do
+    /// nothing, so the harness skips them.
     fn next_useful_sweep(&self) -> Option<DateTime<Utc>> {
+        if self.dead_letters_untold() {
+            return Some(self.next_sweep);
+        }
         let earliest = self.store.earliest_sweep_at()?;
         let mut at = self.next_sweep;
         if at <= earliest {
@@ -300,6 +309,17 @@ impl Harness {
             at += TimeDelta::seconds(behind * SWEEP_EVERY_SECONDS);
         }
         Some(at)
+    }
+
+    /// Whether a dead-letter queue holds other than its mark says it was told.
+    fn dead_letters_untold(&self) -> bool {
+        let held: BTreeMap<String, u64> = (self.delivery.held().into_iter())
+            .map(|(name, count)| (dead_letter_mark(&name), count))
+            .collect();
+        let marks = self.control.counters();
+        let keys = held.keys().chain(marks.keys());
+        keys.filter(|key| key.starts_with(&dead_letter_mark("")))
+            .any(|key| held.get(key).unwrap_or(&0) != marks.get(key).unwrap_or(&0))
     }
 
     async fn sweep(&mut self, now: DateTime<Utc>) {
@@ -337,7 +357,10 @@ impl Harness {
         {
             let receives = waiting.receives + 1;
             match after_failure(receives, now) {
-                Redrive::DeadLetter => self.dead_letters.push(waiting.clone()),
+                Redrive::DeadLetter => {
+                    self.delivery.dead_letter(waiting);
+                    self.dead_letters.push(waiting.clone());
+                }
                 Redrive::Visible(back) => self.delivery.enqueue(
                     waiting.queue.clone(),
                     waiting.body.clone(),
@@ -393,6 +416,7 @@ impl Harness {
                 let settled = self.retries.settle(&event.records, &response);
                 if let Some(at) = settled.set_aside {
                     let change = pending[at].1.clone();
+                    self.delivery.set_aside();
                     self.set_aside.push(SetAside { change });
                 }
                 pending.drain(..settled.done);

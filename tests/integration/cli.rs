@@ -40,6 +40,7 @@ fn command(stack: Option<&TestStack>, args: &[&str]) -> tokio::process::Command 
             .env("AWS_ENDPOINT_URL", &stack.endpoint)
             .env("NEXTDUE_WORKERS_TABLE", &names.workers_table)
             .env("NEXTDUE_RUNS_TABLE", &names.runs_table)
+            .env("NEXTDUE_CONTROL_TABLE", &names.control_table)
             .env("NEXTDUE_QUEUE_PREFIX", &names.queue_prefix)
             .env("NEXTDUE_SCHEDULE_GROUP", &names.schedule_group)
             .env("NEXTDUE_EVENT_BUS", &names.event_bus);
@@ -466,6 +467,40 @@ async fn cli_run_now_and_tail_show_one_extra_run_as_it_finishes() {
     assert_eq!(run["succeeded"], true);
     assert_eq!(run["attempt"], 1);
     assert_eq!(run["message"], "logged a message of 4 characters");
+    tail.kill().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_tail_events_shows_each_event_a_failing_worker_publishes() {
+    let stack = TestStack::start("cli-tail-events").await;
+    let mut tail = command(Some(&stack), &["tail", "--events", "--json", "doomed"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(tail.stdout.take().unwrap()).lines();
+    stack
+        .put(json!({"id": "other", "kind": "always-fails", "enabled": true, "maxAttempts": 1}))
+        .await;
+    stack
+        .put(json!({"id": "doomed", "kind": "always-fails", "enabled": true, "maxAttempts": 1}))
+        .await;
+    let mut kinds = Vec::new();
+    while kinds.len() < 3 {
+        let line = tokio::time::timeout(crate::support::PATIENCE, lines.next_line())
+            .await
+            .unwrap_or_else(|_| panic!("tail printed the events; before them: {kinds:?}"))
+            .unwrap()
+            .unwrap();
+        let event: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(
+            event["detail"]["workerId"], "doomed",
+            "only the worker named: {event}"
+        );
+        kinds.push(event["detail-type"].as_str().unwrap().to_owned());
+    }
+    kinds.sort();
+    assert_eq!(kinds, ["Run Failed", "Worker Gave Up", "Worker Stopped"]);
     tail.kill().await.unwrap();
 }
 

@@ -5,9 +5,10 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::Utc;
+use nextdue::adapters::control::ControlTable;
 use nextdue::item::DEFAULT_QUEUE;
 use nextdue::seams::QueueRef;
-use nextdue::testing::conformance::{Inbox, deliver, worker_store};
+use nextdue::testing::conformance::{Inbox, control_store, deliver, worker_store};
 
 use crate::support::TestStack;
 
@@ -15,6 +16,16 @@ use crate::support::TestStack;
 async fn the_dynamodb_store_keeps_every_promise_of_a_worker_store() {
     let stack = TestStack::provisioned("conformance").await;
     worker_store(&stack.stack.store, "emulator").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dynamodb_control_table_keeps_every_promise_of_a_control_store() {
+    let stack = TestStack::provisioned("conformance-control").await;
+    let table = ControlTable::new(
+        stack.stack.clients.dynamodb.clone(),
+        &stack.stack.settings.names.control_table,
+    );
+    control_store(&table, "emulator").await;
 }
 
 /// A queue read through SQS: received (long-polled until `within` has passed) and deleted.

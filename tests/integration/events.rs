@@ -1,11 +1,13 @@
 //! Events on the emulator's EventBridge: each fact reaches a queue a rule subscribes, exactly
-//! once, however often a message comes and wherever an executor dies.
+//! once, however often a message comes, wherever an executor dies and however many sweeper
+//! passes see a dead letter.
 
 use std::collections::BTreeMap;
 
-use chrono::TimeDelta;
+use chrono::{TimeDelta, Utc};
 use nextdue::dev::queues::QueuePump;
 use nextdue::faults::{Faults, Plan};
+use nextdue::handlers::sweeper::sweep_once;
 use nextdue::item::Status;
 use nextdue::lifecycle::Message;
 use nextdue::seams::Deliver as _;
@@ -148,4 +150,32 @@ async fn each_fact_reaches_a_subscribed_queue_once_when_the_executor_dies_betwee
     );
     let cases = (0..=calls.len()).map(|k| executor_dies(Some(k)));
     futures::future::join_all(cases).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_letters_reach_a_subscribed_queue_once_however_many_passes_see_them() {
+    let stack = TestStack::provisioned("events-dead").await;
+    stack.dead_letter("default").await;
+    stack.dead_letter("default").await;
+    for _ in 0..3 {
+        let report = sweep_once(&stack.stack.sweeper, Utc::now()).await.unwrap();
+        assert_eq!(report.failed, 0, "{report:?}");
+    }
+    let told = stack.take_events().await;
+    let dead: Vec<_> = told
+        .iter()
+        .filter(|(kind, _)| kind == "Dead Lettered")
+        .collect();
+    assert_eq!(dead.len(), 1, "three passes, one arrival: {told:#?}");
+    let detail = &dead[0].1;
+    assert_eq!(detail["queue"], "default");
+    assert_eq!(
+        detail["deadLetterQueue"],
+        stack.names.dead_letter_queue_name("default")
+    );
+    assert_eq!(
+        (detail["arrived"].as_u64(), detail["waiting"].as_u64()),
+        (Some(2), Some(2))
+    );
+    assert!(detail.get("workerId").is_none(), "{detail}");
 }

@@ -175,10 +175,16 @@ async fn least_privilege_each_role_allows_exactly_the_calls_its_function_makes()
     let tomorrow = Due::floor(Utc::now() + TimeDelta::hours(1));
     stack.put(json!({"id": "unclaimed", "kind": "log", "enabled": true, "nextDue": tomorrow, "params": {"message": "x"}})).await;
     while stream.run_once(&stack.stack.dispatcher).await.unwrap() > 0 {}
+    // And a message the executor gave up on, which the sweeper tells of.
+    stack.dead_letter("default").await;
     let report = sweep_once(&sweeper.sweeper, Utc::now() + TimeDelta::days(1))
         .await
         .unwrap();
-    assert_eq!((report.rescued, report.redelivered), (1, 1), "{report:?}");
+    assert_eq!(
+        (report.rescued, report.redelivered, report.dead_lettered),
+        (1, 1, 1),
+        "{report:?}"
+    );
 
     for (function, calls) in [
         ("DispatcherFunction", &dispatcher_calls),

@@ -367,6 +367,23 @@ impl TestStack {
             .collect()
     }
 
+    /// Puts a message in the dead-letter queue of worker queue `queue`, as if the executor had
+    /// given up on it.
+    pub async fn dead_letter(&self, queue: &str) {
+        let url = self
+            .queue_url(&self.names.dead_letter_queue_name(queue))
+            .await;
+        self.stack
+            .clients
+            .sqs
+            .send_message()
+            .queue_url(url)
+            .message_body("{}")
+            .send()
+            .await
+            .expect("SendMessage");
+    }
+
     /// The URL of the queue `name` (which must exist).
     pub async fn queue_url(&self, name: &str) -> String {
         self.stack

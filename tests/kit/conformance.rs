@@ -7,12 +7,17 @@ use chrono::Utc;
 use nextdue::adapters::clock::SystemClock;
 use nextdue::config::Names;
 use nextdue::item::DEFAULT_QUEUE;
-use nextdue::testing::conformance::{deliver, worker_store};
-use nextdue::testing::{MemoryDelivery, MemoryStore};
+use nextdue::testing::conformance::{control_store, deliver, worker_store};
+use nextdue::testing::{MemoryControl, MemoryDelivery, MemoryStore};
 
 #[tokio::test]
 async fn the_memory_store_keeps_every_promise_of_a_worker_store() {
     worker_store(&MemoryStore::new(), "kit").await;
+}
+
+#[tokio::test]
+async fn the_memory_control_table_keeps_every_promise_of_a_control_store() {
+    control_store(&MemoryControl::new(), "kit").await;
 }
 
 #[tokio::test]

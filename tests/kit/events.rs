@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use nextdue::events::{Event, EventType};
+use nextdue::glue::mapping::STREAM_ATTEMPTS;
 use nextdue::item::AttributeValue;
 use nextdue::testing::Harness;
 use serde_json::json;
@@ -46,7 +47,7 @@ async fn a_worker_failing_its_three_attempts_tells_three_failures_and_one_give_u
     // Every fact has its own id, and the ids name the worker, activation and due time.
     let runs = harness.runs("flaky");
     let first = &failed[0].detail;
-    assert_eq!(first.worker_id, "flaky");
+    assert_eq!(first.worker_id.as_deref(), Some("flaky"));
     assert_eq!(first.kind.as_deref(), Some("always-fails"));
     assert_eq!(first.queue.as_deref(), Some("default"));
     assert_eq!(first.due, Some(runs[0].due));
@@ -103,7 +104,7 @@ async fn notify_opts_a_worker_out_or_down_to_the_events_it_names() {
     let about = |id: &str| -> Vec<EventType> {
         events
             .iter()
-            .filter(|e| e.detail.worker_id == id)
+            .filter(|e| e.detail.worker_id.as_deref() == Some(id))
             .map(|e| e.kind)
             .collect()
     };
@@ -282,4 +283,111 @@ async fn an_overdue_worker_whose_alert_after_is_removed_recovers_at_its_next_suc
     assert_eq!(worker.overdue_since, None);
     assert_eq!(worker.alert_at, None);
     assert_eq!(of(&harness.events(), EventType::Recovered).len(), 1);
+}
+
+/// The stream's dead-letter queue, as the default deployment names it.
+fn stream_failures() -> String {
+    nextdue::config::Settings::default()
+        .names
+        .stream_failure_queue_name()
+}
+
+/// Makes the record telling `id`'s failure fail every attempt, so it is set aside; the bus
+/// then refuses `more` publishes after those.
+async fn set_aside_one(harness: &mut Harness, id: &str) {
+    set_aside_one_refusing(harness, id, 0).await;
+}
+
+/// [`set_aside_one`], with the bus refusing `more` publishes after the record's.
+async fn set_aside_one_refusing(harness: &mut Harness, id: &str, more: usize) {
+    harness.bus().refuse_next(STREAM_ATTEMPTS as usize + more);
+    harness
+        .put_json(json!({"id": id, "kind": "always-fails", "enabled": true, "maxAttempts": 1}))
+        .await
+        .unwrap();
+    harness.advance(TimeDelta::minutes(1)).await;
+}
+
+#[tokio::test]
+async fn dead_letters_are_told_once_per_arrival_and_again_after_the_queue_was_emptied() {
+    let mut harness = Harness::new(registry(), start());
+    set_aside_one(&mut harness, "first").await;
+    assert_eq!(
+        harness.set_aside().len(),
+        1,
+        "the failing record was set aside"
+    );
+    harness.advance(TimeDelta::minutes(5)).await;
+    let told = of(&harness.events(), EventType::DeadLettered)
+        .into_iter()
+        .cloned()
+        .collect::<Vec<_>>();
+    assert_eq!(told.len(), 1, "{told:#?}");
+    let detail = &told[0].detail;
+    assert_eq!(
+        detail.dead_letter_queue.as_deref(),
+        Some(stream_failures().as_str())
+    );
+    assert_eq!((detail.arrived, detail.waiting), (Some(1), Some(1)));
+    assert_eq!(detail.worker_id, None);
+
+    // Two more arrive, a minute apart: each pass that sees one tells it, with its own id.
+    set_aside_one(&mut harness, "second").await;
+    set_aside_one(&mut harness, "third").await;
+    harness.advance(TimeDelta::minutes(5)).await;
+    let told = harness.events();
+    let told = of(&told, EventType::DeadLettered);
+    let counts: Vec<_> = told
+        .iter()
+        .map(|e| (e.detail.arrived, e.detail.waiting))
+        .collect();
+    assert_eq!(
+        counts,
+        [(Some(1), Some(1)), (Some(1), Some(2)), (Some(1), Some(3))]
+    );
+
+    // An operator empties the queue: nothing is told, and the next arrival is told afresh.
+    harness.delivery().empty(&stream_failures());
+    harness.advance(TimeDelta::minutes(5)).await;
+    assert_eq!(of(&harness.events(), EventType::DeadLettered).len(), 3);
+    set_aside_one(&mut harness, "fourth").await;
+    harness.advance(TimeDelta::minutes(5)).await;
+    let events = harness.events();
+    let told = of(&events, EventType::DeadLettered);
+    assert_eq!(told.len(), 4, "{told:#?}");
+    assert_eq!(
+        (told[3].detail.arrived, told[3].detail.waiting),
+        (Some(1), Some(1))
+    );
+    let mut ids: Vec<&str> = told.iter().map(|e| e.detail.id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 4, "a new arrival has a new id: {ids:?}");
+}
+
+#[tokio::test]
+async fn a_dead_letter_event_the_bus_refused_is_told_at_the_next_pass() {
+    let mut harness = Harness::new(registry(), start());
+    set_aside_one_refusing(&mut harness, "first", 1).await;
+    harness.advance(TimeDelta::minutes(5)).await;
+    let events = harness.events();
+    let told = of(&events, EventType::DeadLettered);
+    assert_eq!(told.len(), 1, "{told:#?}");
+    assert!(
+        harness.sweeps().iter().any(|s| s.failed == 1),
+        "the refused pass counted its failure: {:#?}",
+        harness.sweeps()
+    );
+}
+
+#[tokio::test]
+async fn a_deployment_that_does_not_publish_dead_lettered_reads_no_dead_letter_queue() {
+    let settings = nextdue::config::Settings {
+        events: nextdue::events::EventSet::parse("Run Failed").unwrap(),
+        ..Default::default()
+    };
+    let mut harness = Harness::with_settings(registry(), start(), settings);
+    set_aside_one(&mut harness, "first").await;
+    harness.advance(TimeDelta::minutes(5)).await;
+    assert!(of(&harness.events(), EventType::DeadLettered).is_empty());
 }

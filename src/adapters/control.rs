@@ -1,0 +1,99 @@
+//! DynamoDB's adapter of the control seam ([`ControlStore`]): the control table, one item per
+//! record (`id`; a counter's number `value` and its `version`), each written on the condition
+//! that its version is still the one read.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::adapters::dynamodb::store_error;
+use crate::seams::{ControlStore, Counter, StoreError, next_version};
+
+/// The control table.
+#[derive(Clone, Debug)]
+pub struct ControlTable {
+    client: Client,
+    table: String,
+}
+
+impl ControlTable {
+    /// The control table `table`, through `client`.
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        ControlTable {
+            client,
+            table: table.into(),
+        }
+    }
+}
+
+fn number(item: &HashMap<String, AttributeValue>, name: &str) -> Option<u64> {
+    match item.get(name) {
+        Some(AttributeValue::N(n)) => n.parse().ok(),
+        _ => None,
+    }
+}
+
+#[async_trait]
+impl ControlStore for ControlTable {
+    async fn counter(&self, key: &str) -> Result<Option<Counter>, StoreError> {
+        let item = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("id", AttributeValue::S(key.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| store_error("GetItem", &self.table, e))?
+            .item;
+        let Some(item) = item else { return Ok(None) };
+        match (number(&item, "value"), number(&item, "version")) {
+            (Some(value), Some(version)) => Ok(Some(Counter { value, version })),
+            _ => Err(StoreError::Call {
+                operation: "GetItem",
+                table: self.table.clone(),
+                message: format!(
+                    "the record {key:?} is not a counter (it needs whole numbers `value` and \
+                     `version`); delete it and the next pass writes it again"
+                ),
+            }),
+        }
+    }
+
+    async fn set_counter(
+        &self,
+        key: &str,
+        from: Option<Counter>,
+        to: u64,
+    ) -> Result<bool, StoreError> {
+        let mut request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("id", AttributeValue::S(key.to_owned()))
+            .item("value", AttributeValue::N(to.to_string()))
+            .item("version", AttributeValue::N(next_version(from).to_string()));
+        request = match from {
+            None => request.condition_expression("attribute_not_exists(id)"),
+            Some(from) => request
+                .condition_expression("#version = :version")
+                .expression_attribute_names("#version", "version")
+                .expression_attribute_values(
+                    ":version",
+                    AttributeValue::N(from.version.to_string()),
+                ),
+        };
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(service))
+                if service.err().is_conditional_check_failed_exception() =>
+            {
+                Ok(false)
+            }
+            Err(error) => Err(store_error("PutItem", &self.table, error)),
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! The control seam: the deployment's own small records, kept in the control table beside the
+//! workers (the sweeper's marks of dead letters already told). DynamoDB's adapter is
+//! [`crate::adapters::control::ControlTable`]; the test kit keeps them in memory, and the
+//! conformance suite holds both to the same promises.
+
+use async_trait::async_trait;
+
+use crate::seams::StoreError;
+
+/// A counter as read: its value, and how many times it was written (each write is one more).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Counter {
+    /// The value.
+    pub value: u64,
+    /// The writes it has had, this one included: a write made from this reading is the next.
+    pub version: u64,
+}
+
+/// What the handlers keep in the control table: counters, each written only from the reading
+/// it was made from, so two processes never both move one.
+#[async_trait]
+pub trait ControlStore: Send + Sync {
+    /// The counter `key` (`None`: never written).
+    async fn counter(&self, key: &str) -> Result<Option<Counter>, StoreError>;
+
+    /// Sets the counter `key` to `to` (its version one more) if it still is as read in `from`
+    /// (`None`: never written); `false` when another write came first.
+    async fn set_counter(
+        &self,
+        key: &str,
+        from: Option<Counter>,
+        to: u64,
+    ) -> Result<bool, StoreError>;
+}
+
+/// The version a write made from `from` gives its counter.
+pub fn next_version(from: Option<Counter>) -> u64 {
+    from.map_or(1, |c| c.version + 1)
+}
