@@ -67,6 +67,9 @@ pub mod attr {
     /// Since when the worker is overdue (its `alertAt` passed without a success); removed by
     /// its next success.
     pub const OVERDUE_SINCE: &str = "overdueSince";
+    /// The pause holding a ready worker (`queue:default`, `kind:report`): its due run waits
+    /// until the pause ends. Removed when it is released.
+    pub const HELD_BY: &str = "heldBy";
     /// `ready`, `running`, `stopped` or `invalid`.
     pub const STATUS: &str = "status";
     /// Fencing token, new on every enable.
@@ -125,6 +128,7 @@ pub mod attr {
         NOTIFY,
         ALERT_AT,
         OVERDUE_SINCE,
+        HELD_BY,
         STATUS,
         TASK_ID,
         LAST_RUN_SUCCEEDED,
@@ -210,6 +214,7 @@ pub const SYSTEM_ATTRIBUTES: &[&str] = &[
     attr::CHECKPOINT_DUE,
     attr::ALERT_AT,
     attr::OVERDUE_SINCE,
+    attr::HELD_BY,
 ];
 
 /// nextdue's bookkeeping of where a worker stands (its status, activation, claim, retry and
@@ -231,6 +236,7 @@ pub const STATE_ATTRIBUTES: &[&str] = &[
     attr::CHECKPOINT,
     attr::CHECKPOINT_DUE,
     attr::ALERT_AT,
+    attr::HELD_BY,
 ];
 
 /// The size DynamoDB counts for `item`, by its published rules (names and values in UTF-8
@@ -517,6 +523,9 @@ pub struct Worker {
     /// Since when it is overdue (its `alertAt` passed without a success).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overdue_since: Option<Due>,
+    /// The pause holding it (a ready worker whose due run waits): `queue:default`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_by: Option<String>,
     /// The sweeper index's partition (live workers only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sweep_shard: Option<u32>,
@@ -564,6 +573,7 @@ impl Worker {
             update_time: None,
             parent_id: None,
             parent_task_id: None,
+            held_by: None,
             spawn_depth: 0,
             sweep_shard: None,
             sweep_at: None,
@@ -761,6 +771,10 @@ pub struct RunRecord {
     /// moved on): its outcome changed nothing on the worker.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub superseded: bool,
+    /// True when the due time was skipped, not run: its worker's queue or kind was paused with
+    /// `skip` (the message says which pause).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub skipped: bool,
     /// How far the run had got when it last said (its last progress report).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progress: Option<String>,

@@ -7,7 +7,7 @@
 //! The core is pure and imports no AWS crate: [`item`] (the item model), [`schedule`] (when),
 //! [`lifecycle`] (what happens), [`job`] and [`jobs`] (the work: your own kinds implement
 //! [`job::TypedJob`]), [`stream_filter`] (which changes reach the dispatcher), [`events`] (the facts a change
-//! tells), [`alerts`] (their digests for people). It reaches the
+//! tells), [`alerts`] (their digests for people), [`controls`] (operators' pauses). It reaches the
 //! world through [`seams`], traits free of every SDK; [`adapters`] puts them on AWS, a file per
 //! service; the [`handlers`] apply the core's decisions through the seams; [`wiring`] is the one
 //! place that builds them, and [`serve`] runs them as the three Lambda functions of your own
@@ -19,6 +19,7 @@
 #![forbid(unsafe_code)]
 
 pub mod alerts;
+pub mod controls;
 pub mod events;
 pub mod item;
 pub mod job;

@@ -1,6 +1,7 @@
 //! DynamoDB's adapter of the control seam ([`ControlStore`]): the control table, one item per
-//! record (`id`; a counter's number `value` and its `version`), each written on the condition
-//! that its version is still the one read.
+//! record (`id`; a counter's number `value` and its `version`; the operators' controls as the
+//! item `controls`, its `pauses` a map by scope), each written on the condition that its
+//! version is still the one read.
 
 use std::collections::HashMap;
 
@@ -10,7 +11,11 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::adapters::dynamodb::store_error;
+use crate::controls::Controls;
 use crate::seams::{ControlStore, Counter, StoreError, next_version};
+
+/// The control table's key of the operators' controls.
+pub const CONTROLS_KEY: &str = "controls";
 
 /// The control table.
 #[derive(Clone, Debug)]
@@ -86,14 +91,76 @@ impl ControlStore for ControlTable {
                     AttributeValue::N(from.version.to_string()),
                 ),
         };
-        match request.send().await {
-            Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(service))
-                if service.err().is_conditional_check_failed_exception() =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(store_error("PutItem", &self.table, error)),
+        conditional(request.send().await, &self.table)
+    }
+
+    async fn controls(&self) -> Result<(Controls, u64), StoreError> {
+        let item = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("id", AttributeValue::S(CONTROLS_KEY.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| store_error("GetItem", &self.table, e))?
+            .item;
+        let Some(item) = item else {
+            return Ok((Controls::default(), 0));
+        };
+        let version = number(&item, "version").unwrap_or(0);
+        let controls = serde_dynamo::from_item(item).map_err(|e| StoreError::Call {
+            operation: "GetItem",
+            table: self.table.clone(),
+            message: format!(
+                "the record {CONTROLS_KEY:?} is not nextdue's controls ({e}); fix or delete \
+                 it (deleting it resumes every pause)"
+            ),
+        })?;
+        Ok((controls, version))
+    }
+
+    async fn set_controls(&self, controls: &Controls, version: u64) -> Result<bool, StoreError> {
+        let mut item: HashMap<String, AttributeValue> =
+            serde_dynamo::to_item(controls).map_err(|e| StoreError::Call {
+                operation: "PutItem",
+                table: self.table.clone(),
+                message: e.to_string(),
+            })?;
+        item.insert("id".into(), AttributeValue::S(CONTROLS_KEY.to_owned()));
+        item.insert(
+            "version".into(),
+            AttributeValue::N((version + 1).to_string()),
+        );
+        let request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item));
+        let request = if version == 0 {
+            request.condition_expression("attribute_not_exists(id)")
+        } else {
+            request
+                .condition_expression("#version = :version")
+                .expression_attribute_names("#version", "version")
+                .expression_attribute_values(":version", AttributeValue::N(version.to_string()))
+        };
+        conditional(request.send().await, &self.table)
+    }
+}
+
+/// A conditional `PutItem`'s answer: written, refused by its condition, or an error.
+fn conditional<T>(
+    result: Result<T, SdkError<aws_sdk_dynamodb::operation::put_item::PutItemError>>,
+    table: &str,
+) -> Result<bool, StoreError> {
+    match result {
+        Ok(_) => Ok(true),
+        Err(SdkError::ServiceError(service))
+            if service.err().is_conditional_check_failed_exception() =>
+        {
+            Ok(false)
         }
+        Err(error) => Err(store_error("PutItem", table, error)),
     }
 }

@@ -833,6 +833,7 @@ mod tests {
             duration_ms: None,
             retryable: None,
             superseded: false,
+            skipped: false,
             progress: None,
             progress_fraction: None,
             expires_at: 0,

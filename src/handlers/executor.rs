@@ -12,11 +12,12 @@ use futures::FutureExt;
 
 use super::progress::RunReporter;
 use super::{Deps, metrics};
+use crate::controls::{Pause, Scope};
 use crate::item::{AttributeValue, Image, Item, Worker, attr};
 use crate::job::{Job, JobContext, JobError, Services};
 use crate::lifecycle::{
-    Claimed, Finish, Message, MessageAction, Orphaned, Outcome, claim, finish, invalid_after_claim,
-    on_message, orphaned, refusal,
+    Claimed, Finish, Message, MessageAction, Orphaned, Outcome, Paused, claim, finish,
+    invalid_after_claim, on_message, on_paused, orphaned, refusal, unless_paused,
 };
 use crate::seams::Applied;
 use crate::timestamp::format_stamp;
@@ -124,16 +125,30 @@ async fn claim_or_skip(
 ) -> anyhow::Result<Option<Claimed>> {
     let deps = &executor.deps;
     let token = uuid::Uuid::new_v4().to_string();
+    let controls = deps.controls.get(now).await?;
+    let paused = controls.paused(now);
     let item = match deps
         .store
-        .apply(&claim(message, now, deadline, &token))
+        .apply(&unless_paused(
+            claim(message, now, deadline, &token),
+            &paused,
+        ))
         .await?
     {
         Applied::Written(item) => item,
         Applied::Refused(stored) => {
             let image = stored.as_ref().map(Image::decode);
             let Some(reason) = refusal(message, image.as_ref()) else {
-                anyhow::bail!("the claim was refused, yet the stored item matches the message");
+                // The claim's own condition holds: a pause refused it.
+                let worker = image.and_then(|image| image.worker.ok());
+                let paused = worker
+                    .as_ref()
+                    .and_then(|w| Some((w, controls.pause_of(w, now)?)));
+                let Some((worker, (scope, pause))) = paused else {
+                    anyhow::bail!("the claim was refused, yet the stored item matches the message");
+                };
+                apply_pause(worker, message, &scope, pause, now, deps).await?;
+                return Ok(None);
             };
             tracing::info!(worker = ?message.id, due = %message.due, reason = %reason, "skipped");
             if deps.emit_metrics {
@@ -162,6 +177,41 @@ async fn claim_or_skip(
             Ok(None)
         }
     }
+}
+
+/// Holds or skips the due run of `worker`, whose claim `scope`'s pause refused.
+async fn apply_pause(
+    worker: &Worker,
+    message: &Message,
+    scope: &Scope,
+    pause: &Pause,
+    now: DateTime<Utc>,
+    deps: &Deps,
+) -> anyhow::Result<()> {
+    match on_paused(
+        worker,
+        message,
+        scope,
+        pause,
+        now,
+        &deps.registry,
+        &deps.policy,
+    ) {
+        Paused::Hold(update) => {
+            if let Applied::Written(_) = deps.store.apply(&update).await? {
+                tracing::info!(worker = ?message.id, due = %message.due, pause = %scope, "held by a pause");
+            }
+        }
+        Paused::Skip { record, update } => {
+            // The record first, once per due time (a repeat finds it): the worker's move then
+            // cannot leave a skipped due time unrecorded.
+            deps.store.put_run_if_absent(&record).await?;
+            if let Applied::Written(_) = deps.store.apply(&update).await? {
+                tracing::info!(worker = ?message.id, due = %message.due, pause = %scope, "skipped by a pause");
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Step 3: runs the claimed job (unless its spawn parent has stopped) and decides how the run

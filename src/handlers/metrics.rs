@@ -35,7 +35,7 @@ fn document(now: DateTime<Utc>, dimension: &str, metrics: &[(&str, &str)], field
 /// # let record = RunRecord { worker_id: "w".into(), run_id: "r".into(), task_id: "t".into(),
 /// #     due: "2027-01-01T09:00:00Z".parse().unwrap(), attempt: 1,
 /// #     start_time: "2027-01-01T09:00:00.250Z".parse().unwrap(), finish_time: None,
-/// #     succeeded: Some(true), message: None, duration_ms: Some(40), retryable: None, superseded: false, progress: None,
+/// #     succeeded: Some(true), message: None, duration_ms: Some(40), retryable: None, superseded: false, skipped: false, progress: None,
 /// #     progress_fraction: None, expires_at: 0 };
 /// let line = finished(&record, "email", record.start_time);
 /// assert_eq!(line["Kind"], "email");

@@ -3,6 +3,7 @@
 //! world only through the seams ([`crate::seams`]); [`crate::wiring`] builds them.
 
 pub mod alerter;
+pub mod controls;
 pub mod dispatcher;
 pub mod executor;
 pub mod metrics;
@@ -12,6 +13,8 @@ pub mod sweeper;
 use std::sync::Arc;
 
 pub use executor::Executor;
+
+use self::controls::ControlCache;
 
 use crate::config::{Names, Settings};
 use crate::events::EventSet;
@@ -26,6 +29,8 @@ pub struct Deps {
     pub store: Arc<dyn WorkerStore>,
     /// The control table.
     pub control: Arc<dyn ControlStore>,
+    /// The operators' controls, as last read from it.
+    pub controls: ControlCache,
     /// SQS and Scheduler.
     pub delivery: Arc<dyn Deliver>,
     /// The jobs this deployment knows.
@@ -63,6 +68,7 @@ impl Deps {
     ) -> Self {
         Deps {
             store,
+            controls: ControlCache::new(control.clone()),
             control,
             delivery,
             // Workers are checked under the deployment's rules when armed, not only when run.

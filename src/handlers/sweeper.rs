@@ -10,6 +10,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{Sweeper, metrics};
+use crate::controls::Controls;
 use crate::events::{EventType, dead_lettered};
 use crate::item::{Image, Item, attr};
 use crate::lifecycle::{
@@ -27,6 +28,15 @@ pub const MAX_PAGES_PER_SHARD: usize = 10;
 /// One pass of the sweeper at `now`. Fails only when the index cannot be read.
 pub async fn sweep_once(sweeper: &Sweeper, now: DateTime<Utc>) -> anyhow::Result<SweepReport> {
     let mut report = SweepReport::default();
+    // Read once a pass: which pauses hold workers (unknown: held workers are left as they are).
+    let controls = match sweeper.control.controls().await {
+        Ok((controls, _)) => Some(controls),
+        Err(error) => {
+            report.failed += 1;
+            tracing::warn!(error = ?error.to_string(), "sweeper: could not read the controls; held workers wait for the next pass");
+            None
+        }
+    };
     // At least the default partitions: a worker indexed before the count was raised keeps its
     // partition until its next write.
     for shard in 0..sweeper.policy.sweep_shards.max(DEFAULT_SWEEP_SHARDS) {
@@ -38,7 +48,8 @@ pub async fn sweep_once(sweeper: &Sweeper, now: DateTime<Utc>) -> anyhow::Result
                 .await?;
             for item in items {
                 report.looked_at += 1;
-                if let Err(error) = look_at(sweeper, &item, now, &mut report).await {
+                let looked = look_at(sweeper, &item, controls.as_ref(), now, &mut report).await;
+                if let Err(error) = looked {
                     report.failed += 1;
                     tracing::warn!(worker = ?worker_id(&item), error = ?error.to_string(), "sweeper: could not act on this worker; the next pass tries again");
                 }
@@ -123,6 +134,7 @@ fn worker_id(item: &Item) -> &str {
 async fn look_at(
     sweeper: &Sweeper,
     item: &Item,
+    controls: Option<&Controls>,
     now: DateTime<Utc>,
     report: &mut SweepReport,
 ) -> anyhow::Result<()> {
@@ -135,6 +147,7 @@ async fn look_at(
             sweeper.clock.jitter(),
             &sweeper.registry,
             &sweeper.policy,
+            controls,
         ),
         Err(_) => sweep_undecodable(&image, now, &sweeper.policy),
     };
@@ -190,6 +203,12 @@ async fn look_at(
         SweepAction::Postpone(update) => {
             if let Applied::Written(_) = sweeper.store.apply(&update).await? {
                 report.postponed += 1;
+            }
+        }
+        SweepAction::Release(update) => {
+            if let Applied::Written(_) = sweeper.store.apply(&update).await? {
+                tracing::info!(worker = ?id, "its pause is over; released");
+                report.released += 1;
             }
         }
         SweepAction::Overdue(update) => {

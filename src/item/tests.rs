@@ -354,6 +354,7 @@ fn run_records_round_trip() {
         duration_ms: Some(1000),
         retryable: None,
         superseded: false,
+        skipped: false,
         progress: None,
         progress_fraction: None,
         expires_at: 1_800_000_000,

@@ -19,6 +19,8 @@ pub enum Ignored {
     AlreadyInvalid,
     /// The worker is marked invalid; editing the item re-arms it.
     Invalid,
+    /// A pause holds the worker's due run; it is delivered when the pause is over.
+    Held,
 }
 
 impl fmt::Display for Ignored {
@@ -31,6 +33,7 @@ impl fmt::Display for Ignored {
             Ignored::Stopped => "stopped",
             Ignored::AlreadyInvalid => "already marked invalid",
             Ignored::Invalid => "invalid until edited",
+            Ignored::Held => "held by a pause",
         })
     }
 }
@@ -125,6 +128,9 @@ pub fn on_change(
                     policy,
                 ));
             }
+            if worker.held_by.is_some() {
+                return ChangeAction::Ignore(Ignored::Held);
+            }
             let unchanged = old.is_some_and(|old| {
                 old.next_due == new.next_due
                     && old
@@ -191,7 +197,10 @@ fn is_armed(worker: &Worker) -> bool {
 }
 
 fn same_ready_state(old: &Worker, new: &Worker) -> bool {
-    old.status == Some(Status::Ready) && old.task_id == new.task_id && old.next_due == new.next_due
+    old.status == Some(Status::Ready)
+        && old.task_id == new.task_id
+        && old.next_due == new.next_due
+        && old.held_by == new.held_by
 }
 
 /// Marks a worker invalid because of `error` (once: an item already marked with this very
@@ -288,6 +297,7 @@ fn arm(
         .set_if_missing(attr::CREATE_TIME, s(format_stamp(now)))
         .remove(attr::RETRY_OF)
         .remove(attr::RESUME_DUE)
+        .remove(attr::HELD_BY)
         .remove(attr::RUN_TOKEN)
         .remove(attr::LEASE_UNTIL)
         .remove(attr::PROGRESS)
@@ -324,6 +334,7 @@ fn stopped(
         .remove(attr::NEXT_DUE)
         .remove(attr::RETRY_OF)
         .remove(attr::RESUME_DUE)
+        .remove(attr::HELD_BY)
 }
 
 /// The due time of a run asked for at `now`: this second, or the second after the last run's

@@ -341,6 +341,7 @@ fn settle(claimed: &Claimed, outcome: &Outcome, condition: Condition, rules: &Ru
         duration_ms: Some((now - claimed.started).num_milliseconds().max(0) as u64),
         retryable: outcome.result.as_ref().err().map(JobError::is_retryable),
         superseded: false,
+        skipped: false,
         progress: outcome.report.text.clone(),
         progress_fraction: outcome.report.fraction,
         expires_at: (now + policy.retention).timestamp(),
@@ -420,7 +421,7 @@ impl Planner for NoSchedule {
 /// has passed already (the run was late: downtime, a long run, a `nextDue` in the past), the
 /// run that just ended stood in for the missed times, and the worker resumes at the first time
 /// on its grid after `now`: one catch-up run, never a burst.
-fn next_after_catch_up(
+pub(super) fn next_after_catch_up(
     worker: &Worker,
     anchor: Due,
     now: Due,

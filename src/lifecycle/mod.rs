@@ -11,6 +11,8 @@
 //!   delivery; one that is due tries one conditional claim, which succeeds only for the
 //!   message's task id and due time (at most one start per due time; stale tasks never run).
 //!   [`refusal`] explains a failed claim from the item the failed write returns.
+//! * [`unless_paused`] and [`on_paused`] (executor): a claim made while queues or kinds are
+//!   paused is refused for their workers, whose due runs are then held or skipped.
 //! * [`finish`] (executor) and [`rescue`] (sweeper): close a claim with its outcome, and choose
 //!   exactly one of retry, next due time, or stop.
 
@@ -19,6 +21,7 @@ mod dispatch;
 mod execute;
 mod finish;
 mod outcome;
+mod pause;
 mod progress;
 pub mod retry;
 mod sweep;
@@ -27,6 +30,7 @@ pub mod update;
 pub use self::dispatch::*;
 pub use self::execute::*;
 pub use self::finish::*;
+pub use self::pause::*;
 pub use self::progress::*;
 pub use self::sweep::*;
 

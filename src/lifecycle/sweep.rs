@@ -3,6 +3,7 @@
 //! a claim has its message sent again (duplicates are harmless: one claim wins).
 
 use super::*;
+use crate::controls::Controls;
 
 /// What the sweeper does with one worker from its index.
 #[derive(Clone, Debug, PartialEq)]
@@ -29,6 +30,9 @@ pub enum SweepAction {
     /// The indexed item no longer decodes: mark it invalid, saying why (which takes it out of
     /// the index), as the dispatcher does.
     MarkInvalid(Update),
+    /// The worker was held by a pause that has ended: release it (its due time is delivered
+    /// at once, the catch-up run).
+    Release(Update),
     /// The worker's dead-man's switch went off (its `alertAt` passed without a success): mark
     /// it overdue, which tells `Worker Overdue` once.
     Overdue(Update),
@@ -62,17 +66,28 @@ pub fn sweep_undecodable(item: &Image, now: DateTime<Utc>, policy: &Policy) -> S
     }
 }
 
-/// Decides what the sweeper does with `worker` at `now`.
+/// Decides what the sweeper does with `worker` at `now`, under the operators' `controls`
+/// (`None`: they could not be read, so a held worker is left as it is).
 pub fn sweep(
     worker: &Worker,
     now: DateTime<Utc>,
     jitter: f64,
     planner: &dyn Planner,
     policy: &Policy,
+    controls: Option<&Controls>,
 ) -> SweepAction {
     let overdue = |at: Option<Due>| at.is_some_and(|at| at.instant() < now);
     if let Some(update) = alert::overdue_mark(worker, now, policy) {
         return SweepAction::Overdue(update);
+    }
+    if let (Some(Status::Ready), true, Some(held_by)) =
+        (worker.status, worker.enabled, worker.held_by.as_deref())
+    {
+        // Held by a pause: never re-sent while it lasts, released when it is over.
+        return match controls {
+            Some(controls) => pause::sweep_held(worker, held_by, controls, now, policy),
+            None => SweepAction::Ignore,
+        };
     }
     match worker.status {
         Some(Status::Running) => match rescue(worker, now, jitter, planner, policy) {
@@ -163,6 +178,9 @@ pub struct SweepReport {
     /// Dead-letter queues new messages reached, told of (`Dead Lettered`).
     #[serde(default)]
     pub dead_lettered: usize,
+    /// Held workers whose pause was over, released (their due time delivered).
+    #[serde(default)]
+    pub released: usize,
     /// Workers (or dead-letter queues) the pass could not act on (each is logged; the next
     /// pass tries again).
     #[serde(default)]
@@ -174,6 +192,7 @@ impl SweepReport {
     pub fn did_anything(&self) -> bool {
         self.rescued
             + self.redelivered
+            + self.released
             + self.forgotten
             + self.postponed
             + self.invalidated

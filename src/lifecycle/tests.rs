@@ -3,6 +3,7 @@ use proptest::prelude::*;
 
 use super::update::{b, s};
 use super::*;
+use crate::controls::Controls;
 use crate::item::{AttributeValue, Item, Params};
 use crate::timestamp::parse_stamp;
 
@@ -1318,7 +1319,7 @@ fn crash_after_claim_is_rescued_and_retried() {
             at("2027-01-01T09:14:59Z"),
             0.5,
             &crate::jobs::builtin(),
-            &Policy::default()
+            &Policy::default(),
         ),
         None
     );
@@ -1485,6 +1486,7 @@ fn the_sweeper_rescues_expired_leases_only() {
             0.5,
             &crate::jobs::builtin(),
             &Policy::default(),
+            None,
         )
     };
     assert_eq!(sweep_at("2027-01-01T09:10:00Z"), SweepAction::Ignore);
@@ -1504,6 +1506,7 @@ fn the_sweeper_redelivers_an_overdue_ready_worker_once_per_grace_period() {
         0.5,
         &crate::jobs::builtin(),
         &policy,
+        None,
     );
     assert_eq!(on_time, SweepAction::Ignore);
     let SweepAction::Redeliver {
@@ -1516,6 +1519,7 @@ fn the_sweeper_redelivers_an_overdue_ready_worker_once_per_grace_period() {
         0.5,
         &crate::jobs::builtin(),
         &policy,
+        None,
     )
     else {
         panic!()
@@ -1547,6 +1551,7 @@ fn a_ready_worker_looked_at_before_its_moved_due_time_is_postponed_once() {
         0.5,
         &crate::jobs::builtin(),
         &Policy::default(),
+        None,
     ) else {
         panic!("expected the look to move")
     };
@@ -1558,7 +1563,8 @@ fn a_ready_worker_looked_at_before_its_moved_due_time_is_postponed_once() {
             at("2027-01-01T09:06:00Z"),
             0.5,
             &crate::jobs::builtin(),
-            &Policy::default()
+            &Policy::default(),
+            None,
         ),
         SweepAction::Ignore
     );
@@ -1584,6 +1590,7 @@ fn the_sweeper_forgets_workers_that_are_not_live() {
         0.5,
         &crate::jobs::builtin(),
         &Policy::default(),
+        None,
     ) else {
         panic!()
     };
@@ -1876,6 +1883,7 @@ fn a_rescue_closes_a_run_from_its_own_record_as_its_finish_would_have() {
         },
         RunRecord {
             superseded: true,
+            skipped: false,
             ..own.record.clone()
         },
     ] {
@@ -1918,7 +1926,7 @@ fn an_operator_releases_a_running_worker_before_its_lease_through_the_same_fence
             now,
             0.5,
             &crate::jobs::builtin(),
-            &Policy::default()
+            &Policy::default(),
         ),
         None,
         "the sweeper waits for the lease"
@@ -1951,7 +1959,7 @@ fn an_operator_releases_a_running_worker_before_its_lease_through_the_same_fence
             now,
             0.5,
             &crate::jobs::builtin(),
-            &Policy::default()
+            &Policy::default(),
         ),
         None
     );
@@ -1971,6 +1979,7 @@ fn forgetting_an_index_entry_never_creates_an_item_that_was_deleted() {
         0.5,
         &crate::jobs::builtin(),
         &Policy::default(),
+        None,
     ) else {
         panic!("a worker with no status is not live: forgotten")
     };
@@ -1983,4 +1992,263 @@ fn forgetting_an_index_entry_never_creates_an_item_that_was_deleted() {
         None,
         "deleted meanwhile: nothing written"
     );
+}
+
+// ---- pauses ----
+
+fn pause(mode: crate::controls::Mode, until: Option<&str>) -> crate::controls::Pause {
+    crate::controls::Pause {
+        mode,
+        since: at("2027-01-01T08:00:00Z"),
+        until: until.map(at),
+        by: "ops".into(),
+    }
+}
+
+fn message_for(worker: &Worker) -> Message {
+    Message {
+        id: worker.id.clone(),
+        task_id: worker.task_id.clone().unwrap(),
+        due: worker.next_due.unwrap(),
+    }
+}
+
+fn controls_with(scope: &crate::controls::Scope, pause: crate::controls::Pause) -> Controls {
+    let mut controls = Controls::default();
+    controls.pauses.insert(scope.key(), pause);
+    controls
+}
+
+#[test]
+fn a_claim_under_a_pause_is_refused_only_for_the_paused_scopes() {
+    use crate::controls::Scope;
+    let due_now = hourly("2027-01-01T09:00:00Z");
+    let in_mail = Worker {
+        queue: Some("mail".into()),
+        ..due_now.clone()
+    };
+    let claim_under = |paused: &[Scope], worker: &Worker| {
+        let update = unless_paused(
+            claim(
+                &message_for(worker),
+                at(NOW),
+                at(NOW) + TimeDelta::minutes(15),
+                "r1",
+            ),
+            paused,
+        );
+        update.apply(Some(&worker.to_item())).is_some()
+    };
+    let default = [Scope::Queue("default".into())];
+    assert!(
+        !claim_under(&default, &due_now),
+        "no queue is the default queue"
+    );
+    let spelled = Worker {
+        queue: Some("default".into()),
+        ..due_now.clone()
+    };
+    assert!(!claim_under(&default, &spelled));
+    assert!(claim_under(&default, &in_mail), "another queue runs");
+    assert!(!claim_under(&[Scope::Kind("log".into())], &in_mail));
+    assert!(claim_under(&[Scope::Kind("mail".into())], &in_mail));
+    assert!(claim_under(&[], &due_now));
+}
+
+#[test]
+fn a_hold_keeps_the_worker_ready_at_its_due_time_marked_and_looked_at_later() {
+    use crate::controls::{Mode, Scope};
+    let worker = hourly("2027-01-01T09:00:00Z");
+    let scope = Scope::Queue("default".into());
+    let Paused::Hold(update) = on_paused(
+        &worker,
+        &message_for(&worker),
+        &scope,
+        &pause(Mode::Hold, None),
+        at(NOW),
+        &crate::jobs::builtin(),
+        &policy(),
+    ) else {
+        panic!("a hold pause holds")
+    };
+    let held = applied(&update, &worker);
+    assert_eq!(held.status, Some(Status::Ready));
+    assert_eq!(held.next_due, worker.next_due, "the due time waits");
+    assert_eq!(held.held_by.as_deref(), Some("queue:default"));
+    assert_eq!(held.attempt, worker.attempt, "not an attempt");
+    // The sweeper looks again in 15 minutes (the pause has no end), not at each grace period.
+    let item = held.to_item();
+    assert!(
+        item.get("sweepAt")
+            .is_some_and(|at| at == &s("2027-01-01T09:15:01Z")),
+        "{:?}",
+        item.get("sweepAt")
+    );
+    // A second message for the same due time changes nothing more; a stale one nothing at all.
+    let stale = Message {
+        task_id: "t0".into(),
+        ..message_for(&worker)
+    };
+    let Paused::Hold(stale) = on_paused(
+        &worker,
+        &stale,
+        &scope,
+        &pause(Mode::Hold, None),
+        at(NOW),
+        &crate::jobs::builtin(),
+        &policy(),
+    ) else {
+        panic!()
+    };
+    assert_eq!(stale.apply(Some(&worker.to_item())), None, "fenced");
+    // The dispatcher does not deliver the held state.
+    assert_eq!(
+        change(Some(&worker), Some(&held)),
+        ChangeAction::Ignore(Ignored::Held)
+    );
+}
+
+#[test]
+fn a_pause_with_an_end_is_looked_at_when_it_ends() {
+    use crate::controls::{Mode, Scope};
+    let worker = hourly("2027-01-01T09:00:00Z");
+    let Paused::Hold(update) = on_paused(
+        &worker,
+        &message_for(&worker),
+        &Scope::Kind("log".into()),
+        &pause(Mode::Hold, Some("2027-01-01T09:05:00Z")),
+        at(NOW),
+        &crate::jobs::builtin(),
+        &policy(),
+    ) else {
+        panic!()
+    };
+    let item = applied(&update, &worker).to_item();
+    assert_eq!(item.get("sweepAt"), Some(&s("2027-01-01T09:05:00Z")));
+}
+
+#[test]
+fn a_skip_records_the_due_time_and_moves_to_the_next_grid_time() {
+    use crate::controls::{Mode, Scope};
+    let worker = hourly("2027-01-01T09:00:00Z");
+    let Paused::Skip { record, update } = on_paused(
+        &worker,
+        &message_for(&worker),
+        &Scope::Queue("default".into()),
+        &pause(Mode::Skip, None),
+        at(NOW),
+        &crate::jobs::builtin(),
+        &policy(),
+    ) else {
+        panic!("a skip pause skips")
+    };
+    assert!(record.skipped);
+    assert_eq!(record.succeeded, None, "neither a success nor a failure");
+    assert_eq!(record.due, due("2027-01-01T09:00:00Z"));
+    assert_eq!(record.attempt, 0);
+    assert_eq!(
+        record.message.as_deref(),
+        Some("skipped: queue default paused (skip) until resumed")
+    );
+    let moved = applied(&update, &worker);
+    assert_eq!(moved.status, Some(Status::Ready));
+    assert_eq!(moved.next_due, Some(due("2027-01-01T10:00:00Z")));
+    assert_eq!(moved.task_id, worker.task_id, "same activation");
+    assert_eq!(moved.held_by, None);
+}
+
+#[test]
+fn a_skipped_one_shot_stops_saying_why() {
+    use crate::controls::{Mode, Scope};
+    let worker = ready("w1", "t1", "2027-01-01T09:00:00Z");
+    let Paused::Skip { update, .. } = on_paused(
+        &worker,
+        &message_for(&worker),
+        &Scope::Kind("log".into()),
+        &pause(Mode::Skip, Some("2027-01-01T10:00:00Z")),
+        at(NOW),
+        &crate::jobs::builtin(),
+        &policy(),
+    ) else {
+        panic!()
+    };
+    let stopped = applied(&update, &worker);
+    assert_eq!(stopped.status, Some(Status::Stopped));
+    assert_eq!(
+        stopped.last_run_message.as_deref(),
+        Some("skipped: kind log paused (skip) until 2027-01-01T10:00:00Z")
+    );
+    assert!(!stopped.to_item().contains_key("sweepAt"));
+}
+
+#[test]
+fn the_sweeper_keeps_a_held_worker_while_its_pause_lasts_then_releases_it() {
+    use crate::controls::{Mode, Scope};
+    let scope = Scope::Queue("default".into());
+    let held = Worker {
+        held_by: Some(scope.key()),
+        ..hourly("2027-01-01T09:00:00Z")
+    };
+    let sweep_at = |now: &str, controls: Option<&Controls>| {
+        sweep(
+            &held,
+            at(now),
+            0.5,
+            &crate::jobs::builtin(),
+            &policy(),
+            controls,
+        )
+    };
+    let paused = controls_with(&scope, pause(Mode::Hold, Some("2027-01-01T12:00:00Z")));
+    let SweepAction::Postpone(update) = sweep_at("2027-01-01T09:30:00Z", Some(&paused)) else {
+        panic!(
+            "held, not redelivered: {:?}",
+            sweep_at("2027-01-01T09:30:00Z", Some(&paused))
+        )
+    };
+    let kept = applied(&update, &held);
+    assert_eq!(kept.held_by, held.held_by);
+    assert_eq!(
+        kept.to_item().get("sweepAt"),
+        Some(&s("2027-01-01T09:45:00Z"))
+    );
+    // Without the controls (they could not be read) the sweeper leaves it alone.
+    assert_eq!(sweep_at("2027-01-01T09:30:00Z", None), SweepAction::Ignore);
+    // Once the pause has ended (or was lifted), the worker is released into its catch-up run.
+    for controls in [paused.clone(), Controls::default()] {
+        let SweepAction::Release(update) = sweep_at("2027-01-01T12:00:00Z", Some(&controls)) else {
+            panic!("released")
+        };
+        let released = applied(&update, &held);
+        assert_eq!(released.held_by, None);
+        assert_eq!(released.next_due, held.next_due, "the held due time runs");
+        let ChangeAction::Deliver { message, .. } = change(Some(&held), Some(&released)) else {
+            panic!("the release is delivered")
+        };
+        assert_eq!(message, message_for(&held));
+    }
+}
+
+#[test]
+fn resume_releases_only_the_workers_its_pause_holds() {
+    use crate::controls::Scope;
+    let scope = Scope::Kind("log".into());
+    let held = Worker {
+        held_by: Some(scope.key()),
+        ..hourly("2027-01-01T09:00:00Z")
+    };
+    assert!(release_held(&held, &Scope::Queue("default".into()), at(NOW), &policy()).is_none());
+    let update = release_held(&held, &scope, at(NOW), &policy()).unwrap();
+    assert_eq!(applied(&update, &held).held_by, None);
+    // Fenced: a worker re-enabled (a new task) or already released is not written.
+    let rearmed = Worker {
+        task_id: Some("t2".into()),
+        ..held.clone()
+    };
+    assert_eq!(update.apply(Some(&rearmed.to_item())), None);
+    let released = Worker {
+        held_by: None,
+        ..held.clone()
+    };
+    assert_eq!(update.apply(Some(&released.to_item())), None);
 }

@@ -1,10 +1,11 @@
 //! The control seam: the deployment's own small records, kept in the control table beside the
-//! workers (the sweeper's marks of dead letters already told). DynamoDB's adapter is
+//! workers (the operators' [`Controls`], the sweeper's marks of dead letters already told). DynamoDB's adapter is
 //! [`crate::adapters::control::ControlTable`]; the test kit keeps them in memory, and the
 //! conformance suite holds both to the same promises.
 
 use async_trait::async_trait;
 
+use crate::controls::Controls;
 use crate::seams::StoreError;
 
 /// A counter as read: its value, and how many times it was written (each write is one more).
@@ -31,6 +32,13 @@ pub trait ControlStore: Send + Sync {
         from: Option<Counter>,
         to: u64,
     ) -> Result<bool, StoreError>;
+
+    /// The operators' controls, and the version they were read at (0: never written).
+    async fn controls(&self) -> Result<(Controls, u64), StoreError>;
+
+    /// Writes `controls` (at the next version) if they are still at `version`; `false` when
+    /// another write came first.
+    async fn set_controls(&self, controls: &Controls, version: u64) -> Result<bool, StoreError>;
 }
 
 /// The version a write made from `from` gives its counter.

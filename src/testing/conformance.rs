@@ -8,6 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 
+use crate::controls::Controls;
 use crate::item::{AttributeValue, Item, RunRecord, attr};
 use crate::lifecycle::update::{n, s};
 use crate::lifecycle::{Condition, Message, Route, Update};
@@ -73,6 +74,55 @@ pub async fn control_store(control: &dyn ControlStore, prefix: &str) {
             version: 2
         }),
         "a refused write changes nothing"
+    );
+    controls(control).await;
+}
+
+/// The controls record: read as empty at version 0 until written, written only from the
+/// version read, and read back whole (each pause's mode, times and author).
+async fn controls(control: &dyn ControlStore) {
+    use crate::controls::{Mode, Pause, Scope};
+    let (empty, version) = control.controls().await.expect("read");
+    assert_eq!((empty, version), (Controls::default(), 0), "never written");
+    let mut paused = Controls::default();
+    let since = crate::timestamp::parse_stamp("2027-01-01T09:00:00Z").unwrap();
+    paused.pauses.insert(
+        Scope::Queue("default".into()).key(),
+        Pause {
+            mode: Mode::Hold,
+            since,
+            until: None,
+            by: "ops".into(),
+        },
+    );
+    paused.pauses.insert(
+        Scope::Kind("report".into()).key(),
+        Pause {
+            mode: Mode::Skip,
+            since,
+            until: Some(since + TimeDelta::hours(2)),
+            by: "arn:aws:iam::123456789012:user/ops".into(),
+        },
+    );
+    assert!(control.set_controls(&paused, 0).await.expect("write"));
+    assert_eq!(control.controls().await.expect("read"), (paused.clone(), 1));
+    assert!(
+        !control
+            .set_controls(&Controls::default(), 0)
+            .await
+            .expect("refused"),
+        "a write from a version already passed is refused"
+    );
+    assert!(
+        control
+            .set_controls(&Controls::default(), 1)
+            .await
+            .expect("write"),
+        "a write from the current version succeeds, down to no pause at all"
+    );
+    assert_eq!(
+        control.controls().await.expect("read"),
+        (Controls::default(), 2)
     );
 }
 
@@ -185,6 +235,7 @@ fn record(worker: &str, message: &str) -> RunRecord {
         duration_ms: Some(40),
         retryable: None,
         superseded: false,
+        skipped: false,
         progress: None,
         progress_fraction: None,
         expires_at: 1_900_000_000,

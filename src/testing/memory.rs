@@ -11,6 +11,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use super::conformance::Inbox;
 use crate::config::Names;
+use crate::controls::Controls;
 use crate::events::Event;
 use crate::item::{AttributeValue, Item, MAX_ITEM_BYTES, RunRecord, attr, item_size};
 use crate::job::{Created, JobError, Mail, Mailer, WorkerWriter};
@@ -174,6 +175,7 @@ impl MemoryStore {
 #[derive(Default)]
 pub struct MemoryControl {
     counters: Mutex<BTreeMap<String, Counter>>,
+    controls: Mutex<(Controls, u64)>,
 }
 
 impl MemoryControl {
@@ -207,6 +209,19 @@ impl ControlStore for MemoryControl {
         }
         let version = next_version(from);
         counters.insert(key.to_owned(), Counter { value: to, version });
+        Ok(true)
+    }
+
+    async fn controls(&self) -> Result<(Controls, u64), StoreError> {
+        Ok(lock(&self.controls).clone())
+    }
+
+    async fn set_controls(&self, controls: &Controls, version: u64) -> Result<bool, StoreError> {
+        let mut stored = lock(&self.controls);
+        if stored.1 != version {
+            return Ok(false);
+        }
+        *stored = (controls.clone(), version + 1);
         Ok(true)
     }
 }

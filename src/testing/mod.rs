@@ -52,6 +52,7 @@ pub use self::memory::{
 };
 pub use self::scripted::{MemoryFunctions, MemoryHttp, Scripted, http_answer};
 use crate::config::Settings;
+use crate::controls::{Mode, Pause, Scope};
 use crate::events;
 use crate::glue::mapping::{
     FUNCTION_TIMEOUT_SECONDS, QUEUE_BATCH_SIZE, STREAM_BATCH_SIZE, SWEEP_EVERY_SECONDS,
@@ -59,6 +60,7 @@ use crate::glue::mapping::{
 use crate::glue::queue::{Received, Redrive, after_failure, failed, sqs_event};
 use crate::glue::stream::{Filter, Retries};
 use crate::handlers::Handlers;
+use crate::handlers::controls::{self, Resumed};
 use crate::handlers::dispatcher::handle_stream;
 use crate::handlers::executor::handle_queue;
 use crate::handlers::sweeper::{dead_letter_mark, sweep_once};
@@ -422,6 +424,34 @@ impl Harness {
                 pending.drain(..settled.done);
             }
         }
+    }
+
+    /// Pauses `scope` in `mode` from now, for `length` (none: until [`Harness::resume`]), as
+    /// `nextdue pause` does. Executors see it within [`crate::controls::REFRESH`].
+    pub async fn pause(&mut self, scope: &Scope, mode: Mode, length: Option<TimeDelta>) -> Pause {
+        let now = self.now();
+        controls::pause(self.control.as_ref(), scope, mode, length, "kit", now)
+            .await
+            .expect("the control table in memory can always be written")
+    }
+
+    /// Resumes `scope` as `nextdue resume` does: lifts its pause and releases the workers it
+    /// held, whose due times the dispatcher then delivers.
+    pub async fn resume(&mut self, scope: &Scope) -> Resumed {
+        let now = self.now();
+        let sweeper = &self.handlers.sweeper;
+        let resumed = controls::resume(
+            self.control.as_ref(),
+            self.store.as_ref(),
+            &sweeper.policy,
+            scope,
+            now,
+            &mut |_| {},
+        )
+        .await
+        .expect("the tables in memory can always be read");
+        self.pump_stream().await;
+        resumed
     }
 
     /// The worker item `id` as stored, if there is one.

@@ -113,6 +113,7 @@ async fn fixed_workers(stack: &TestStack) {
             duration_ms: Some(240),
             retryable: None,
             superseded: false,
+            skipped: false,
             progress: None,
             progress_fraction: None,
             expires_at: 1_900_000_000,

@@ -9,6 +9,7 @@ mod events;
 mod kinds;
 mod lifecycle;
 mod numbers;
+mod pauses;
 mod progress;
 mod schedules;
 mod spawn;

@@ -1,0 +1,255 @@
+//! The operators' controls over whole classes of work: pauses of a queue or a kind. They are
+//! durable state in the control table (one record, written only from the version read), which
+//! every executor reads (cached for [`REFRESH`]) and applies at claim time, and the sweeper at
+//! each pass. This module is the pure part: what a pause is, which one holds a worker, and
+//! the words for it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::item::{DEFAULT_QUEUE, Worker};
+
+/// How long an executor keeps the controls it read before reading them again: a pause stops
+/// new starts, and a resume allows them, within this long (plus a message's trip).
+pub const REFRESH: TimeDelta = TimeDelta::seconds(5);
+
+/// How often the sweeper looks at a held worker whose pause has no end, to release it if the
+/// pause was lifted in a way that did not release it (`resume` releases its workers at once).
+pub const HOLD_LOOK: TimeDelta = TimeDelta::minutes(15);
+
+/// What a pause applies to.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Scope {
+    /// Every worker of this queue (a worker without `queue` is in `default`).
+    Queue(String),
+    /// Every worker of this kind.
+    Kind(String),
+}
+
+impl Scope {
+    /// The scope named by `what` (`queue` or `kind`) and `name`.
+    pub fn parse(what: &str, name: &str) -> Result<Scope, String> {
+        if name.trim().is_empty() {
+            return Err(format!("a {what} name is needed"));
+        }
+        match what {
+            "queue" => Ok(Scope::Queue(name.to_owned())),
+            "kind" => Ok(Scope::Kind(name.to_owned())),
+            other => Err(format!("{other:?}: pause a `queue` or a `kind`")),
+        }
+    }
+
+    /// The scope's key, as the control record and a held worker's `heldBy` write it:
+    /// `queue:default`, `kind:report`.
+    pub fn key(&self) -> String {
+        match self {
+            Scope::Queue(name) => format!("queue:{name}"),
+            Scope::Kind(name) => format!("kind:{name}"),
+        }
+    }
+
+    /// The scope of a key written by [`Scope::key`].
+    pub fn from_key(key: &str) -> Option<Scope> {
+        let (what, name) = key.split_once(':')?;
+        Scope::parse(what, name).ok()
+    }
+
+    /// Whether `worker` falls under this scope.
+    pub fn covers(&self, worker: &Worker) -> bool {
+        match self {
+            Scope::Queue(name) => worker.queue.as_deref().unwrap_or(DEFAULT_QUEUE) == name,
+            Scope::Kind(name) => &worker.kind == name,
+        }
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Scope::Queue(name) => write!(f, "queue {name}"),
+            Scope::Kind(name) => write!(f, "kind {name}"),
+        }
+    }
+}
+
+/// What the due runs of a paused worker do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "dev", derive(clap::ValueEnum))]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// They wait: on resume each held worker runs once (the catch-up run), then on its grid.
+    Hold,
+    /// They are skipped, each recorded in the runs table; the worker goes on to its next due
+    /// time, and after the pause runs on its grid.
+    Skip,
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Mode::Hold => "hold",
+            Mode::Skip => "skip",
+        })
+    }
+}
+
+/// One pause, as the control record keeps it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Pause {
+    /// Hold or skip.
+    pub mode: Mode,
+    /// When it began.
+    pub since: DateTime<Utc>,
+    /// When it ends by itself (none: at `resume`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<DateTime<Utc>>,
+    /// Who paused (the operator's account or user name, as the command found it).
+    #[serde(default)]
+    pub by: String,
+}
+
+impl Pause {
+    /// Whether the pause is in force at `now`.
+    pub fn in_force(&self, now: DateTime<Utc>) -> bool {
+        self.until.is_none_or(|until| now < until)
+    }
+}
+
+/// Every control in force or on record, by scope key.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Controls {
+    /// The pauses, by [`Scope::key`].
+    #[serde(default)]
+    pub pauses: BTreeMap<String, Pause>,
+}
+
+impl Controls {
+    /// The pause that holds `worker` at `now`, if any: its queue's first, then its kind's.
+    pub fn pause_of(&self, worker: &Worker, now: DateTime<Utc>) -> Option<(Scope, &Pause)> {
+        let queue = Scope::Queue(worker.queue.as_deref().unwrap_or(DEFAULT_QUEUE).to_owned());
+        let kind = Scope::Kind(worker.kind.clone());
+        [queue, kind].into_iter().find_map(|scope| {
+            let pause = self.pauses.get(&scope.key())?;
+            pause.in_force(now).then_some((scope, pause))
+        })
+    }
+
+    /// The scopes paused at `now`.
+    pub fn paused(&self, now: DateTime<Utc>) -> Vec<Scope> {
+        self.pauses
+            .iter()
+            .filter(|(_, pause)| pause.in_force(now))
+            .filter_map(|(key, _)| Scope::from_key(key))
+            .collect()
+    }
+
+    /// Whether the pause `key` (a held worker's `heldBy`) is in force at `now`.
+    pub fn holds(&self, key: &str, now: DateTime<Utc>) -> Option<&Pause> {
+        self.pauses
+            .get(key)
+            .filter(|pause| pause.in_force(now) && pause.mode == Mode::Hold)
+    }
+}
+
+/// The words for a worker held by `scope`'s pause, as `ls`, `show` and the skip records say.
+pub fn describe(scope: &Scope, pause: &Pause) -> String {
+    let until = match pause.until {
+        Some(until) => format!(" until {}", until.format("%Y-%m-%dT%H:%M:%SZ")),
+        None => " until resumed".to_owned(),
+    };
+    format!("{scope} paused ({}){until}", pause.mode)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::item::Worker;
+
+    fn worker(kind: &str, queue: Option<&str>) -> Worker {
+        Worker {
+            queue: queue.map(str::to_owned),
+            ..Worker::new("w", kind)
+        }
+    }
+
+    fn at(minutes: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000, 0).unwrap() + TimeDelta::minutes(minutes)
+    }
+
+    fn pause(mode: Mode, until: Option<i64>) -> Pause {
+        Pause {
+            mode,
+            since: at(0),
+            until: until.map(at),
+            by: "ops".into(),
+        }
+    }
+
+    #[test]
+    fn scopes_read_and_write_their_keys() {
+        for scope in [Scope::Queue("default".into()), Scope::Kind("report".into())] {
+            assert_eq!(Scope::from_key(&scope.key()), Some(scope));
+        }
+        assert!(Scope::parse("queues", "x").is_err());
+        assert!(Scope::parse("kind", " ").is_err());
+        assert_eq!(Scope::from_key("nonsense"), None);
+    }
+
+    #[test]
+    fn a_worker_without_a_queue_is_in_the_default_queue() {
+        let controls = Controls {
+            pauses: [("queue:default".to_owned(), pause(Mode::Hold, None))].into(),
+        };
+        let plain = worker("log", None);
+        assert_eq!(
+            controls.pause_of(&plain, at(1)).map(|(s, _)| s),
+            Some(Scope::Queue("default".into()))
+        );
+        assert_eq!(
+            controls.pause_of(&worker("log", Some("reports")), at(1)),
+            None
+        );
+    }
+
+    #[test]
+    fn the_queue_pause_comes_before_the_kind_pause_and_an_expired_pause_is_none() {
+        let controls = Controls {
+            pauses: [
+                ("kind:log".to_owned(), pause(Mode::Skip, None)),
+                ("queue:default".to_owned(), pause(Mode::Hold, Some(60))),
+            ]
+            .into(),
+        };
+        let w = worker("log", None);
+        let (scope, found) = controls.pause_of(&w, at(59)).unwrap();
+        assert_eq!(
+            (scope, found.mode),
+            (Scope::Queue("default".into()), Mode::Hold)
+        );
+        let (scope, found) = controls.pause_of(&w, at(60)).unwrap();
+        assert_eq!((scope, found.mode), (Scope::Kind("log".into()), Mode::Skip));
+        assert_eq!(controls.paused(at(60)), vec![Scope::Kind("log".into())]);
+        assert!(controls.holds("queue:default", at(59)).is_some());
+        assert!(controls.holds("queue:default", at(60)).is_none());
+        assert!(
+            controls.holds("kind:log", at(1)).is_none(),
+            "a skip holds nothing"
+        );
+    }
+
+    #[test]
+    fn a_pause_is_described_with_its_mode_and_end() {
+        assert_eq!(
+            describe(&Scope::Kind("report".into()), &pause(Mode::Skip, Some(90))),
+            "kind report paused (skip) until 2027-01-15T09:30:00Z"
+        );
+        assert_eq!(
+            describe(&Scope::Queue("default".into()), &pause(Mode::Hold, None)),
+            "queue default paused (hold) until resumed"
+        );
+    }
+}

@@ -1,0 +1,151 @@
+//! The operators' controls as the handlers use them: the executor's cached reading of them, and
+//! pausing and resuming (the operator commands and the test kit call the same functions).
+
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use crate::controls::{Controls, Mode, Pause, REFRESH, Scope};
+use crate::item::Image;
+use crate::lifecycle::{DEFAULT_SWEEP_SHARDS, Policy, release_held};
+use crate::seams::{Applied, ControlStore, StoreError, WorkerStore};
+use crate::timestamp::Due;
+
+/// The controls as last read, kept for [`REFRESH`] so an executor reads them at most once
+/// every few seconds, however many messages it takes.
+pub struct ControlCache {
+    control: Arc<dyn ControlStore>,
+    last: Mutex<Option<(Controls, DateTime<Utc>)>>,
+}
+
+impl ControlCache {
+    /// A cache over the control table `control`, empty.
+    pub fn new(control: Arc<dyn ControlStore>) -> Self {
+        ControlCache {
+            control,
+            last: Mutex::new(None),
+        }
+    }
+
+    /// The controls at `now`: as read less than [`REFRESH`] ago, or read afresh. When the read
+    /// fails, the last reading stands in (a pause goes on holding); with none, the error.
+    pub async fn get(&self, now: DateTime<Utc>) -> Result<Controls, StoreError> {
+        let last = self.last.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some((controls, read)) = &last
+            && now - *read < REFRESH
+            && now >= *read
+        {
+            return Ok(controls.clone());
+        }
+        match self.control.controls().await {
+            Ok((controls, _)) => {
+                *self.last.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some((controls.clone(), now));
+                Ok(controls)
+            }
+            Err(error) => match last {
+                Some((controls, _)) => {
+                    tracing::warn!(error = ?error.to_string(), "could not read the controls; using the last reading");
+                    Ok(controls)
+                }
+                None => Err(error),
+            },
+        }
+    }
+}
+
+/// Writes one change to the controls, read afresh and written on the version read, again if
+/// another write came first. Returns what `change` returned.
+async fn change_controls<T>(
+    control: &dyn ControlStore,
+    mut change: impl FnMut(&mut Controls) -> T,
+) -> Result<T, StoreError> {
+    loop {
+        let (mut controls, version) = control.controls().await?;
+        let said = change(&mut controls);
+        if control.set_controls(&controls, version).await? {
+            return Ok(said);
+        }
+    }
+}
+
+/// Pauses `scope` from `now` in `mode`, for `length` (none: until resumed), on behalf of
+/// `by`; replaces any pause of the same scope. Returns the pause written.
+pub async fn pause(
+    control: &dyn ControlStore,
+    scope: &Scope,
+    mode: Mode,
+    length: Option<TimeDelta>,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<Pause, StoreError> {
+    let pause = Pause {
+        mode,
+        since: now,
+        until: length.map(|length| now + length),
+        by: by.to_owned(),
+    };
+    change_controls(control, |controls| {
+        controls.pauses.insert(scope.key(), pause.clone());
+    })
+    .await?;
+    Ok(pause)
+}
+
+/// What `resume` did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Resumed {
+    /// The pause lifted (`None`: the scope was not paused).
+    pub pause: Option<Pause>,
+    /// Held workers released, each now delivered for its catch-up run.
+    pub released: usize,
+    /// Index entries read to find them.
+    pub looked_at: usize,
+}
+
+/// Lifts `scope`'s pause, then releases the workers it held, found through the sweeper's index
+/// (a held worker's look is never more than [`crate::controls::HOLD_LOOK`] ahead, so this
+/// reads the entries due within that long, whatever the table's size). One the search misses
+/// (held a moment after) is released by the sweeper's next look at it.
+pub async fn resume(
+    control: &dyn ControlStore,
+    store: &dyn WorkerStore,
+    policy: &Policy,
+    scope: &Scope,
+    now: DateTime<Utc>,
+    progress: &mut dyn FnMut(usize),
+) -> Result<Resumed, StoreError> {
+    let lifted = change_controls(control, |controls| controls.pauses.remove(&scope.key())).await?;
+    let mut resumed = Resumed {
+        pause: lifted.clone(),
+        ..Resumed::default()
+    };
+    if lifted.is_none() {
+        return Ok(resumed);
+    }
+    // A worker is held with its next look at most HOLD_LOOK on, and moved no further.
+    let horizon = now + crate::controls::HOLD_LOOK + TimeDelta::minutes(1);
+    for shard in 0..policy.sweep_shards.max(DEFAULT_SWEEP_SHARDS) {
+        let mut start = None;
+        loop {
+            let (items, next) = store.overdue(shard, Due::ceil(horizon), 100, start).await?;
+            for item in &items {
+                resumed.looked_at += 1;
+                let Ok(worker) = Image::decode(item).worker else {
+                    continue;
+                };
+                if let Some(update) = release_held(&worker, scope, now, policy)
+                    && let Applied::Written(_) = store.apply(&update).await?
+                {
+                    resumed.released += 1;
+                    progress(resumed.released);
+                }
+            }
+            match next {
+                Some(key) => start = Some(key),
+                None => break,
+            }
+        }
+    }
+    Ok(resumed)
+}
