@@ -117,7 +117,22 @@ impl Pause {
     pub fn in_force(&self, now: DateTime<Utc>) -> bool {
         self.until.is_none_or(|until| now < until)
     }
+
+    /// Whether the workers it held stay held at `now`: while it is in force, and for
+    /// [`REFRESH`] after it ends, since an executor may still go by a reading from before the
+    /// end (a worker released then would meet that reading and be held again).
+    pub fn holding(&self, now: DateTime<Utc>) -> bool {
+        self.until.is_none_or(|until| now < until + REFRESH)
+    }
+
+    /// When the workers it held may be released: [`REFRESH`] after its end (none: at resume).
+    pub fn release_at(&self) -> Option<DateTime<Utc>> {
+        self.until.map(|until| until + REFRESH)
+    }
 }
+
+/// How long a pause that has ended stays on record (`nextdue pauses` lists it as ended).
+pub const ENDED_KEPT: TimeDelta = TimeDelta::days(1);
 
 /// Every control in force or on record, by scope key.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,11 +162,27 @@ impl Controls {
             .collect()
     }
 
-    /// Whether the pause `key` (a held worker's `heldBy`) is in force at `now`.
+    /// The pause `key` (a held worker's `heldBy`), if the workers it held stay held at `now`
+    /// (see [`Pause::holding`]).
     pub fn holds(&self, key: &str, now: DateTime<Utc>) -> Option<&Pause> {
         self.pauses
             .get(key)
-            .filter(|pause| pause.in_force(now) && pause.mode == Mode::Hold)
+            .filter(|pause| pause.holding(now) && pause.mode == Mode::Hold)
+    }
+
+    /// Ends the pause `key` at `now`, if it is in force, keeping it on record as ended; returns
+    /// it as it was.
+    pub fn lift(&mut self, key: &str, now: DateTime<Utc>) -> Option<Pause> {
+        let pause = self.pauses.get_mut(key).filter(|p| p.in_force(now))?;
+        let was = pause.clone();
+        pause.until = Some(now);
+        Some(was)
+    }
+
+    /// Forgets the pauses that ended more than [`ENDED_KEPT`] before `now`.
+    pub fn prune(&mut self, now: DateTime<Utc>) {
+        self.pauses
+            .retain(|_, pause| pause.until.is_none_or(|until| now < until + ENDED_KEPT));
     }
 }
 
@@ -234,11 +265,36 @@ mod tests {
         assert_eq!((scope, found.mode), (Scope::Kind("log".into()), Mode::Skip));
         assert_eq!(controls.paused(at(60)), vec![Scope::Kind("log".into())]);
         assert!(controls.holds("queue:default", at(59)).is_some());
-        assert!(controls.holds("queue:default", at(60)).is_none());
+        // Its held workers stay held for REFRESH after the end, then go.
+        let end = at(60);
+        assert!(
+            controls
+                .holds("queue:default", end + REFRESH - TimeDelta::seconds(1))
+                .is_some()
+        );
+        assert!(controls.holds("queue:default", end + REFRESH).is_none());
         assert!(
             controls.holds("kind:log", at(1)).is_none(),
             "a skip holds nothing"
         );
+    }
+
+    #[test]
+    fn a_lifted_pause_stays_on_record_as_ended_for_a_day() {
+        let mut controls = Controls {
+            pauses: [("queue:default".to_owned(), pause(Mode::Hold, None))].into(),
+        };
+        let was = controls.lift("queue:default", at(30)).unwrap();
+        assert_eq!(was.until, None, "returned as it was");
+        let ended = &controls.pauses["queue:default"];
+        assert_eq!(ended.until, Some(at(30)));
+        assert!(!ended.in_force(at(30)));
+        assert_eq!(controls.lift("queue:default", at(31)), None, "lifted once");
+        assert_eq!(controls.lift("kind:log", at(31)), None, "never paused");
+        controls.prune(at(30) + ENDED_KEPT - TimeDelta::seconds(1));
+        assert_eq!(controls.pauses.len(), 1);
+        controls.prune(at(30) + ENDED_KEPT);
+        assert!(controls.pauses.is_empty());
     }
 
     #[test]

@@ -71,6 +71,13 @@ enum Command {
     RunNow(Operate<ops::put::IdArgs>),
     /// Give up a run presumed lost now (as the sweeper would once its lease expires).
     Release(Operate<ops::put::IdArgs>),
+    /// Pause a queue or a kind: due runs wait (`--mode hold`) or are skipped (`--mode skip`),
+    /// until `resume` (or for `--for 2h`).
+    Pause(Operate<ops::controls::PauseArgs>),
+    /// Resume a paused queue or kind (held workers each run once, then on their grid).
+    Resume(Operate<ops::controls::ResumeArgs>),
+    /// List the pauses, in force or ended by themselves.
+    Pauses(Operate<ops::controls::PausesArgs>),
     /// Preview the next due times of a rate(), cron() or at() expression (offline).
     Schedule(Operate<ops::preview::PreviewArgs>),
     /// Follow runs as they finish, until Ctrl-C.
@@ -445,6 +452,9 @@ async fn run(registry: Registry) -> anyhow::Result<()> {
         Command::Disable(o) => ops::put::run_disable(&o.connection, &o.args).await,
         Command::RunNow(o) => ops::put::run_now(&o.connection, &o.args).await,
         Command::Release(o) => ops::release::run(&o.connection, &o.args, &registry).await,
+        Command::Pause(o) => ops::controls::run_pause(&o.connection, &o.args).await,
+        Command::Resume(o) => ops::controls::run_resume(&o.connection, &o.args).await,
+        Command::Pauses(o) => ops::controls::run_pauses(&o.connection, &o.args).await,
         Command::Schedule(o) => ops::preview::run(&o.connection, &o.args),
         Command::Tail(o) => ops::tail::run(&o.connection, &o.args).await,
         Command::DeadLetters(o) => ops::dead_letters::run(&o.connection, &o.args).await,

@@ -54,15 +54,18 @@ impl ControlCache {
     }
 }
 
-/// Writes one change to the controls, read afresh and written on the version read, again if
-/// another write came first. Returns what `change` returned.
+/// Writes one change to the controls at `now`, read afresh and written on the version read,
+/// again if another write came first (pauses ended more than [`crate::controls::ENDED_KEPT`] ago are forgotten
+/// on the way). Returns what `change` returned.
 async fn change_controls<T>(
     control: &dyn ControlStore,
+    now: DateTime<Utc>,
     mut change: impl FnMut(&mut Controls) -> T,
 ) -> Result<T, StoreError> {
     loop {
         let (mut controls, version) = control.controls().await?;
         let said = change(&mut controls);
+        controls.prune(now);
         if control.set_controls(&controls, version).await? {
             return Ok(said);
         }
@@ -85,44 +88,45 @@ pub async fn pause(
         until: length.map(|length| now + length),
         by: by.to_owned(),
     };
-    change_controls(control, |controls| {
+    change_controls(control, now, |controls| {
         controls.pauses.insert(scope.key(), pause.clone());
     })
     .await?;
     Ok(pause)
 }
 
-/// What `resume` did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Resumed {
-    /// The pause lifted (`None`: the scope was not paused).
-    pub pause: Option<Pause>,
+/// Ends `scope`'s pause at `now` (kept on record as ended); returns it as it was, or `None`
+/// when the scope was not paused. Its held workers may be released with [`release`]
+/// [`REFRESH`] later, once every executor has read the end.
+pub async fn lift(
+    control: &dyn ControlStore,
+    scope: &Scope,
+    now: DateTime<Utc>,
+) -> Result<Option<Pause>, StoreError> {
+    change_controls(control, now, |controls| controls.lift(&scope.key(), now)).await
+}
+
+/// What [`release`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Released {
     /// Held workers released, each now delivered for its catch-up run.
     pub released: usize,
     /// Index entries read to find them.
     pub looked_at: usize,
 }
 
-/// Lifts `scope`'s pause, then releases the workers it held, found through the sweeper's index
-/// (a held worker's look is never more than [`crate::controls::HOLD_LOOK`] ahead, so this
-/// reads the entries due within that long, whatever the table's size). One the search misses
-/// (held a moment after) is released by the sweeper's next look at it.
-pub async fn resume(
-    control: &dyn ControlStore,
+/// Releases the workers `scope`'s pause held, found through the sweeper's index (a held
+/// worker's look is never more than [`crate::controls::HOLD_LOOK`] ahead, so this reads the
+/// entries due within that long, whatever the table's size). Call it [`REFRESH`] after
+/// [`lift`]; a worker it misses (held a moment after) is released by the sweeper's next look.
+pub async fn release(
     store: &dyn WorkerStore,
     policy: &Policy,
     scope: &Scope,
     now: DateTime<Utc>,
     progress: &mut dyn FnMut(usize),
-) -> Result<Resumed, StoreError> {
-    let lifted = change_controls(control, |controls| controls.pauses.remove(&scope.key())).await?;
-    let mut resumed = Resumed {
-        pause: lifted.clone(),
-        ..Resumed::default()
-    };
-    if lifted.is_none() {
-        return Ok(resumed);
-    }
+) -> Result<Released, StoreError> {
+    let mut done = Released::default();
     // A worker is held with its next look at most HOLD_LOOK on, and moved no further.
     let horizon = now + crate::controls::HOLD_LOOK + TimeDelta::minutes(1);
     for shard in 0..policy.sweep_shards.max(DEFAULT_SWEEP_SHARDS) {
@@ -130,15 +134,15 @@ pub async fn resume(
         loop {
             let (items, next) = store.overdue(shard, Due::ceil(horizon), 100, start).await?;
             for item in &items {
-                resumed.looked_at += 1;
+                done.looked_at += 1;
                 let Ok(worker) = Image::decode(item).worker else {
                     continue;
                 };
                 if let Some(update) = release_held(&worker, scope, now, policy)
                     && let Applied::Written(_) = store.apply(&update).await?
                 {
-                    resumed.released += 1;
-                    progress(resumed.released);
+                    done.released += 1;
+                    progress(done.released);
                 }
             }
             match next {
@@ -147,5 +151,5 @@ pub async fn resume(
             }
         }
     }
-    Ok(resumed)
+    Ok(done)
 }

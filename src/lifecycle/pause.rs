@@ -123,11 +123,12 @@ pub fn on_paused(
     }
 }
 
-/// When the sweeper next looks at a worker held by `pause` at `now`: when the pause ends, or
-/// after [`controls::HOLD_LOOK`] if that is sooner (or the pause has no end).
+/// When the sweeper next looks at a worker held by `pause` at `now`: when it may be released
+/// ([`Pause::release_at`]), or after [`controls::HOLD_LOOK`] if that is sooner (or the pause
+/// has no end).
 fn held_look(pause: &Pause, now: DateTime<Utc>) -> Due {
     let horizon = now + controls::HOLD_LOOK;
-    Due::ceil(pause.until.map_or(horizon, |until| until.min(horizon)))
+    Due::ceil(pause.release_at().map_or(horizon, |at| at.min(horizon)))
 }
 
 /// What the sweeper does with a worker it finds held, at `now`, given the controls: keep

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::format;
 use super::{Connection, OpsResult};
+use crate::controls::Scope;
 use crate::item::json::to_json;
 use crate::item::{AttributeValue, Item, Status, Worker, attr};
 
@@ -200,9 +201,27 @@ impl Row {
             return Some(problem.clone());
         }
         let progress = self.more.get(attr::PROGRESS).and_then(|p| p.as_str());
-        match (self.status.as_deref(), progress) {
-            (Some("running"), Some(progress)) => Some(format!("running: {progress}")),
+        match (self.status.as_deref(), progress, self.held_by()) {
+            (Some("running"), Some(progress), _) => Some(format!("running: {progress}")),
+            (Some("ready"), _, Some(scope)) => Some(format!(
+                "held by the pause of {scope}: runs once when it ends"
+            )),
             _ => self.last_run_message.clone(),
+        }
+    }
+
+    /// The pause holding the worker (`queue default`), if one does.
+    pub fn held_by(&self) -> Option<Scope> {
+        let key = self.more.get(attr::HELD_BY)?.as_str()?;
+        Scope::from_key(key)
+    }
+
+    /// What the status column says: the status, or `held` for a ready worker a pause holds.
+    fn status_word(&self) -> String {
+        match (self.status.as_deref(), self.held_by()) {
+            (Some("ready"), Some(_)) => "held".into(),
+            (Some(status), _) => status.into(),
+            (None, _) => "-".into(),
         }
     }
 
@@ -295,7 +314,7 @@ pub async fn run(connection: &Connection, args: &ListArgs) -> OpsResult<()> {
             vec![
                 row.id.clone(),
                 row.kind.clone().unwrap_or_default(),
-                row.status.clone().unwrap_or_else(|| "-".into()),
+                row.status_word(),
                 row.schedule.clone().unwrap_or_else(|| "once".into()),
                 row.next_due_at()
                     .map(|at| format::when(at, now))

@@ -1,8 +1,10 @@
 //! The operator's commands of `nextdue` (`ls`, `show`, `runs`, `put`, `set`, `enable`,
-//! `disable`, `run-now`, `release`, `schedule`, `tail`, `dead-letters`): against AWS (the SDK's usual credentials,
+//! `disable`, `run-now`, `retry`, `release`, `pause`, `resume`, `pauses`, `schedule`, `tail`,
+//! `dead-letters`): against AWS (the SDK's usual credentials,
 //! region and profile) or the emulator (`AWS_ENDPOINT_URL` or `--endpoint`), with the
 //! deployment's names from the same `NEXTDUE_…` settings as the Lambdas.
 
+pub mod controls;
 pub mod dead_letters;
 pub mod format;
 pub mod list;
@@ -18,10 +20,12 @@ use chrono::{DateTime, Utc};
 use clap::Args;
 
 use crate::adapters::clients::{Clients, is_local_endpoint};
+use crate::adapters::control::ControlTable;
 use crate::adapters::dynamodb::Store;
 use crate::adapters::sdk_error::{self, ProvideErrorMetadata, SdkError};
 use crate::config::{
-    DEFAULT_QUEUE_PREFIX, DEFAULT_RUNS_TABLE, DEFAULT_WORKERS_TABLE, Names, Settings,
+    DEFAULT_CONTROL_TABLE, DEFAULT_QUEUE_PREFIX, DEFAULT_RUNS_TABLE, DEFAULT_WORKERS_TABLE, Names,
+    Settings,
 };
 use crate::seams::StoreError;
 
@@ -37,6 +41,9 @@ pub struct Connection {
     /// The runs table.
     #[arg(long, env = "NEXTDUE_RUNS_TABLE", default_value = DEFAULT_RUNS_TABLE, global = true)]
     pub runs_table: String,
+    /// The control table (the operators' pauses).
+    #[arg(long, env = "NEXTDUE_CONTROL_TABLE", default_value = DEFAULT_CONTROL_TABLE, global = true)]
+    pub control_table: String,
     /// The prefix of the queue names.
     #[arg(long, env = "NEXTDUE_QUEUE_PREFIX", default_value = DEFAULT_QUEUE_PREFIX, global = true)]
     pub queue_prefix: String,
@@ -83,7 +90,7 @@ impl Connection {
 
     /// The SDK config: throwaway credentials for a loopback endpoint (the emulator), the SDK's
     /// usual chain otherwise.
-    async fn config(&self) -> aws_config::SdkConfig {
+    pub(crate) async fn config(&self) -> aws_config::SdkConfig {
         match &self.endpoint {
             Some(endpoint) if self.is_local() => Clients::local_config(endpoint).await,
             Some(endpoint) => {
@@ -128,6 +135,7 @@ impl Connection {
         settings.names.workers_table = self.workers_table.clone();
         settings.names.runs_table = self.runs_table.clone();
         settings.names.queue_prefix = self.queue_prefix.clone();
+        settings.names.control_table = self.control_table.clone();
         // Against the emulator, workers are checked as `nextdue dev` runs them.
         if self.is_local() {
             settings.limits.http_allow.loopback = true;
@@ -159,6 +167,10 @@ impl Connection {
     /// say what to do.
     fn explained(&self, what: &str, table: &str, code: Option<&str>, message: &str) -> OpsError {
         OpsError(match code {
+            Some("ResourceNotFoundException") if table == self.control_table => format!(
+                "{what}: no table {table} here: deploy the stack, or set NEXTDUE_CONTROL_TABLE \
+                 (or --control-table) to its control table"
+            ),
             Some("ResourceNotFoundException") => format!(
                 "{what}: no table {table} here: deploy the stack, or set NEXTDUE_WORKERS_TABLE \
                  and NEXTDUE_RUNS_TABLE (or --workers-table, --runs-table) to its tables"
@@ -201,5 +213,10 @@ impl Connection {
             ..Names::default()
         };
         crate::wiring::store(clients.dynamodb.clone(), &names)
+    }
+
+    /// The control table, on these `clients`.
+    pub fn control_on(&self, clients: &Clients) -> ControlTable {
+        ControlTable::new(clients.dynamodb.clone(), &self.control_table)
     }
 }

@@ -82,6 +82,8 @@ struct RunView<'a> {
     message: Option<&'a str>,
     duration_ms: Option<u64>,
     superseded: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    skipped: bool,
     task_id: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     progress: Option<&'a str>,
@@ -99,6 +101,7 @@ fn view(run: &RunRecord) -> RunView<'_> {
         message: run.message.as_deref(),
         duration_ms: run.duration_ms,
         superseded: run.superseded,
+        skipped: run.skipped,
         task_id: &run.task_id,
         progress: run.progress.as_deref(),
         progress_fraction: run.progress_fraction.map(|f| f.value()),
@@ -109,11 +112,12 @@ fn runs_table(runs: &[RunRecord], now: DateTime<Utc>) -> String {
     let cells = runs
         .iter()
         .map(|run| {
-            let outcome = match (run.succeeded, run.superseded) {
-                (_, true) => "superseded",
-                (Some(true), _) => "ok",
-                (Some(false), _) => "failed",
-                (None, _) => "-",
+            let outcome = match (run.succeeded, run.superseded, run.skipped) {
+                (_, _, true) => "skipped",
+                (_, true, _) => "superseded",
+                (Some(true), _, _) => "ok",
+                (Some(false), _, _) => "failed",
+                (None, _, _) => "-",
             };
             let took = run
                 .duration_ms
@@ -359,9 +363,13 @@ fn due_times_from(
 fn state(row: &Row) -> String {
     let status = row.status.as_deref().unwrap_or("not armed yet");
     let enabled = if row.enabled { "enabled" } else { "disabled" };
-    let status = match status {
-        "invalid" => paint(status, style::BAD),
-        "running" => paint(status, style::NOTE),
+    let status = match (status, row.held_by()) {
+        ("invalid", _) => paint(status, style::BAD),
+        ("running", _) => paint(status, style::NOTE),
+        ("ready", Some(scope)) => paint(
+            &format!("held by the pause of {}", safe(&scope.to_string())),
+            style::NOTE,
+        ),
         _ => safe(status),
     };
     format!("{status}, {enabled}")

@@ -52,7 +52,7 @@ pub use self::memory::{
 };
 pub use self::scripted::{MemoryFunctions, MemoryHttp, Scripted, http_answer};
 use crate::config::Settings;
-use crate::controls::{Mode, Pause, Scope};
+use crate::controls::{Mode, Pause, REFRESH, Scope};
 use crate::events;
 use crate::glue::mapping::{
     FUNCTION_TIMEOUT_SECONDS, QUEUE_BATCH_SIZE, STREAM_BATCH_SIZE, SWEEP_EVERY_SECONDS,
@@ -60,7 +60,7 @@ use crate::glue::mapping::{
 use crate::glue::queue::{Received, Redrive, after_failure, failed, sqs_event};
 use crate::glue::stream::{Filter, Retries};
 use crate::handlers::Handlers;
-use crate::handlers::controls::{self, Resumed};
+use crate::handlers::controls;
 use crate::handlers::dispatcher::handle_stream;
 use crate::handlers::executor::handle_queue;
 use crate::handlers::sweeper::{dead_letter_mark, sweep_once};
@@ -124,6 +124,15 @@ impl Clock for VirtualClock {
             None => rand::random::<f64>(),
         }
     }
+}
+
+/// What [`Harness::resume`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resumed {
+    /// The pause ended (`None`: the scope was not paused).
+    pub pause: Option<Pause>,
+    /// Held workers released, each for its catch-up run.
+    pub released: usize,
 }
 
 /// A stream record the dispatcher kept failing on, set aside as the stream's on-failure
@@ -435,23 +444,31 @@ impl Harness {
             .expect("the control table in memory can always be written")
     }
 
-    /// Resumes `scope` as `nextdue resume` does: lifts its pause and releases the workers it
-    /// held, whose due times the dispatcher then delivers.
+    /// Resumes `scope` as `nextdue resume` does: ends its pause, lets [`REFRESH`] pass (every
+    /// executor reads the end meanwhile), then releases the workers it held, whose due times
+    /// the dispatcher then delivers.
     pub async fn resume(&mut self, scope: &Scope) -> Resumed {
         let now = self.now();
-        let sweeper = &self.handlers.sweeper;
-        let resumed = controls::resume(
-            self.control.as_ref(),
-            self.store.as_ref(),
-            &sweeper.policy,
-            scope,
-            now,
-            &mut |_| {},
-        )
-        .await
-        .expect("the tables in memory can always be read");
-        self.pump_stream().await;
-        resumed
+        let pause = controls::lift(self.control.as_ref(), scope, now)
+            .await
+            .expect("the control table in memory can always be written");
+        let mut released = 0;
+        if pause.is_some() {
+            self.advance(REFRESH).await;
+            let now = self.now();
+            released = controls::release(
+                self.store.as_ref(),
+                &self.handlers.sweeper.policy,
+                scope,
+                now,
+                &mut |_| {},
+            )
+            .await
+            .expect("the tables in memory can always be read")
+            .released;
+            self.pump_stream().await;
+        }
+        Resumed { pause, released }
     }
 
     /// The worker item `id` as stored, if there is one.

@@ -12,20 +12,20 @@ use tokio::io::AsyncBufReadExt;
 use crate::support::TestStack;
 
 /// What one run of the binary gave.
-struct Ran {
-    code: i32,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Ran {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 impl Ran {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("{e}: stdout {:?}, stderr {:?}", self.stdout, self.stderr))
     }
 }
 
-fn command(stack: Option<&TestStack>, args: &[&str]) -> tokio::process::Command {
+pub(crate) fn command(stack: Option<&TestStack>, args: &[&str]) -> tokio::process::Command {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_nextdue"));
     command
         .args(args)
@@ -48,7 +48,7 @@ fn command(stack: Option<&TestStack>, args: &[&str]) -> tokio::process::Command 
     command
 }
 
-async fn nextdue(stack: Option<&TestStack>, args: &[&str], stdin: Option<&str>) -> Ran {
+pub(crate) async fn nextdue(stack: Option<&TestStack>, args: &[&str], stdin: Option<&str>) -> Ran {
     let mut child = command(stack, args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -15,7 +15,7 @@ fn start_dev(stack: &TestStack, log: &std::path::Path) -> Child {
     start_dev_with(stack, log, &["--function-timeout", "30"])
 }
 
-fn start_dev_with(stack: &TestStack, log: &std::path::Path, options: &[&str]) -> Child {
+pub(crate) fn start_dev_with(stack: &TestStack, log: &std::path::Path, options: &[&str]) -> Child {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -29,6 +29,7 @@ fn start_dev_with(stack: &TestStack, log: &std::path::Path, options: &[&str]) ->
         .env("AWS_ENDPOINT_URL", &stack.endpoint)
         .env("NEXTDUE_WORKERS_TABLE", &stack.names.workers_table)
         .env("NEXTDUE_RUNS_TABLE", &stack.names.runs_table)
+        .env("NEXTDUE_CONTROL_TABLE", &stack.names.control_table)
         .env("NEXTDUE_QUEUE_PREFIX", &stack.names.queue_prefix)
         .env("NEXTDUE_SCHEDULE_GROUP", &stack.names.schedule_group)
         .env("NEXTDUE_EVENT_BUS", &stack.names.event_bus)

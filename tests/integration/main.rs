@@ -18,5 +18,6 @@ mod runs;
 mod senders;
 mod soak;
 mod spawn;
+mod steering;
 mod support;
 mod sweeper;

@@ -201,3 +201,32 @@ async fn a_message_that_comes_twice_while_held_holds_once_and_runs_once_after() 
         "one run for one due time"
     );
 }
+
+#[tokio::test]
+async fn a_resume_just_after_an_executor_read_the_pause_still_runs_each_held_worker_at_once() {
+    // Executors keep the controls they read for a few seconds. A worker held a moment before
+    // the resume was held by an executor that read the pause just then: released at once, its
+    // delivery would meet that reading and be held again, for the sweeper's next long look.
+    let mut harness = Harness::new(registry(), at(9, 30));
+    hourly(&mut harness).await;
+    harness.pause(&default_queue(), Mode::Hold, None).await;
+    harness.advance_to(at(10, 0)).await;
+    assert_eq!(
+        harness.worker("hourly").held_by.as_deref(),
+        Some("queue:default")
+    );
+    harness.advance(TimeDelta::seconds(1)).await;
+    let resumed = harness.resume(&default_queue()).await;
+    assert_eq!(resumed.released, 1);
+    harness.advance(TimeDelta::minutes(2)).await;
+    let runs = harness.runs("hourly");
+    assert_eq!(
+        ran(&runs),
+        [due(10, 0)],
+        "the held 10:00 ran after the resume"
+    );
+    assert!(
+        runs[0].start_time < at(10, 1),
+        "at once, not at the sweeper's next look: {runs:?}"
+    );
+}
