@@ -134,12 +134,113 @@ impl Pause {
 /// How long a pause that has ended stays on record (`nextdue pauses` lists it as ended).
 pub const ENDED_KEPT: TimeDelta = TimeDelta::days(1);
 
+/// The period a rate limit counts in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Per {
+    /// A second.
+    Second,
+    /// A minute.
+    Minute,
+    /// An hour.
+    Hour,
+}
+
+impl Per {
+    /// The period's length.
+    pub fn length(self) -> TimeDelta {
+        match self {
+            Per::Second => TimeDelta::seconds(1),
+            Per::Minute => TimeDelta::minutes(1),
+            Per::Hour => TimeDelta::hours(1),
+        }
+    }
+}
+
+/// A rate limit: at most `count` starts per period, spread evenly (one every period/count).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limit {
+    /// Starts allowed per period (1 or more).
+    pub count: u32,
+    /// The period.
+    pub per: Per,
+}
+
+impl Limit {
+    /// The time between two starts: the period over the count, to the millisecond (at least
+    /// one).
+    pub fn spacing(&self) -> TimeDelta {
+        let ms = self.per.length().num_milliseconds() / i64::from(self.count.max(1));
+        TimeDelta::milliseconds(ms.max(1))
+    }
+}
+
+impl std::str::FromStr for Limit {
+    type Err = String;
+
+    /// `10/minute`, `10 per minute`, `5/s`, `100/hour`.
+    fn from_str(text: &str) -> Result<Limit, String> {
+        let wrong =
+            || format!("{text:?}: write a rate as N/second, N/minute or N/hour (10/minute)");
+        let (count, per) = text
+            .split_once('/')
+            .or_else(|| text.split_once(" per "))
+            .ok_or_else(wrong)?;
+        let count: u32 = count.trim().parse().map_err(|_| wrong())?;
+        if count == 0 {
+            return Err(format!(
+                "{text:?}: a limit of 0 stops everything; pause instead (`pause … --mode hold`)"
+            ));
+        }
+        let per = match per.trim() {
+            "s" | "sec" | "second" => Per::Second,
+            "m" | "min" | "minute" => Per::Minute,
+            "h" | "hr" | "hour" => Per::Hour,
+            _ => return Err(wrong()),
+        };
+        Ok(Limit { count, per })
+    }
+}
+
+impl fmt::Display for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let per = match self.per {
+            Per::Second => "second",
+            Per::Minute => "minute",
+            Per::Hour => "hour",
+        };
+        write!(f, "{} per {per}", self.count)
+    }
+}
+
+/// The control table's key of `scope`'s rate limit reservations: `rate:kind:report`.
+pub fn rate_key(scope: &Scope) -> String {
+    format!("rate:{}", scope.key())
+}
+
+/// One reservation under a limit, as a generic cell rate algorithm with no burst: `next` is
+/// the earliest free start (milliseconds since the epoch, as the control table keeps it;
+/// `None` before the first), `now` the time of asking. Returns the reserved start (now, or
+/// the next free one) and the earliest free start after it. Starts so reserved are at least
+/// [`Limit::spacing`] apart, so no window of one period holds more than `count` of them.
+pub fn reserve(next: Option<u64>, now: DateTime<Utc>, limit: &Limit) -> (DateTime<Utc>, u64) {
+    let now_ms = u64::try_from(now.timestamp_millis()).unwrap_or(0);
+    let start = next.map_or(now_ms, |next| next.max(now_ms));
+    let spacing = u64::try_from(limit.spacing().num_milliseconds()).unwrap_or(1);
+    let at =
+        DateTime::from_timestamp_millis(i64::try_from(start).unwrap_or(i64::MAX)).unwrap_or(now);
+    (at, start + spacing)
+}
+
 /// Every control in force or on record, by scope key.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Controls {
     /// The pauses, by [`Scope::key`].
     #[serde(default)]
     pub pauses: BTreeMap<String, Pause>,
+    /// The rate limits, by [`Scope::key`].
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub limits: BTreeMap<String, Limit>,
 }
 
 impl Controls {
@@ -151,6 +252,24 @@ impl Controls {
             let pause = self.pauses.get(&scope.key())?;
             pause.in_force(now).then_some((scope, pause))
         })
+    }
+
+    /// The limits `worker` falls under: its queue's, then its kind's.
+    pub fn limits_of(&self, worker: &Worker) -> Vec<(Scope, Limit)> {
+        let queue = Scope::Queue(worker.queue.as_deref().unwrap_or(DEFAULT_QUEUE).to_owned());
+        let kind = Scope::Kind(worker.kind.clone());
+        [queue, kind]
+            .into_iter()
+            .filter_map(|scope| Some((scope.clone(), *self.limits.get(&scope.key())?)))
+            .collect()
+    }
+
+    /// The scopes under a rate limit.
+    pub fn limited(&self) -> Vec<Scope> {
+        self.limits
+            .keys()
+            .filter_map(|key| Scope::from_key(key))
+            .collect()
     }
 
     /// The scopes paused at `now`.
@@ -234,6 +353,7 @@ mod tests {
     fn a_worker_without_a_queue_is_in_the_default_queue() {
         let controls = Controls {
             pauses: [("queue:default".to_owned(), pause(Mode::Hold, None))].into(),
+            ..Controls::default()
         };
         let plain = worker("log", None);
         assert_eq!(
@@ -254,6 +374,7 @@ mod tests {
                 ("queue:default".to_owned(), pause(Mode::Hold, Some(60))),
             ]
             .into(),
+            ..Controls::default()
         };
         let w = worker("log", None);
         let (scope, found) = controls.pause_of(&w, at(59)).unwrap();
@@ -283,6 +404,7 @@ mod tests {
     fn a_lifted_pause_stays_on_record_as_ended_for_a_day() {
         let mut controls = Controls {
             pauses: [("queue:default".to_owned(), pause(Mode::Hold, None))].into(),
+            ..Controls::default()
         };
         let was = controls.lift("queue:default", at(30)).unwrap();
         assert_eq!(was.until, None, "returned as it was");
@@ -295,6 +417,66 @@ mod tests {
         assert_eq!(controls.pauses.len(), 1);
         controls.prune(at(30) + ENDED_KEPT);
         assert!(controls.pauses.is_empty());
+    }
+
+    #[test]
+    fn rates_read_as_people_write_them() {
+        let ten = Limit {
+            count: 10,
+            per: Per::Minute,
+        };
+        for text in ["10/minute", "10 per minute", "10/m", " 10 / min "] {
+            assert_eq!(text.parse::<Limit>(), Ok(ten), "{text}");
+        }
+        assert_eq!(ten.to_string(), "10 per minute");
+        assert_eq!(ten.spacing(), TimeDelta::seconds(6));
+        assert_eq!(
+            "3/s".parse::<Limit>().unwrap().spacing(),
+            TimeDelta::milliseconds(333)
+        );
+        assert!(
+            "0/minute"
+                .parse::<Limit>()
+                .unwrap_err()
+                .contains("pause instead")
+        );
+        for wrong in ["10", "ten/minute", "10/week", "-1/s", "/s"] {
+            assert!(wrong.parse::<Limit>().is_err(), "{wrong}");
+        }
+    }
+
+    #[test]
+    fn reservations_are_spaced_evenly_from_now_or_the_next_free_start() {
+        let limit: Limit = "10/minute".parse().unwrap();
+        let now = at(0);
+        let ms = |t: DateTime<Utc>| u64::try_from(t.timestamp_millis()).unwrap();
+        let (first, next) = reserve(None, now, &limit);
+        assert_eq!(first, now);
+        let (second, next) = reserve(Some(next), now, &limit);
+        assert_eq!(second, now + TimeDelta::seconds(6));
+        let (third, _) = reserve(Some(next), now, &limit);
+        assert_eq!(third, now + TimeDelta::seconds(12));
+        // Long after, the limit has room again: now, not a backlog of slots.
+        let later = at(60);
+        assert_eq!(reserve(Some(next), later, &limit).0, later);
+        assert_eq!(reserve(Some(ms(later)), later, &limit).1, ms(later) + 6000);
+    }
+
+    #[test]
+    fn a_worker_falls_under_its_queue_and_its_kind_limits() {
+        let limit: Limit = "5/s".parse().unwrap();
+        let controls = Controls {
+            limits: [
+                ("queue:default".to_owned(), limit),
+                ("kind:report".to_owned(), limit),
+            ]
+            .into(),
+            ..Controls::default()
+        };
+        assert_eq!(controls.limits_of(&worker("log", None)).len(), 1);
+        assert_eq!(controls.limits_of(&worker("report", None)).len(), 2);
+        assert!(controls.limits_of(&worker("log", Some("mail"))).is_empty());
+        assert_eq!(controls.limited().len(), 2);
     }
 
     #[test]

@@ -70,6 +70,9 @@ pub mod attr {
     /// The pause holding a ready worker (`queue:default`, `kind:report`): its due run waits
     /// until the pause ends. Removed when it is released.
     pub const HELD_BY: &str = "heldBy";
+    /// The start a rate limit reserved for a ready worker's due run, which was deferred to it
+    /// (the run is not failed, and not an attempt). Removed by the claim.
+    pub const DEFERRED_UNTIL: &str = "deferredUntil";
     /// `ready`, `running`, `stopped` or `invalid`.
     pub const STATUS: &str = "status";
     /// Fencing token, new on every enable.
@@ -129,6 +132,7 @@ pub mod attr {
         ALERT_AT,
         OVERDUE_SINCE,
         HELD_BY,
+        DEFERRED_UNTIL,
         STATUS,
         TASK_ID,
         LAST_RUN_SUCCEEDED,
@@ -215,6 +219,7 @@ pub const SYSTEM_ATTRIBUTES: &[&str] = &[
     attr::ALERT_AT,
     attr::OVERDUE_SINCE,
     attr::HELD_BY,
+    attr::DEFERRED_UNTIL,
 ];
 
 /// nextdue's bookkeeping of where a worker stands (its status, activation, claim, retry and
@@ -237,6 +242,7 @@ pub const STATE_ATTRIBUTES: &[&str] = &[
     attr::CHECKPOINT_DUE,
     attr::ALERT_AT,
     attr::HELD_BY,
+    attr::DEFERRED_UNTIL,
 ];
 
 /// The size DynamoDB counts for `item`, by its published rules (names and values in UTF-8
@@ -526,6 +532,9 @@ pub struct Worker {
     /// The pause holding it (a ready worker whose due run waits): `queue:default`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub held_by: Option<String>,
+    /// The start a rate limit deferred its due run to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deferred_until: Option<Due>,
     /// The sweeper index's partition (live workers only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sweep_shard: Option<u32>,
@@ -574,6 +583,7 @@ impl Worker {
             parent_id: None,
             parent_task_id: None,
             held_by: None,
+            deferred_until: None,
             spawn_depth: 0,
             sweep_shard: None,
             sweep_at: None,

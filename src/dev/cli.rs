@@ -78,6 +78,11 @@ enum Command {
     Resume(Operate<ops::controls::ResumeArgs>),
     /// List the pauses, in force or ended by themselves.
     Pauses(Operate<ops::controls::PausesArgs>),
+    /// Rate-limit a queue or a kind (`10/minute`): runs beyond it wait for the next free
+    /// start; `--off` removes the limit.
+    Limit(Operate<ops::controls::LimitArgs>),
+    /// List the rate limits.
+    Limits(Operate<ops::controls::PausesArgs>),
     /// Preview the next due times of a rate(), cron() or at() expression (offline).
     Schedule(Operate<ops::preview::PreviewArgs>),
     /// Follow runs as they finish, until Ctrl-C.
@@ -455,6 +460,8 @@ async fn run(registry: Registry) -> anyhow::Result<()> {
         Command::Pause(o) => ops::controls::run_pause(&o.connection, &o.args).await,
         Command::Resume(o) => ops::controls::run_resume(&o.connection, &o.args).await,
         Command::Pauses(o) => ops::controls::run_pauses(&o.connection, &o.args).await,
+        Command::Limit(o) => ops::controls::run_limit(&o.connection, &o.args).await,
+        Command::Limits(o) => ops::controls::run_limits(&o.connection, &o.args).await,
         Command::Schedule(o) => ops::preview::run(&o.connection, &o.args),
         Command::Tail(o) => ops::tail::run(&o.connection, &o.args).await,
         Command::DeadLetters(o) => ops::dead_letters::run(&o.connection, &o.args).await,

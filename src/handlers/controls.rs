@@ -1,11 +1,11 @@
-//! The operators' controls as the handlers use them: the executor's cached reading of them, and
-//! pausing and resuming (the operator commands and the test kit call the same functions).
+//! The operators' controls as the handlers use them: the executor's cached reading of them,
+//! reserving a start under a rate limit, and pausing, resuming and limiting (the operator commands and the test kit call the same functions).
 
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::controls::{Controls, Mode, Pause, REFRESH, Scope};
+use crate::controls::{Controls, Limit, Mode, Pause, REFRESH, Scope, rate_key, reserve};
 use crate::item::Image;
 use crate::lifecycle::{DEFAULT_SWEEP_SHARDS, Policy, release_held};
 use crate::seams::{Applied, ControlStore, StoreError, WorkerStore};
@@ -152,4 +152,37 @@ pub async fn release(
         }
     }
     Ok(done)
+}
+
+/// Sets (or, with `None`, removes) `scope`'s rate limit at `now`. Returns the limit it had.
+pub async fn set_limit(
+    control: &dyn ControlStore,
+    scope: &Scope,
+    limit: Option<Limit>,
+    now: DateTime<Utc>,
+) -> Result<Option<Limit>, StoreError> {
+    change_controls(control, now, |controls| match limit {
+        Some(limit) => controls.limits.insert(scope.key(), limit),
+        None => controls.limits.remove(&scope.key()),
+    })
+    .await
+}
+
+/// Reserves the next free start under `scope`'s `limit` at `now`, in the control table's
+/// counter of that scope (read, then written only from the reading, again if another executor
+/// came first), so the limit holds across every executor. Returns the start reserved.
+pub async fn reserve_start(
+    control: &dyn ControlStore,
+    scope: &Scope,
+    limit: &Limit,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, StoreError> {
+    let key = rate_key(scope);
+    loop {
+        let read = control.counter(&key).await?;
+        let (start, next) = reserve(read.map(|c| c.value), now, limit);
+        if control.set_counter(&key, read, next).await? {
+            return Ok(start);
+        }
+    }
 }

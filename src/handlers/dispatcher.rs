@@ -163,11 +163,11 @@ async fn handle_record(
             tracing::debug!(worker = ?worker, reason = %reason, "ignored");
             return Ok(told);
         }
-        ChangeAction::Deliver { message, queue } => {
+        ChangeAction::Deliver { message, queue, at } => {
             let queue = dispatcher.delivery.worker_queue(&queue).await?;
             let sent = dispatcher
                 .delivery
-                .send(&message, &queue, route(message.due, now))
+                .send(&message, &queue, route(at, now))
                 .await?;
             tracing::info!(worker = ?worker, due = %message.due, sent = ?sent, took_ms = started.elapsed().as_millis() as u64, "delivered");
             return Ok(told);

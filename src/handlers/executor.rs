@@ -10,17 +10,19 @@ use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMe
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::FutureExt;
 
+use super::controls::reserve_start;
 use super::progress::RunReporter;
 use super::{Deps, metrics};
-use crate::controls::{Pause, Scope};
+use crate::controls::{Limit, Pause, Scope};
 use crate::item::{AttributeValue, Image, Item, Worker, attr};
 use crate::job::{Job, JobContext, JobError, Services};
 use crate::lifecycle::{
-    Claimed, Finish, Message, MessageAction, Orphaned, Outcome, Paused, claim, finish,
-    invalid_after_claim, on_message, on_paused, orphaned, refusal, unless_paused,
+    Claimed, Finish, MAX_EARLY_WAIT, Message, MessageAction, OnLimited, Orphaned, Outcome, Paused,
+    claim, claim_reserved, defer, finish, invalid_after_claim, on_limited, on_message, on_paused,
+    orphaned, refusal, route, unless_paused,
 };
 use crate::seams::Applied;
-use crate::timestamp::format_stamp;
+use crate::timestamp::{Due, format_stamp};
 
 /// What the executor needs: what every handler has, and what jobs may use.
 pub struct Executor {
@@ -126,12 +128,13 @@ async fn claim_or_skip(
     let deps = &executor.deps;
     let token = uuid::Uuid::new_v4().to_string();
     let controls = deps.controls.get(now).await?;
-    let paused = controls.paused(now);
+    let mut steered = controls.paused(now);
+    steered.extend(controls.limited());
     let item = match deps
         .store
         .apply(&unless_paused(
             claim(message, now, deadline, &token),
-            &paused,
+            &steered,
         ))
         .await?
     {
@@ -139,16 +142,24 @@ async fn claim_or_skip(
         Applied::Refused(stored) => {
             let image = stored.as_ref().map(Image::decode);
             let Some(reason) = refusal(message, image.as_ref()) else {
-                // The claim's own condition holds: a pause refused it.
-                let worker = image.and_then(|image| image.worker.ok());
-                let paused = worker
-                    .as_ref()
-                    .and_then(|w| Some((w, controls.pause_of(w, now)?)));
-                let Some((worker, (scope, pause))) = paused else {
+                // The claim's own condition holds: a pause or a rate limit refused it.
+                let Some(worker) = image.and_then(|image| image.worker.ok()) else {
                     anyhow::bail!("the claim was refused, yet the stored item matches the message");
                 };
-                apply_pause(worker, message, &scope, pause, now, deps).await?;
-                return Ok(None);
+                if let Some((scope, pause)) = controls.pause_of(&worker, now) {
+                    apply_pause(&worker, message, &scope, pause, now, deps).await?;
+                    return Ok(None);
+                }
+                let limits = controls.limits_of(&worker);
+                if limits.is_empty() {
+                    anyhow::bail!("the claim was refused, yet the stored item matches the message");
+                }
+                return match under_limits(&worker, message, &limits, now, deadline, &token, deps)
+                    .await?
+                {
+                    Some(item) => claimed(item, message, &token, deps).await,
+                    None => Ok(None),
+                };
             };
             tracing::info!(worker = ?message.id, due = %message.due, reason = %reason, "skipped");
             if deps.emit_metrics {
@@ -160,6 +171,17 @@ async fn claim_or_skip(
             return Ok(None);
         }
     };
+    claimed(item, message, &token, deps).await
+}
+
+/// The run a claim wrote `item` for (holding `token`); a claimed item that no longer decodes
+/// is marked invalid.
+async fn claimed(
+    item: Item,
+    message: &Message,
+    token: &str,
+    deps: &Deps,
+) -> anyhow::Result<Option<Claimed>> {
     match Worker::from_item(&item) {
         Ok(worker) => Claimed::from_worker(worker)
             .map(Some)
@@ -168,12 +190,69 @@ async fn claim_or_skip(
             deps.store
                 .apply(&invalid_after_claim(
                     &message.id,
-                    &token,
+                    token,
                     &error,
                     deps.clock.now(),
                 ))
                 .await?;
             tracing::warn!(worker = ?message.id, error = ?error.to_string(), "claimed, but the item is invalid");
+            Ok(None)
+        }
+    }
+}
+
+/// The due run of `worker`, whose claim its rate `limits` refused: claimed on its reservation
+/// (the claimed item), or deferred to a start reserved now, or left to the delivery already on
+/// its way to its reservation (`None`).
+async fn under_limits(
+    worker: &Worker,
+    message: &Message,
+    limits: &[(Scope, Limit)],
+    mut now: DateTime<Utc>,
+    deadline: DateTime<Utc>,
+    token: &str,
+    deps: &Deps,
+) -> anyhow::Result<Option<Item>> {
+    let wait = |wait: TimeDelta| tokio::time::sleep(wait.to_std().unwrap_or_default());
+    let deferred = match on_limited(worker, now) {
+        OnLimited::Claim => worker.deferred_until,
+        OnLimited::WaitThenClaim(until) => {
+            wait(until).await;
+            now = deps.clock.now();
+            worker.deferred_until
+        }
+        OnLimited::Deferred(at) => {
+            // Early (a schedule fires up to a minute ahead) or a second copy: on to the start.
+            let queue = deps.delivery.worker_queue(worker.queue()).await?;
+            deps.delivery.send(message, &queue, route(at, now)).await?;
+            tracing::debug!(worker = ?message.id, due = %message.due, until = %at, "deferred; sent on");
+            return Ok(None);
+        }
+        OnLimited::Reserve => {
+            let mut start = now;
+            for (scope, limit) in limits {
+                start = start.max(reserve_start(deps.control.as_ref(), scope, limit, now).await?);
+            }
+            if start - now > MAX_EARLY_WAIT {
+                let at = Due::ceil(start);
+                let deferral = defer(worker, message, at, now, &deps.policy);
+                if let Applied::Written(_) = deps.store.apply(&deferral).await? {
+                    tracing::info!(worker = ?message.id, due = %message.due, until = %at, "deferred by a rate limit");
+                }
+                return Ok(None);
+            }
+            if start > now {
+                wait(start - now).await;
+                now = deps.clock.now();
+            }
+            None
+        }
+    };
+    let claim = claim_reserved(message, deferred, now, deadline, token);
+    match deps.store.apply(&claim).await? {
+        Applied::Written(item) => Ok(Some(item)),
+        Applied::Refused(_) => {
+            tracing::info!(worker = ?message.id, due = %message.due, "skipped: another delivery claimed the reservation");
             Ok(None)
         }
     }

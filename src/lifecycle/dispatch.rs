@@ -51,6 +51,8 @@ pub enum ChangeAction {
         message: Message,
         /// The worker's queue name.
         queue: String,
+        /// When it should arrive: the due time, or the start a rate limit deferred it to.
+        at: Due,
     },
     /// Mark the worker stopped (disabled while ready, or nothing to run).
     Stop(Update),
@@ -148,6 +150,7 @@ pub fn on_change(
                     due,
                 },
                 queue: worker.queue().to_owned(),
+                at: worker.deferred_until.map_or(due, |at| at.max(due)),
             }
         }
         Some(Status::Ready) => {
@@ -201,6 +204,7 @@ fn same_ready_state(old: &Worker, new: &Worker) -> bool {
         && old.task_id == new.task_id
         && old.next_due == new.next_due
         && old.held_by == new.held_by
+        && old.deferred_until == new.deferred_until
 }
 
 /// Marks a worker invalid because of `error` (once: an item already marked with this very
@@ -298,6 +302,7 @@ fn arm(
         .remove(attr::RETRY_OF)
         .remove(attr::RESUME_DUE)
         .remove(attr::HELD_BY)
+        .remove(attr::DEFERRED_UNTIL)
         .remove(attr::RUN_TOKEN)
         .remove(attr::LEASE_UNTIL)
         .remove(attr::PROGRESS)
@@ -335,6 +340,7 @@ fn stopped(
         .remove(attr::RETRY_OF)
         .remove(attr::RESUME_DUE)
         .remove(attr::HELD_BY)
+        .remove(attr::DEFERRED_UNTIL)
 }
 
 /// The due time of a run asked for at `now`: this second, or the second after the last run's
@@ -420,7 +426,9 @@ fn run_now(
                     alert::pending_alert(worker),
                     policy,
                 )
-                .set(attr::NEXT_DUE, s(asked));
+                .set(attr::NEXT_DUE, s(asked))
+                // A reservation was for the old due time; the new one reserves its own.
+                .remove(attr::DEFERRED_UNTIL);
                 match worker.retry_of {
                     // Waiting to retry: the retry runs now (its anchor keeps the grid).
                     Some(_) => moved,

@@ -55,7 +55,8 @@ pub fn claim(
         .set(attr::LEASE_UNTIL, s(format_stamp(lease_until)))
         .set(attr::LAST_RUN_START_TIME, s(format_stamp(now)))
         .set(attr::UPDATE_TIME, s(format_stamp(now)))
-        .remove(attr::HELD_BY);
+        .remove(attr::HELD_BY)
+        .remove(attr::DEFERRED_UNTIL);
     // Once the lease has passed, the sweeper looks at the run. A ready worker is in the index
     // already (its shard set by the write that made it ready); one a person wrote as ready
     // by hand gets the default partition, which the sweeper always reads.

@@ -79,6 +79,7 @@ pub fn on_paused(
                 .set(attr::ATTEMPT, n(0))
                 .remove(attr::RETRY_OF)
                 .remove(attr::RESUME_DUE)
+                .remove(attr::DEFERRED_UNTIL)
                 .remove(attr::CHECKPOINT)
                 .remove(attr::CHECKPOINT_DUE);
             let update = match next {

@@ -291,6 +291,7 @@ fn a_committed_ready_state_is_delivered() {
                 due: due("2027-01-01T09:00:00Z")
             },
             queue: "mail".into(),
+            at: due("2027-01-01T09:00:00Z"),
         }
     );
 }
@@ -2257,4 +2258,91 @@ fn resume_releases_only_the_workers_its_pause_holds() {
         ..held.clone()
     };
     assert_eq!(update.apply(Some(&released.to_item())), None);
+}
+
+// ---- rate limits ----
+
+#[test]
+fn a_deferral_keeps_the_due_time_marks_the_start_and_is_delivered_for_it() {
+    let worker = hourly("2027-01-01T09:00:00Z");
+    let message = message_for(&worker);
+    let start = due("2027-01-01T09:06:00Z");
+    let update = defer(&worker, &message, start, at(NOW), &policy());
+    let deferred = applied(&update, &worker);
+    assert_eq!(deferred.status, Some(Status::Ready));
+    assert_eq!(deferred.next_due, worker.next_due, "the due time stays");
+    assert_eq!(deferred.deferred_until, Some(start));
+    assert_eq!(deferred.attempt, worker.attempt, "not an attempt");
+    // The sweeper looks past the start, not past the due time: nothing is re-sent meanwhile.
+    assert_eq!(
+        deferred.to_item().get("sweepAt"),
+        Some(&s("2027-01-01T09:08:00Z"))
+    );
+    assert_eq!(
+        update.apply(Some(&deferred.to_item())),
+        None,
+        "deferred once: a second message's deferral changes nothing"
+    );
+    let ChangeAction::Deliver {
+        message: sent,
+        at: when,
+        ..
+    } = change(Some(&worker), Some(&deferred))
+    else {
+        panic!("the deferral is delivered")
+    };
+    assert_eq!((sent, when), (message, start));
+    assert_eq!(
+        change(Some(&deferred), Some(&deferred)),
+        ChangeAction::Ignore(Ignored::Unchanged)
+    );
+}
+
+#[test]
+fn a_deferred_run_is_claimed_on_its_reservation_once_its_start_comes() {
+    let worker = Worker {
+        deferred_until: Some(due("2027-01-01T09:06:00Z")),
+        ..hourly("2027-01-01T09:00:00Z")
+    };
+    let start = at("2027-01-01T09:06:00Z");
+    assert_eq!(
+        on_limited(&worker, start - TimeDelta::minutes(1)),
+        OnLimited::Deferred(due("2027-01-01T09:06:00Z")),
+        "early: its own delivery is on the way"
+    );
+    assert_eq!(
+        on_limited(&worker, start - TimeDelta::milliseconds(300)),
+        OnLimited::WaitThenClaim(TimeDelta::milliseconds(300))
+    );
+    assert_eq!(on_limited(&worker, start), OnLimited::Claim);
+    assert_eq!(
+        on_limited(&hourly("2027-01-01T09:00:00Z"), start),
+        OnLimited::Reserve
+    );
+    let message = message_for(&worker);
+    let claim = claim_reserved(
+        &message,
+        worker.deferred_until,
+        start,
+        start + TimeDelta::minutes(15),
+        "r1",
+    );
+    let running = applied(&claim, &worker);
+    assert_eq!(running.status, Some(Status::Running));
+    assert_eq!(running.deferred_until, None, "the reservation is used");
+    // Another reservation (the run-now request moved the due time and reserved again) fences.
+    let other = Worker {
+        deferred_until: Some(due("2027-01-01T09:07:00Z")),
+        ..worker.clone()
+    };
+    assert_eq!(claim.apply(Some(&other.to_item())), None);
+}
+
+#[test]
+fn run_now_on_a_deferred_worker_gives_up_its_reservation() {
+    let worker = requested(Worker {
+        deferred_until: Some(due("2027-01-01T10:06:00Z")),
+        ..hourly("2027-01-01T10:00:00Z")
+    });
+    assert_eq!(take_up(&worker).deferred_until, None);
 }

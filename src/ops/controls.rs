@@ -1,6 +1,7 @@
-//! `nextdue pause queue|kind NAME`, `nextdue resume queue|kind NAME` and `nextdue pauses`:
-//! the operators' pauses of whole classes of work, written to the control table that every
-//! executor reads (so a pause stops new starts within [`REFRESH`] and a message's trip).
+//! `nextdue pause queue|kind NAME`, `resume`, `pauses`, `limit queue|kind NAME 10/minute` and
+//! `limits`: the operators' pauses and rate limits of whole classes of work, written to the
+//! control table that every executor reads (so each takes hold within [`REFRESH`] and a
+//! message's trip).
 
 use chrono::{DateTime, TimeDelta, Utc};
 use clap::Args;
@@ -8,8 +9,8 @@ use clap::Args;
 use super::format::{self, paint, style};
 use super::list::parse_age;
 use super::{Connection, OpsError, OpsResult};
-use crate::controls::{Controls, Mode, Pause, REFRESH, Scope, describe};
-use crate::handlers::controls::{lift, pause, release};
+use crate::controls::{Controls, Limit, Mode, Pause, REFRESH, Scope, describe};
+use crate::handlers::controls::{lift, pause, release, set_limit};
 use crate::seams::ControlStore;
 
 /// What `pause` pauses, and how.
@@ -39,7 +40,23 @@ pub struct ResumeArgs {
     pub name: String,
 }
 
-/// `pauses` takes no arguments of its own.
+/// What `limit` limits, and to what.
+#[derive(Args, Clone, Debug)]
+pub struct LimitArgs {
+    /// `queue` or `kind`.
+    #[arg(value_parser = ["queue", "kind"])]
+    pub what: String,
+    /// The queue's or the kind's name.
+    pub name: String,
+    /// At most this many starts: `10/minute`, `5/second`, `100/hour` (spread evenly).
+    #[arg(required_unless_present = "off", conflicts_with = "off")]
+    pub rate: Option<Limit>,
+    /// Remove the limit instead.
+    #[arg(long)]
+    pub off: bool,
+}
+
+/// `pauses` and `limits` take no arguments of their own.
 #[derive(Args, Clone, Debug)]
 pub struct PausesArgs {}
 
@@ -162,6 +179,69 @@ pub async fn run_resume(connection: &Connection, args: &ResumeArgs) -> OpsResult
             REFRESH.num_seconds()
         ));
     }
+    Ok(())
+}
+
+/// Runs `nextdue limit`.
+pub async fn run_limit(connection: &Connection, args: &LimitArgs) -> OpsResult<()> {
+    let scope = scope(&args.what, &args.name)?;
+    let clients = connection.clients().await?;
+    let control = connection.control_on(&clients);
+    let limit = if args.off { None } else { args.rate };
+    let had = set_limit(&control, &scope, limit, connection.now())
+        .await
+        .map_err(|e| connection.explain_store("writing the limit", e))?;
+    if connection.json {
+        format::print_json(&serde_json::json!({
+            "scope": scope.key(),
+            "limit": limit.map(|l| l.to_string()),
+            "was": had.map(|l| l.to_string()),
+        }));
+        return Ok(());
+    }
+    let name = paint(&format::safe(&scope.to_string()), style::HEAD);
+    match (limit, had) {
+        (Some(limit), _) => format::print(&format!(
+            "{name} limited to {limit} (one start every {:.3} s), from within {} s; runs \
+             beyond it wait for the next free start",
+            limit.spacing().num_milliseconds() as f64 / 1000.0,
+            REFRESH.num_seconds()
+        )),
+        (None, Some(had)) => format::print(&format!(
+            "{name} no longer limited (it was {had}); runs already deferred keep their start"
+        )),
+        (None, None) => format::print(&format!("{name} was not limited (nothing changes)")),
+    }
+    Ok(())
+}
+
+/// Runs `nextdue limits`: every rate limit.
+pub async fn run_limits(connection: &Connection, _args: &PausesArgs) -> OpsResult<()> {
+    let clients = connection.clients().await?;
+    let (controls, _) = connection
+        .control_on(&clients)
+        .controls()
+        .await
+        .map_err(|e| connection.explain_store("reading the limits", e))?;
+    if connection.json {
+        let limits: serde_json::Map<_, _> = controls
+            .limits
+            .iter()
+            .map(|(key, limit)| (key.clone(), serde_json::json!(limit.to_string())))
+            .collect();
+        format::print_json(&serde_json::Value::Object(limits));
+        return Ok(());
+    }
+    if controls.limits.is_empty() {
+        format::print("nothing is rate-limited");
+        return Ok(());
+    }
+    let rows = controls
+        .limits
+        .iter()
+        .map(|(key, limit)| vec![format::safe(key), limit.to_string()])
+        .collect();
+    format::print(&format::table(&["LIMITED", "AT MOST"], rows));
     Ok(())
 }
 

@@ -52,18 +52,18 @@ pub use self::memory::{
 };
 pub use self::scripted::{MemoryFunctions, MemoryHttp, Scripted, http_answer};
 use crate::config::Settings;
-use crate::controls::{Mode, Pause, REFRESH, Scope};
+use crate::controls::{Limit, Mode, Pause, REFRESH, Scope};
 use crate::events;
 use crate::glue::mapping::{
     FUNCTION_TIMEOUT_SECONDS, QUEUE_BATCH_SIZE, STREAM_BATCH_SIZE, SWEEP_EVERY_SECONDS,
 };
 use crate::glue::queue::{Received, Redrive, after_failure, failed, sqs_event};
 use crate::glue::stream::{Filter, Retries};
-use crate::handlers::Handlers;
 use crate::handlers::controls;
 use crate::handlers::dispatcher::handle_stream;
 use crate::handlers::executor::handle_queue;
 use crate::handlers::sweeper::{dead_letter_mark, sweep_once};
+use crate::handlers::{Executor, Handlers};
 use crate::item::{AttributeValue, Item, RunRecord, Worker, attr};
 use crate::job::{Mail, Registry, Services};
 use crate::lifecycle::SweepReport;
@@ -154,6 +154,10 @@ pub struct Harness {
     functions: Arc<MemoryFunctions>,
     bus: Arc<MemoryBus>,
     handlers: Handlers,
+    seams: Seams,
+    settings: Settings,
+    registry: Registry,
+    more_executors: Vec<Executor>,
     filter: Filter,
     retries: Retries,
     sequence: u64,
@@ -202,7 +206,11 @@ impl Harness {
             },
         };
         Harness {
-            handlers: Handlers::new(seams, &settings, registry),
+            handlers: Handlers::new(seams.clone(), &settings, registry.clone()),
+            seams,
+            settings,
+            registry,
+            more_executors: Vec::new(),
             clock,
             store,
             control,
@@ -220,6 +228,16 @@ impl Harness {
             set_aside: Vec::new(),
             dispatched: Vec::new(),
         }
+    }
+
+    /// The deployment with `count` executors (at least one), each with its own reading of
+    /// the controls: messages due at one instant go out in batches to all of them at once, as
+    /// Lambda runs concurrent invocations.
+    pub fn with_executors(mut self, count: usize) -> Self {
+        self.more_executors = (1..count)
+            .map(|_| Executor::new(self.seams.clone(), &self.settings, self.registry.clone()))
+            .collect();
+        self
     }
 
     /// The virtual time now.
@@ -294,11 +312,18 @@ impl Harness {
             }
             self.clock.move_to(next);
             let now = self.now();
-            let batch = self.delivery.take_due(now, QUEUE_BATCH_SIZE);
-            if batch.is_empty() {
+            let mut batches = Vec::new();
+            while batches.len() <= self.more_executors.len() {
+                let batch = self.delivery.take_due(now, QUEUE_BATCH_SIZE);
+                if batch.is_empty() {
+                    break;
+                }
+                batches.push(batch);
+            }
+            if batches.is_empty() {
                 self.sweep(now).await;
             } else {
-                self.invoke_executor(batch, now).await;
+                self.invoke_executors(batches, now).await;
             }
             self.pump_stream().await;
         }
@@ -343,41 +368,54 @@ impl Harness {
         }
     }
 
-    /// Hands `batch` (messages of one queue, as [`MemoryDelivery::take_due`] gives them) to
-    /// the executor, and puts what it reports as failed back, or in the dead letters.
-    async fn invoke_executor(&mut self, batch: Vec<Waiting>, now: DateTime<Utc>) {
-        let Some(queue) = batch.first().map(|w| w.queue.clone()) else {
-            return;
-        };
-        let received = batch.iter().map(|waiting| Received {
-            message_id: waiting.id.to_string(),
-            body: waiting.body.clone(),
-            attributes: HashMap::from([(
-                "ApproximateReceiveCount".to_owned(),
-                (waiting.receives + 1).to_string(),
-            )]),
-            ..Received::default()
-        });
-        let event = sqs_event(&queue, None, received);
+    /// Hands each of `batches` to an executor of its own, all at once (as Lambda runs
+    /// concurrent invocations), and puts what each reports as failed back, or in the dead
+    /// letters.
+    async fn invoke_executors(&mut self, batches: Vec<Vec<Waiting>>, now: DateTime<Utc>) {
         let deadline = now + TimeDelta::seconds(FUNCTION_TIMEOUT_SECONDS);
-        let response = handle_queue(&event, &self.handlers.executor, deadline).await;
-        let failed = failed(&response);
-        for waiting in batch
+        let events: Vec<_> = batches
             .iter()
-            .filter(|w| failed.contains(w.id.to_string().as_str()))
-        {
-            let receives = waiting.receives + 1;
-            match after_failure(receives, now) {
-                Redrive::DeadLetter => {
-                    self.delivery.dead_letter(waiting);
-                    self.dead_letters.push(waiting.clone());
+            .filter_map(|batch| {
+                let queue = batch.first()?.queue.clone();
+                let received = batch.iter().map(|waiting| Received {
+                    message_id: waiting.id.to_string(),
+                    body: waiting.body.clone(),
+                    attributes: HashMap::from([(
+                        "ApproximateReceiveCount".to_owned(),
+                        (waiting.receives + 1).to_string(),
+                    )]),
+                    ..Received::default()
+                });
+                Some(sqs_event(&queue, None, received))
+            })
+            .collect();
+        let executors = std::iter::once(&self.handlers.executor).chain(&self.more_executors);
+        let responses = futures::future::join_all(
+            events
+                .iter()
+                .zip(executors)
+                .map(|(event, executor)| handle_queue(event, executor, deadline)),
+        )
+        .await;
+        for (batch, response) in batches.iter().zip(responses) {
+            let failed = failed(&response);
+            for waiting in batch
+                .iter()
+                .filter(|w| failed.contains(w.id.to_string().as_str()))
+            {
+                let receives = waiting.receives + 1;
+                match after_failure(receives, now) {
+                    Redrive::DeadLetter => {
+                        self.delivery.dead_letter(waiting);
+                        self.dead_letters.push(waiting.clone());
+                    }
+                    Redrive::Visible(back) => self.delivery.enqueue(
+                        waiting.queue.clone(),
+                        waiting.body.clone(),
+                        back,
+                        receives,
+                    ),
                 }
-                Redrive::Visible(back) => self.delivery.enqueue(
-                    waiting.queue.clone(),
-                    waiting.body.clone(),
-                    back,
-                    receives,
-                ),
             }
         }
     }
@@ -433,6 +471,15 @@ impl Harness {
                 pending.drain(..settled.done);
             }
         }
+    }
+
+    /// Sets `scope`'s rate limit (`None`: removes it), as `nextdue limit` does. Executors
+    /// see it within [`REFRESH`].
+    pub async fn limit(&mut self, scope: &Scope, limit: Option<Limit>) {
+        let now = self.now();
+        controls::set_limit(self.control.as_ref(), scope, limit, now)
+            .await
+            .expect("the control table in memory can always be written");
     }
 
     /// Pauses `scope` in `mode` from now, for `length` (none: until [`Harness::resume`]), as

@@ -8,6 +8,7 @@ mod events;
 #[path = "../common/kinds.rs"]
 mod kinds;
 mod lifecycle;
+mod limits;
 mod numbers;
 mod pauses;
 mod progress;
