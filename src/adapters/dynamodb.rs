@@ -46,6 +46,21 @@ pub struct Store {
     runs_table: String,
 }
 
+/// Where a scan of the workers table goes on: the key its last page ended at.
+#[derive(Clone, Debug)]
+pub struct ScanStart(HashMap<String, SdkValue>);
+
+/// One page of a scan of the workers table.
+#[derive(Clone, Debug)]
+pub struct ScanPage {
+    /// The items that passed the scan's filter.
+    pub items: Vec<Item>,
+    /// Where the next page starts (`None`: this was the last).
+    pub next: Option<ScanStart>,
+    /// How many items the page read, before the filter.
+    pub read: usize,
+}
+
 fn to_sdk(value: &AttributeValue) -> SdkValue {
     SdkValue::from(value.clone())
 }
@@ -273,11 +288,33 @@ impl Store {
         equal: &[(&str, String)],
         progress: &mut (dyn FnMut(usize) + Send),
     ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self.workers_page(equal, start).await?;
+            items.extend(page.items);
+            progress(items.len());
+            match page.next {
+                Some(next) => start = Some(next),
+                None => return Ok(items),
+            }
+        }
+    }
+
+    /// One page of the worker items whose attributes equal `equal`'s (a consistent scan from
+    /// `start`, `None` for the first page). A page reads at most 1 MB of the table, however
+    /// few items match.
+    pub async fn workers_page(
+        &self,
+        equal: &[(&str, String)],
+        start: Option<ScanStart>,
+    ) -> Result<ScanPage, StoreError> {
         let mut request = self
             .client
             .scan()
             .table_name(&self.workers_table)
-            .consistent_read(true);
+            .consistent_read(true)
+            .set_exclusive_start_key(start.map(|s| s.0));
         if !equal.is_empty() {
             let mut filters = Vec::new();
             for (i, (name, value)) in equal.iter().enumerate() {
@@ -288,14 +325,53 @@ impl Store {
             }
             request = request.filter_expression(filters.join(" AND "));
         }
-        let mut pages = request.into_paginator().send();
-        let mut items = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| self.error("Scan", &self.workers_table, e))?;
-            items.extend(page.items.unwrap_or_default().into_iter().map(Item::from));
-            progress(items.len());
+        let page = request
+            .send()
+            .await
+            .map_err(|e| self.error("Scan", &self.workers_table, e))?;
+        let items = page.items.unwrap_or_default().into_iter().map(Item::from);
+        Ok(ScanPage {
+            items: items.collect(),
+            next: page.last_evaluated_key.map(ScanStart),
+            read: usize::try_from(page.scanned_count).unwrap_or(0),
+        })
+    }
+
+    /// Writes whole worker items (each as `put_worker` does) in batches of 25, again for any
+    /// DynamoDB left unprocessed, until all are written.
+    pub async fn put_workers(&self, items: Vec<Item>) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+        let mut waiting: Vec<WriteRequest> = Vec::new();
+        for item in items {
+            let put = PutRequest::builder()
+                .set_item(Some(item.into()))
+                .build()
+                .expect("a put request with an item builds");
+            waiting.push(WriteRequest::builder().put_request(put).build());
         }
-        Ok(items)
+        let mut backoff = std::time::Duration::from_millis(50);
+        while !waiting.is_empty() {
+            let batch: Vec<WriteRequest> = waiting.drain(..waiting.len().min(25)).collect();
+            let output = self
+                .client
+                .batch_write_item()
+                .request_items(&self.workers_table, batch)
+                .send()
+                .await
+                .map_err(|e| self.error("BatchWriteItem", &self.workers_table, e))?;
+            let unprocessed = output
+                .unprocessed_items
+                .and_then(|mut left| left.remove(&self.workers_table))
+                .unwrap_or_default();
+            if unprocessed.is_empty() {
+                backoff = std::time::Duration::from_millis(50);
+            } else {
+                waiting.extend(unprocessed);
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(std::time::Duration::from_secs(2));
+            }
+        }
+        Ok(())
     }
 
     /// Sets attributes of the existing worker `id` (each a path, `params.to` as two names) in

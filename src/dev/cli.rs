@@ -32,6 +32,7 @@ use crate::dev::{
 use crate::item::{Status, Worker};
 use crate::job::Registry;
 use crate::ops;
+use crate::ops::bulk::Request;
 use crate::seams::WorkerStore;
 use crate::wiring::Stack;
 
@@ -63,12 +64,15 @@ enum Command {
     Put(Operate<ops::put::PutArgs>),
     /// Change a few attributes of a worker (`params.subject="Hi"`), checked first.
     Set(Operate<ops::set::SetArgs>),
-    /// Enable a worker (it is armed with a new task id).
-    Enable(Operate<ops::put::IdArgs>),
-    /// Disable a worker (it stops).
-    Disable(Operate<ops::put::IdArgs>),
+    /// Enable a worker (it is armed with a new task id), or every one `--where` matches.
+    Enable(Operate<ops::put::TargetArgs>),
+    /// Disable a worker (it stops), or every one `--where` matches.
+    Disable(Operate<ops::put::TargetArgs>),
     /// Ask a worker for one extra run as soon as possible; its schedule is kept.
-    RunNow(Operate<ops::put::IdArgs>),
+    RunNow(Operate<ops::put::TargetArgs>),
+    /// Run a failed worker again (a stopped or retrying one runs now; an invalid one is
+    /// checked again), or every one `--where` matches.
+    Retry(Operate<ops::put::TargetArgs>),
     /// Give up a run presumed lost now (as the sweeper would once its lease expires).
     Release(Operate<ops::put::IdArgs>),
     /// Pause a queue or a kind: due runs wait (`--mode hold`) or are skipped (`--mode skip`),
@@ -453,9 +457,12 @@ async fn run(registry: Registry) -> anyhow::Result<()> {
         Command::Runs(o) => ops::show::run_runs(&o.connection, &o.args).await,
         Command::Put(o) => ops::put::run_put(&o.connection, &o.args, &registry).await,
         Command::Set(o) => ops::set::run(&o.connection, &o.args, &registry).await,
-        Command::Enable(o) => ops::put::run_enable(&o.connection, &o.args).await,
-        Command::Disable(o) => ops::put::run_disable(&o.connection, &o.args).await,
-        Command::RunNow(o) => ops::put::run_now(&o.connection, &o.args).await,
+        Command::Enable(o) => ops::put::run_request(&o.connection, &o.args, Request::Enable).await,
+        Command::Disable(o) => {
+            ops::put::run_request(&o.connection, &o.args, Request::Disable).await
+        }
+        Command::RunNow(o) => ops::put::run_request(&o.connection, &o.args, Request::RunNow).await,
+        Command::Retry(o) => ops::put::run_request(&o.connection, &o.args, Request::Retry).await,
         Command::Release(o) => ops::release::run(&o.connection, &o.args, &registry).await,
         Command::Pause(o) => ops::controls::run_pause(&o.connection, &o.args).await,
         Command::Resume(o) => ops::controls::run_resume(&o.connection, &o.args).await,

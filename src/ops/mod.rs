@@ -4,12 +4,14 @@
 //! region and profile) or the emulator (`AWS_ENDPOINT_URL` or `--endpoint`), with the
 //! deployment's names from the same `NEXTDUE_…` settings as the Lambdas.
 
+pub mod bulk;
 pub mod controls;
 pub mod dead_letters;
 pub mod format;
 pub mod list;
 pub mod preview;
 pub mod put;
+pub mod put_lines;
 pub mod release;
 pub mod set;
 pub mod show;

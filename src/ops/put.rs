@@ -1,35 +1,59 @@
-//! `nextdue put` (write a worker, checked first), and `enable`, `disable`, `run-now`
+//! `nextdue put` (write a worker, checked first), and `enable`, `disable`, `run-now`, `retry`
 //! (conditional writes: acting on a worker that does not exist is an error, never a new
-//! half-item).
+//! half-item; `--where` acts on every worker a filter matches, see [`bulk`]).
 
 use std::collections::HashMap;
 use std::io::Read;
 
 use clap::Args;
 
+use super::bulk::{self, Filter, Request, request_update};
 use super::format::{self, paint, style};
 use super::{Connection, OpsError, OpsResult, program};
+use crate::adapters::dynamodb::Store;
 use crate::item::json::{self, Json};
 use crate::item::{AttributeValue, Image, Item, STATE_ATTRIBUTES, attr};
 use crate::job::Registry;
 use crate::lifecycle::{ChangeAction, on_change};
+use crate::seams::{Applied, WorkerStore};
 
 /// What `put` writes.
 #[derive(Args, Clone, Debug)]
 pub struct PutArgs {
     /// A JSON file holding the worker (plain JSON, or DynamoDB JSON as the console and
-    /// `aws dynamodb get-item` give it); `-` reads standard input.
+    /// `aws dynamodb get-item` give it), or many workers, one per line (JSON Lines: a
+    /// `.jsonl` or `.ndjson` file, or lines that are each a whole object); `-` reads
+    /// standard input.
     pub file: String,
-    /// Only check the item; write nothing.
+    /// Only check the item (or each line); write nothing.
     #[arg(long)]
     pub dry_run: bool,
 }
 
-/// Which worker `enable`, `disable` or `run-now` acts on.
+/// Which worker a command acts on.
 #[derive(Args, Clone, Debug)]
 pub struct IdArgs {
     /// The worker's id.
     pub id: String,
+}
+
+/// Which workers `enable`, `disable`, `run-now` or `retry` act on: one by id, or every one a
+/// filter matches.
+#[derive(Args, Clone, Debug)]
+pub struct TargetArgs {
+    /// The worker's id.
+    #[arg(required_unless_present = "filter", conflicts_with = "filter")]
+    pub id: Option<String>,
+    /// Every worker matching all of these: `status=invalid,kind=report,queue=default,
+    /// failed-since=12h,id-prefix=report-` (counted first, then confirmed).
+    #[arg(long = "where", value_name = "FILTER")]
+    pub filter: Option<Filter>,
+    /// With --where: go ahead without asking.
+    #[arg(long, requires = "filter")]
+    pub yes: bool,
+    /// With --where: only count the workers it would change.
+    #[arg(long, requires = "filter")]
+    pub dry_run: bool,
 }
 
 const TYPES: &[&str] = &["S", "N", "B", "BOOL", "NULL", "M", "L", "SS", "NS", "BS"];
@@ -101,7 +125,25 @@ pub fn problem(
     }
 }
 
-/// Runs `nextdue put`.
+/// The definition `put` writes of `item`: its id, the item without nextdue's own state, and
+/// the state attributes left out. A copy of a stored worker (as `aws dynamodb get-item` prints
+/// it) carries nextdue's state; written back it would pin the worker where it stood (a stopped
+/// worker would never run again). What put writes is the definition; the dispatcher arms it
+/// afresh.
+pub fn definition(mut item: Item) -> OpsResult<(String, Item, Vec<&'static str>)> {
+    let left_out: Vec<&str> = STATE_ATTRIBUTES
+        .iter()
+        .copied()
+        .filter(|name| item.remove(*name).is_some())
+        .collect();
+    match item.get(attr::ID) {
+        Some(AttributeValue::S(id)) if !id.is_empty() => Ok((id.clone(), item, left_out)),
+        _ => Err(OpsError("id: a worker needs an id (a string)".into())),
+    }
+}
+
+/// Runs `nextdue put`: one worker (JSON or DynamoDB JSON), or many (JSON Lines: one worker
+/// per line).
 pub async fn run_put(
     connection: &Connection,
     args: &PutArgs,
@@ -117,19 +159,10 @@ pub async fn run_put(
         std::fs::read_to_string(&args.file)
             .map_err(|e| OpsError(format!("reading {}: {e}", args.file)))?
     };
-    let mut item = parse_item(&text)?;
-    // A copy of a stored worker (as `aws dynamodb get-item` prints it) carries nextdue's state;
-    // written back it would pin the worker where it stood (a stopped worker would never run
-    // again). What put writes is the definition; the dispatcher arms it afresh.
-    let left_out: Vec<&str> = STATE_ATTRIBUTES
-        .iter()
-        .copied()
-        .filter(|name| item.remove(*name).is_some())
-        .collect();
-    let id = match item.get(attr::ID) {
-        Some(AttributeValue::S(id)) if !id.is_empty() => id.clone(),
-        _ => return Err(OpsError("id: a worker needs an id (a string)".into())),
-    };
+    if super::put_lines::is_json_lines(&args.file, &text) {
+        return super::put_lines::run(connection, &text, args.dry_run, registry).await;
+    }
+    let (id, item, left_out) = definition(parse_item(&text)?)?;
     let settings = connection.settings()?;
     if let Some(problem) = problem(&item, registry, &settings) {
         if connection.json {
@@ -179,40 +212,25 @@ pub async fn run_put(
     Ok(())
 }
 
-/// One conditional change to an existing worker.
-enum Change {
-    Enable,
-    Disable,
-    RunNow,
-}
-
-async fn change(connection: &Connection, id: &str, change: Change) -> OpsResult<()> {
+async fn change(connection: &Connection, id: &str, request: Request) -> OpsResult<()> {
     let store = connection.store().await?;
-    let (name, value) = match change {
-        Change::Enable => (attr::ENABLED, true),
-        Change::Disable => (attr::ENABLED, false),
-        Change::RunNow => (attr::RUN_NOW, true),
+    let Some((name, value)) = request.assignment() else {
+        return retry(connection, &store, id).await;
     };
-    let assignment = (vec![name.to_owned()], AttributeValue::Bool(value));
+    let assignment = (vec![name.to_owned()], value);
     let old = store
         .update_existing(id, &[assignment])
         .await
         .map_err(|e| connection.explain_store("changing the worker", e))?
-        .ok_or_else(|| {
-            OpsError(format!(
-                "no worker {id:?} in {} (nothing written; `{} put` writes a new one)",
-                connection.workers_table,
-                program()
-            ))
-        })?;
+        .ok_or_else(|| no_worker(connection, id))?;
 
     let was_enabled = old.get(attr::ENABLED) == Some(&AttributeValue::Bool(true));
     let status = match old.get(attr::STATUS) {
         Some(AttributeValue::S(status)) => status.clone(),
         _ => String::new(),
     };
-    let (changed, said) = match change {
-        Change::Enable if was_enabled && status == "stopped" => (
+    let (changed, said) = match request {
+        Request::Enable if was_enabled && status == "stopped" => (
             false,
             format!(
                 "was already enabled (nothing changes), and it is stopped: `{0} run-now {1}` \
@@ -222,24 +240,24 @@ async fn change(connection: &Connection, id: &str, change: Change) -> OpsResult<
                 format::safe(id)
             ),
         ),
-        Change::Enable if was_enabled => {
+        Request::Enable if was_enabled => {
             (false, "was already enabled (nothing changes)".to_owned())
         }
-        Change::Enable => (
+        Request::Enable => (
             true,
             "enabled: nextdue arms it with a new task id".to_owned(),
         ),
-        Change::Disable if !was_enabled => (false, "was already disabled".to_owned()),
-        Change::Disable => (
+        Request::Disable if !was_enabled => (false, "was already disabled".to_owned()),
+        Request::Disable => (
             true,
             "disabled: it stops (a run under way finishes first)".to_owned(),
         ),
-        Change::RunNow if !was_enabled => (
+        Request::RunNow if !was_enabled => (
             true,
             "asked to run now, but it is disabled: the request is reported on the item, not run"
                 .to_owned(),
         ),
-        Change::RunNow => (
+        Request::RunNow | Request::Retry => (
             true,
             "asked to run now: one extra run, then back to its schedule".to_owned(),
         ),
@@ -254,19 +272,59 @@ async fn change(connection: &Connection, id: &str, change: Change) -> OpsResult<
     Ok(())
 }
 
-/// Runs `nextdue enable`.
-pub async fn run_enable(connection: &Connection, args: &IdArgs) -> OpsResult<()> {
-    change(connection, &args.id, Change::Enable).await
+fn no_worker(connection: &Connection, id: &str) -> OpsError {
+    OpsError(format!(
+        "no worker {id:?} in {} (nothing written; `{} put` writes a new one)",
+        connection.workers_table,
+        program()
+    ))
 }
 
-/// Runs `nextdue disable`.
-pub async fn run_disable(connection: &Connection, args: &IdArgs) -> OpsResult<()> {
-    change(connection, &args.id, Change::Disable).await
+/// `retry ID`: the write [`request_update`] makes for the worker as it stands.
+async fn retry(connection: &Connection, store: &Store, id: &str) -> OpsResult<()> {
+    let item = super::show::worker_item(connection, store, id).await?;
+    let safe = format::safe(id);
+    let update = request_update(Request::Retry, &item, connection.now())
+        .map_err(|why| OpsError(format!("{safe} not retried: {why}")))?;
+    let rechecked = update.value(attr::RUN_NOW).is_none();
+    match store
+        .apply(&update)
+        .await
+        .map_err(|e| connection.explain_store("retrying the worker", e))?
+    {
+        Applied::Refused(_) => Err(OpsError(format!(
+            "{safe} changed meanwhile: nothing retried; `{} show {safe}` says where it stands",
+            program()
+        ))),
+        Applied::Written(_) if connection.json => {
+            format::print_json(&serde_json::json!({"id": id, "changed": true}));
+            Ok(())
+        }
+        Applied::Written(_) => {
+            let said = if rechecked {
+                "is checked again: armed if what made it invalid is gone, else it stays invalid \
+                 saying why"
+            } else {
+                "runs again now (one extra run, then on its schedule)"
+            };
+            format::print(&format!("{} {said}", paint(id, style::HEAD)));
+            Ok(())
+        }
+    }
 }
 
-/// Runs `nextdue run-now`.
-pub async fn run_now(connection: &Connection, args: &IdArgs) -> OpsResult<()> {
-    change(connection, &args.id, Change::RunNow).await
+/// Runs `enable`, `disable`, `run-now` or `retry` on one worker, or on every one `--where`
+/// matches.
+pub async fn run_request(
+    connection: &Connection,
+    args: &TargetArgs,
+    request: Request,
+) -> OpsResult<()> {
+    match (&args.id, &args.filter) {
+        (_, Some(filter)) => bulk::run(connection, request, filter, args.yes, args.dry_run).await,
+        (Some(id), None) => change(connection, id, request).await,
+        (None, None) => Err(OpsError("name a worker, or --where FILTER".into())),
+    }
 }
 
 #[cfg(test)]

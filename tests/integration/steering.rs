@@ -1,5 +1,5 @@
 //! Steering whole classes of work through the `nextdue` binary, against the emulator: a pause
-//! and a resume while `nextdue dev` runs.
+//! and a resume while `nextdue dev` runs, a bulk retry by filter, and a put of JSON Lines.
 
 use std::time::Duration;
 
@@ -80,4 +80,175 @@ async fn pausing_the_default_queue_stops_new_starts_and_resume_runs_each_held_wo
     let again = nextdue(Some(&stack), &["resume", "queue", "default"], None).await;
     assert!(again.stdout.contains("was not paused"), "{}", again.stdout);
     dev.kill().await.unwrap();
+}
+
+/// `count` worker items with ids `{prefix}-0000` on, each `json` with its id added.
+fn many(prefix: &str, count: usize, json: serde_json::Value) -> Vec<nextdue::item::Item> {
+    (0..count)
+        .map(|i| {
+            let mut item = json.clone();
+            item["id"] = json!(format!("{prefix}-{i:04}"));
+            serde_dynamo::to_item(&item).unwrap()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_retry_where_status_is_invalid_changes_exactly_the_workers_it_counted() {
+    let stack = TestStack::provisioned("bulk").await;
+    let invalid = json!({"kind": "log", "enabled": true, "status": "invalid",
+        "lastRunMessage": "invalid: queue: no queue \"reports\" in this deployment",
+        "params": {"message": "m"}});
+    let mut items = many("inv-log", 600, invalid.clone());
+    let mut other_kind = invalid.clone();
+    other_kind["kind"] = json!("email");
+    items.extend(many("inv-email", 150, other_kind));
+    let mut disabled = invalid.clone();
+    disabled["enabled"] = json!(false);
+    items.extend(many("inv-off", 50, disabled));
+    items.extend(many(
+        "ok",
+        200,
+        json!({"kind": "log", "enabled": true, "status": "stopped",
+        "lastRunSucceeded": true, "params": {"message": "m"}}),
+    ));
+    stack.stack.store.put_workers(items).await.unwrap();
+
+    let filter = "status=invalid,kind=log";
+    let counted = nextdue(
+        Some(&stack),
+        &["retry", "--where", filter, "--dry-run", "--json"],
+        None,
+    )
+    .await;
+    assert_eq!(counted.code, 0, "{}", counted.stderr);
+    let counted = counted.json();
+    assert_eq!(counted["scanned"], 1000, "the whole table read");
+    assert_eq!(counted["matched"], 650, "the disabled ones match too");
+    assert_eq!(counted["changes"], 600, "but are not retried: {counted}");
+    // Nothing was written by the count, and without --yes (no terminal) nothing is either.
+    let unasked = nextdue(Some(&stack), &["retry", "--where", filter], None).await;
+    assert_eq!(unasked.code, 1);
+    assert!(unasked.stderr.contains("add --yes"), "{}", unasked.stderr);
+    let at = "2031-05-06T07:08:09Z";
+    for id in ["inv-log-0000", "inv-log-0599"] {
+        assert_ne!(
+            stack.item(id).await.get("updateTime"),
+            Some(&nextdue::item::AttributeValue::S(
+                "2031-05-06T07:08:09.000Z".into()
+            ))
+        );
+    }
+
+    let done = nextdue(
+        Some(&stack),
+        &["retry", "--where", filter, "--yes", "--json", "--now", at],
+        None,
+    )
+    .await;
+    assert_eq!(done.code, 0, "{}", done.stderr);
+    assert_eq!(
+        done.json()["changed"],
+        counted["changes"],
+        "dry-run count = changed count"
+    );
+    assert_eq!(done.json()["movedMeanwhile"], 0);
+    let touched = |item: &nextdue::item::Item| {
+        item.get("updateTime")
+            == Some(&nextdue::item::AttributeValue::S(
+                "2031-05-06T07:08:09.000Z".into(),
+            ))
+    };
+    let mut changed = Vec::new();
+    for item in stack.stack.store.workers(&[], &mut |_| {}).await.unwrap() {
+        if touched(&item) {
+            changed.push(nextdue::ops::list::text(&item, "id").unwrap());
+        }
+    }
+    changed.sort();
+    let expected: Vec<String> = (0..600).map(|i| format!("inv-log-{i:04}")).collect();
+    assert_eq!(changed, expected, "exactly the matching ones");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn put_of_json_lines_writes_the_good_lines_and_reports_each_bad_one_by_number() {
+    let stack = TestStack::provisioned("put-lines").await;
+    let mut lines = Vec::new();
+    let mut bad = Vec::new();
+    for i in 0..1010 {
+        if i % 101 == 50 {
+            bad.push(lines.len() + 1);
+            lines.push(match bad.len() % 3 {
+                0 => format!(r#"{{"id": "w-{i}", "kind": "teleport", "enabled": true}}"#),
+                1 => format!(r#"{{"id": "w-{i}", "kind": "log", "enabled": "yes", "params": {{"message": "m"}}"#),
+                _ => format!(r#"{{"id": "w-{i}", "kind": "log", "enabled": "true", "params": {{"message": "m"}}}}"#),
+            });
+        } else {
+            lines.push(format!(
+                r#"{{"id": "w-{i}", "kind": "log", "params": {{"message": "line {i}"}}}}"#
+            ));
+        }
+    }
+    assert_eq!(bad.len(), 10);
+    let file = stack.state_dir.join("workers.jsonl");
+    std::fs::create_dir_all(&stack.state_dir).unwrap();
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let put = nextdue(
+        Some(&stack),
+        &["put", file.to_str().unwrap(), "--json"],
+        None,
+    )
+    .await;
+    assert_eq!(
+        put.code, 1,
+        "refused lines fail the command: {}",
+        put.stderr
+    );
+    let answer = put.json();
+    assert_eq!(answer["written"], 1000);
+    let refused: Vec<u64> = answer["refused"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(refused, bad.iter().map(|l| *l as u64).collect::<Vec<_>>());
+    for r in answer["refused"].as_array().unwrap() {
+        assert!(!r["message"].as_str().unwrap().is_empty(), "{r}");
+    }
+    let stored = stack.stack.store.workers(&[], &mut |_| {}).await.unwrap();
+    assert_eq!(
+        stored.len(),
+        1000,
+        "the good lines, each whole, and nothing else"
+    );
+    let sample = stack.item("w-7").await;
+    assert_eq!(
+        sample.get("params"),
+        serde_dynamo::to_item::<_, nextdue::item::Item>(json!({"params": {"message": "line 7"}}))
+            .unwrap()
+            .get("params")
+    );
+    let human = nextdue(
+        Some(&stack),
+        &["put", file.to_str().unwrap(), "--dry-run"],
+        None,
+    )
+    .await;
+    assert!(
+        human
+            .stdout
+            .contains("1000 valid workers (nothing written)"),
+        "{}",
+        human.stdout
+    );
+    assert!(
+        human.stdout.contains(&format!("line {}: not JSON", bad[0]))
+            && human.stdout.contains(&format!(
+                "line {} (w-151): invalid: enabled: expected a boolean",
+                bad[1]
+            )),
+        "{}",
+        human.stdout
+    );
 }
