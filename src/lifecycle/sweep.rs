@@ -89,13 +89,18 @@ pub fn sweep(
             None => SweepAction::Ignore,
         };
     }
+    // When its message should arrive: its due time, or the later start a rate limit deferred
+    // it to (nothing is overdue before that).
+    let expected = worker
+        .next_due
+        .map(|due| worker.deferred_until.map_or(due, |start| start.max(due)));
     match worker.status {
         Some(Status::Running) => match rescue(worker, now, jitter, planner, policy) {
             Some(finish) => SweepAction::Rescue(finish),
             None => SweepAction::Ignore,
         },
         Some(Status::Ready)
-            if worker.enabled && overdue(worker.next_due.map(|due| overdue_at(due, policy))) =>
+            if worker.enabled && overdue(expected.map(|at| overdue_at(at, policy))) =>
         {
             let (Some(task_id), Some(due)) = (&worker.task_id, worker.next_due) else {
                 return SweepAction::Ignore;
@@ -120,16 +125,20 @@ pub fn sweep(
         }
         // Ready, not overdue, but looked at too early: someone moved its nextDue later. Move
         // its look to match, so it is not read again on every pass until then.
-        Some(Status::Ready) => match (worker.next_due, worker.sweep_at) {
-            (Some(due), Some(at)) if at < overdue_at(due, policy) => {
+        Some(Status::Ready) => match (worker.next_due, expected, worker.sweep_at) {
+            (Some(due), Some(expected), Some(at)) if at < overdue_at(expected, policy) => {
                 let condition = Condition::All(vec![
                     Condition::Equals(attr::STATUS, update::s(Status::Ready.as_str())),
                     Condition::Equals(attr::NEXT_DUE, update::s(due)),
+                    Condition::equals_or_missing(
+                        attr::DEFERRED_UNTIL,
+                        worker.deferred_until.map(update::s),
+                    ),
                 ]);
                 SweepAction::Postpone(look(
                     Update::new(&worker.id, condition),
                     &worker.id,
-                    Some(overdue_at(due, policy)),
+                    Some(overdue_at(expected, policy)),
                     alert::pending_alert(worker),
                     policy,
                 ))

@@ -2346,3 +2346,40 @@ fn run_now_on_a_deferred_worker_gives_up_its_reservation() {
     });
     assert_eq!(take_up(&worker).deferred_until, None);
 }
+
+#[test]
+fn the_sweeper_waits_for_a_deferred_start_before_it_re_sends() {
+    let worker = hourly("2027-01-01T09:00:00Z");
+    let start = due("2027-01-01T09:30:00Z");
+    let deferred = applied(
+        &defer(&worker, &message_for(&worker), start, at(NOW), &policy()),
+        &worker,
+    );
+    let sweep_at = |now: &str, worker: &Worker| {
+        sweep(
+            worker,
+            at(now),
+            0.5,
+            &crate::jobs::builtin(),
+            &policy(),
+            None,
+        )
+    };
+    // Read early (an older look, say): past the due time's grace, but not the start's.
+    let looked_early = Worker {
+        sweep_at: Some(due("2027-01-01T09:02:00Z")),
+        ..deferred.clone()
+    };
+    let SweepAction::Postpone(update) = sweep_at("2027-01-01T09:05:00Z", &looked_early) else {
+        panic!("not re-sent before its start")
+    };
+    assert_eq!(
+        applied(&update, &looked_early).sweep_at,
+        Some(due("2027-01-01T09:32:00Z"))
+    );
+    // Past the start's grace, its message is presumed lost: sent again, for the same due time.
+    let SweepAction::Redeliver { message, .. } = sweep_at("2027-01-01T09:32:01Z", &deferred) else {
+        panic!("re-sent once the start has passed")
+    };
+    assert_eq!(message, message_for(&worker));
+}

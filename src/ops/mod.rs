@@ -7,6 +7,7 @@
 pub mod bulk;
 pub mod controls;
 pub mod dead_letters;
+pub mod definition;
 pub mod format;
 pub mod list;
 pub mod preview;

@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 
+use super::definition::{definition, parse_item, problem};
 use super::format::{self, paint, style};
-use super::put::{definition, parse_item, problem};
 use super::{Connection, OpsError, OpsResult};
 use crate::item::{AttributeValue, Item, attr};
 use crate::job::Registry;

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use clap::Args;
 
+use super::definition::problem;
 use super::format::{self, paint, style};
-use super::put::problem;
 use super::show::worker_item;
 use super::{Connection, OpsError, OpsResult, program};
 use crate::item::json::parse;
