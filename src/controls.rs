@@ -192,10 +192,10 @@ impl std::str::FromStr for Limit {
                 "{text:?}: a limit of 0 stops everything; pause instead (`pause … --mode hold`)"
             ));
         }
-        let per = match per.trim() {
-            "s" | "sec" | "second" => Per::Second,
-            "m" | "min" | "minute" => Per::Minute,
-            "h" | "hr" | "hour" => Per::Hour,
+        let per = match per.trim().to_ascii_lowercase().as_str() {
+            "s" | "sec" | "secs" | "second" | "seconds" => Per::Second,
+            "m" | "min" | "mins" | "minute" | "minutes" => Per::Minute,
+            "h" | "hr" | "hrs" | "hour" | "hours" => Per::Hour,
             _ => return Err(wrong()),
         };
         Ok(Limit { count, per })
@@ -425,7 +425,14 @@ mod tests {
             count: 10,
             per: Per::Minute,
         };
-        for text in ["10/minute", "10 per minute", "10/m", " 10 / min "] {
+        for text in [
+            "10/minute",
+            "10 per minute",
+            "10/m",
+            " 10 / min ",
+            "10/Minutes",
+            "10/mins",
+        ] {
             assert_eq!(text.parse::<Limit>(), Ok(ten), "{text}");
         }
         assert_eq!(ten.to_string(), "10 per minute");
@@ -440,7 +447,7 @@ mod tests {
                 .unwrap_err()
                 .contains("pause instead")
         );
-        for wrong in ["10", "ten/minute", "10/week", "-1/s", "/s"] {
+        for wrong in ["10", "ten/minute", "10/week", "-1/s", "/s", "10/ms"] {
             assert!(wrong.parse::<Limit>().is_err(), "{wrong}");
         }
     }

@@ -92,6 +92,14 @@ fn pause_json(scope: &Scope, pause: &Pause, now: DateTime<Utc>) -> serde_json::V
 /// Runs `nextdue pause`.
 pub async fn run_pause(connection: &Connection, args: &PauseArgs) -> OpsResult<()> {
     let scope = scope(&args.what, &args.name)?;
+    if args
+        .length
+        .is_some_and(|length| length <= TimeDelta::zero())
+    {
+        return Err(OpsError(
+            "--for 0 would end the pause as it begins: give a length (30m, 2h)".into(),
+        ));
+    }
     let clients = connection.clients().await?;
     let control = connection.control_on(&clients);
     let now = connection.now();
