@@ -87,6 +87,7 @@ pub fn swept(report: &SweepReport, now: DateTime<Utc>) -> Value {
         &[
             ("SweepRescued", "Count"),
             ("SweepRedelivered", "Count"),
+            ("SweepHeldBack", "Count"),
             ("SweepFailed", "Count"),
         ],
         json!({
@@ -94,6 +95,7 @@ pub fn swept(report: &SweepReport, now: DateTime<Utc>) -> Value {
             "SweepLookedAt": report.looked_at,
             "SweepRescued": report.rescued,
             "SweepRedelivered": report.redelivered,
+            "SweepHeldBack": report.held_back,
             "SweepFailed": report.failed,
         }),
     )

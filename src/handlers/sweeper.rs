@@ -17,7 +17,7 @@ use crate::lifecycle::{
     DEFAULT_SWEEP_SHARDS, SweepAction, SweepReport, rescue_recorded, route, sweep,
     sweep_undecodable,
 };
-use crate::seams::{Applied, RunWrite, next_version};
+use crate::seams::{Applied, QueueRef, RunWrite, next_version};
 use crate::timestamp::Due;
 
 /// Workers read per page of the index.
@@ -25,9 +25,36 @@ pub const PAGE_SIZE: i32 = 100;
 /// Pages read per shard in one pass, so one pass stays bounded (shards × 10 × 100 workers).
 pub const MAX_PAGES_PER_SHARD: usize = 10;
 
+/// The most messages one pass re-sends. With more overdue workers than this, the rest wait
+/// for the next passes, oldest first (they stay in the index as they are): a backlog is never
+/// multiplied by the sweeper.
+pub const MAX_RESENDS_PER_PASS: usize = 100;
+
+/// What a pass knows of the worker queues: how many messages each holds (read once a pass,
+/// when an overdue worker of it first comes up). A queue holding [`MAX_RESENDS_PER_PASS`] or
+/// more is deep: its overdue workers' messages are likely waiting in it, not lost, so none is
+/// re-sent until it drains below that.
+#[derive(Default)]
+struct Depths(std::collections::HashMap<String, u64>);
+
+impl Depths {
+    async fn deep(&mut self, sweeper: &Sweeper, queue: &QueueRef) -> anyhow::Result<bool> {
+        let held = match self.0.get(&queue.name) {
+            Some(held) => *held,
+            None => {
+                let held = sweeper.delivery.holding(&queue.name).await?;
+                self.0.insert(queue.name.clone(), held);
+                held
+            }
+        };
+        Ok(held >= MAX_RESENDS_PER_PASS as u64)
+    }
+}
+
 /// One pass of the sweeper at `now`. Fails only when the index cannot be read.
 pub async fn sweep_once(sweeper: &Sweeper, now: DateTime<Utc>) -> anyhow::Result<SweepReport> {
     let mut report = SweepReport::default();
+    let mut depths = Depths::default();
     // Read once a pass: which pauses hold workers (unknown: held workers are left as they are).
     let controls = match sweeper.control.controls().await {
         Ok((controls, _)) => Some(controls),
@@ -48,7 +75,15 @@ pub async fn sweep_once(sweeper: &Sweeper, now: DateTime<Utc>) -> anyhow::Result
                 .await?;
             for item in items {
                 report.looked_at += 1;
-                let looked = look_at(sweeper, &item, controls.as_ref(), now, &mut report).await;
+                let looked = look_at(
+                    sweeper,
+                    &item,
+                    controls.as_ref(),
+                    now,
+                    &mut depths,
+                    &mut report,
+                )
+                .await;
                 if let Err(error) = looked {
                     report.failed += 1;
                     tracing::warn!(worker = ?worker_id(&item), error = ?error.to_string(), "sweeper: could not act on this worker; the next pass tries again");
@@ -136,6 +171,7 @@ async fn look_at(
     item: &Item,
     controls: Option<&Controls>,
     now: DateTime<Utc>,
+    depths: &mut Depths,
     report: &mut SweepReport,
 ) -> anyhow::Result<()> {
     let id = worker_id(item);
@@ -185,8 +221,12 @@ async fn look_at(
             queue,
             update,
         } => {
+            let queue = sweeper.delivery.worker_queue(&queue).await?;
+            if report.redelivered >= MAX_RESENDS_PER_PASS || depths.deep(sweeper, &queue).await? {
+                report.held_back += 1;
+                return Ok(());
+            }
             if let Applied::Written(_) = sweeper.store.apply(&update).await? {
-                let queue = sweeper.delivery.worker_queue(&queue).await?;
                 sweeper
                     .delivery
                     .send(&message, &queue, route(message.due, now))

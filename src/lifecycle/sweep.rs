@@ -190,6 +190,10 @@ pub struct SweepReport {
     /// Held workers whose pause was over, released (their due time delivered).
     #[serde(default)]
     pub released: usize,
+    /// Overdue workers not re-sent this pass: the pass had re-sent its most, or their queue
+    /// holds so many messages that theirs is likely among them (the next pass looks again).
+    #[serde(default)]
+    pub held_back: usize,
     /// Workers (or dead-letter queues) the pass could not act on (each is logged; the next
     /// pass tries again).
     #[serde(default)]
@@ -202,6 +206,7 @@ impl SweepReport {
         self.rescued
             + self.redelivered
             + self.released
+            + self.held_back
             + self.forgotten
             + self.postponed
             + self.invalidated

@@ -539,8 +539,10 @@ impl Deliver for MemoryDelivery {
     }
 
     async fn holding(&self, name: &str) -> Result<u64, DeliveryError> {
+        // As SQS counts: messages visible or in flight, not those still delayed.
+        let now = self.clock.now();
         let state = lock(&self.state);
-        let waiting = state.waiting.iter().filter(|w| w.queue.name == name);
+        let waiting = (state.waiting.iter()).filter(|w| w.queue.name == name && w.at <= now);
         Ok(state.held.get(name).copied().unwrap_or(0) + waiting.count() as u64)
     }
 }

@@ -190,3 +190,78 @@ async fn a_ready_worker_that_no_longer_decodes_leaves_the_index_with_a_reason() 
     let report = sweep_once(&stack.stack.sweeper, later).await.unwrap();
     assert_eq!(report.looked_at, 0, "{report:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_overdue_workers_are_re_sent_at_most_a_cap_a_pass_and_none_is_lost() {
+    use nextdue::handlers::sweeper::MAX_RESENDS_PER_PASS;
+    let stack = TestStack::provisioned("resend-cap").await;
+    let items: Vec<nextdue::item::Item> = (0..1000)
+        .map(|i| {
+            serde_dynamo::to_item(json!({"id": format!("w{i:04}"), "kind": "log",
+                "enabled": true, "params": {"message": "m"}}))
+            .unwrap()
+        })
+        .collect();
+    stack.stack.store.put_workers(items).await.unwrap();
+    // The dispatcher arms each and sends its message; no executor takes them.
+    stack.drain_stream().await;
+    let url = stack.queue_url(&stack.names.queue_name("default")).await;
+    let later = Utc::now() + TimeDelta::hours(1);
+
+    // All 1,000 are overdue, and their messages wait in the queue: it is deep, so none is sent.
+    let deep = sweep_once(&stack.stack.sweeper, later).await.unwrap();
+    assert_eq!((deep.redelivered, deep.held_back), (0, 1000), "{deep:?}");
+
+    // The messages are lost (purged). Each pass re-sends at most the cap, oldest first; the
+    // queue is read empty after each pass, as an executor would take them.
+    stack
+        .stack
+        .clients
+        .sqs
+        .purge_queue()
+        .queue_url(&url)
+        .send()
+        .await
+        .unwrap();
+    let mut sent = std::collections::BTreeMap::<String, usize>::new();
+    let mut passes = 0;
+    loop {
+        let report = sweep_once(&stack.stack.sweeper, later).await.unwrap();
+        assert!(report.redelivered <= MAX_RESENDS_PER_PASS, "{report:?}");
+        if report.redelivered == 0 {
+            break;
+        }
+        passes += 1;
+        let mut taken = 0;
+        while taken < report.redelivered {
+            let messages = stack.receive(&url).await;
+            assert!(!messages.is_empty(), "a re-sent message went missing");
+            for message in messages {
+                let body: Message = serde_json::from_str(message.body().unwrap()).unwrap();
+                *sent.entry(body.id).or_default() += 1;
+                stack
+                    .stack
+                    .clients
+                    .sqs
+                    .delete_message()
+                    .queue_url(&url)
+                    .receipt_handle(message.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+                taken += 1;
+            }
+        }
+    }
+    assert_eq!(
+        passes,
+        1000 / MAX_RESENDS_PER_PASS,
+        "at the cap, pass after pass"
+    );
+    assert_eq!(
+        sent.len(),
+        1000,
+        "every overdue worker's message was sent again"
+    );
+    assert!(sent.values().all(|n| *n == 1), "and each once");
+}
