@@ -109,14 +109,22 @@ impl ControlStore for ControlTable {
             return Ok((Controls::default(), 0));
         };
         let version = number(&item, "version").unwrap_or(0);
-        let controls = serde_dynamo::from_item(item).map_err(|e| StoreError::Call {
-            operation: "GetItem",
-            table: self.table.clone(),
-            message: format!(
-                "the record {CONTROLS_KEY:?} is not nextdue's controls ({e}); fix or delete \
-                 it (deleting it resumes every pause)"
-            ),
-        })?;
+        let deserializer = serde_dynamo::Deserializer::from_attribute_value(
+            serde_dynamo::AttributeValue::from(AttributeValue::M(item)),
+        );
+        let controls =
+            serde_path_to_error::deserialize(deserializer).map_err(|e| StoreError::Malformed {
+                table: self.table.clone(),
+                key: CONTROLS_KEY.to_owned(),
+                message: format!(
+                    "{}: {}; fix it (pauses are {{\"mode\": \"hold\" or \"skip\", \"since\": an \
+                 RFC 3339 time, \"until\": one or none, \"by\": text}}, limits {{\"count\": a \
+                 number, \"per\": \"second\", \"minute\" or \"hour\"}}) or delete it \
+                 (which lifts every pause and limit)",
+                    e.path(),
+                    e.inner()
+                ),
+            })?;
         Ok((controls, version))
     }
 

@@ -533,7 +533,9 @@ impl WorkerWriter for Store {
         let (message, retry) = match put.await {
             Ok(None) => return Ok(Created::Written),
             Ok(Some(existing)) => return Ok(Created::Exists(existing)),
-            Err(StoreError::Refused { message, .. }) => (message, Retry::Never),
+            Err(StoreError::Refused { message, .. } | StoreError::Malformed { message, .. }) => {
+                (message, Retry::Never)
+            }
             Err(StoreError::Call { message, .. }) => (message, Retry::Backoff),
         };
         // The reason first: an id's end says little, and messages are cut at 1 KB.

@@ -48,6 +48,13 @@ impl ControlCache {
                     tracing::warn!(error = ?error.to_string(), "could not read the controls; using the last reading");
                     Ok(controls)
                 }
+                // A record edited into nonsense must not stop every run (each message would
+                // fail until it dead-lettered): without a good reading, no controls, said
+                // loudly at every refresh. A failed call is different: the message waits.
+                None if matches!(error, StoreError::Malformed { .. }) => {
+                    tracing::error!(error = ?error.to_string(), "the controls record is malformed; running without pauses or limits until it is fixed");
+                    Ok(Controls::default())
+                }
                 None => Err(error),
             },
         }

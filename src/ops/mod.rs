@@ -163,6 +163,7 @@ impl Connection {
                 self.explained(what, &table, sdk_error::code_in(&message), &message)
             }
             StoreError::Refused { message, .. } => OpsError(format!("{what}: {message}")),
+            error @ StoreError::Malformed { .. } => OpsError(format!("{what}: {error}")),
         }
     }
 

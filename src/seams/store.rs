@@ -44,6 +44,17 @@ pub enum StoreError {
         /// What DynamoDB said, in one line.
         message: String,
     },
+    /// A record nextdue keeps is not as nextdue writes it (someone edited it by hand):
+    /// reading it again cannot help until it is fixed.
+    #[error("the record {key:?} in {table} is malformed: {message}")]
+    Malformed {
+        /// The table.
+        table: String,
+        /// The record's key.
+        key: String,
+        /// What is wrong, and how to fix it.
+        message: String,
+    },
     /// The call failed (throttling, the network, the service, an answer that does not
     /// decode): it may succeed later.
     #[error("DynamoDB {operation} on {table}: {message}")]

@@ -252,3 +252,42 @@ async fn put_of_json_lines_writes_the_good_lines_and_reports_each_bad_one_by_num
         human.stdout
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_controls_record_edited_into_nonsense_stops_no_run_and_says_how_to_fix_it() {
+    let stack = TestStack::start("bad-controls").await;
+    // As someone might type it into the console: a capitalised mode.
+    let typed = json!({"id": "controls", "version": 3,
+        "pauses": {"queue:default": {"mode": "Hold", "since": "2026-12-04T10:00:00.000Z"}}});
+    stack
+        .stack
+        .clients
+        .dynamodb
+        .put_item()
+        .table_name(&stack.names.control_table)
+        .set_item(Some(serde_dynamo::to_item(&typed).unwrap()))
+        .send()
+        .await
+        .unwrap();
+    stack
+        .put(json!({"id": "runs-anyway", "kind": "log", "enabled": true, "params": {"message": "m"}}))
+        .await;
+    let worker = stack
+        .wait_for("runs-anyway", "run", |w| w.status == Some(Status::Stopped))
+        .await;
+    assert_eq!(worker.last_run_succeeded, Some(true));
+    for args in [&["pauses"][..], &["pause", "kind", "report"]] {
+        let said = nextdue(Some(&stack), args, None).await;
+        assert_eq!(said.code, 1, "{args:?}: {}", said.stdout);
+        assert!(
+            said.stderr.contains("\"controls\"")
+                && said.stderr.contains("is malformed")
+                && said.stderr.contains(
+                    "pauses.queue:default.mode: unknown variant `Hold`, expected `hold` or `skip`"
+                )
+                && said.stderr.contains("or delete it"),
+            "{args:?}: {}",
+            said.stderr
+        );
+    }
+}
