@@ -57,13 +57,12 @@ impl ControlStore for ControlTable {
         let Some(item) = item else { return Ok(None) };
         match (number(&item, "value"), number(&item, "version")) {
             (Some(value), Some(version)) => Ok(Some(Counter { value, version })),
-            _ => Err(StoreError::Call {
-                operation: "GetItem",
+            _ => Err(StoreError::Malformed {
                 table: self.table.clone(),
-                message: format!(
-                    "the record {key:?} is not a counter (it needs whole numbers `value` and \
-                     `version`); delete it and the next pass writes it again"
-                ),
+                key: key.to_owned(),
+                message: "not a counter (it needs whole numbers `value` and `version`); delete \
+                          it and nextdue writes it again"
+                    .into(),
             }),
         }
     }

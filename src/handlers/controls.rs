@@ -186,7 +186,15 @@ pub async fn reserve_start(
 ) -> Result<DateTime<Utc>, StoreError> {
     let key = rate_key(scope);
     loop {
-        let read = control.counter(&key).await?;
+        let read = match control.counter(&key).await {
+            Ok(read) => read,
+            // As with the controls record: nonsense written by hand stops no run.
+            Err(error @ StoreError::Malformed { .. }) => {
+                tracing::error!(error = ?error.to_string(), "a rate limit's counter is malformed; starting without the limit until it is fixed");
+                return Ok(now);
+            }
+            Err(error) => return Err(error),
+        };
         let (start, next) = reserve(read.map(|c| c.value), now, limit);
         if control.set_counter(&key, read, next).await? {
             return Ok(start);

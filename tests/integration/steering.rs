@@ -291,3 +291,29 @@ async fn a_controls_record_edited_into_nonsense_stops_no_run_and_says_how_to_fix
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limit_counter_edited_into_nonsense_stops_no_run() {
+    let stack = TestStack::start("bad-counter").await;
+    let limited = nextdue(Some(&stack), &["limit", "kind", "log", "1/hour"], None).await;
+    assert_eq!(limited.code, 0, "{}", limited.stderr);
+    stack
+        .stack
+        .clients
+        .dynamodb
+        .put_item()
+        .table_name(&stack.names.control_table)
+        .set_item(Some(
+            serde_dynamo::to_item(json!({"id": "rate:kind:log", "value": "lots"})).unwrap(),
+        ))
+        .send()
+        .await
+        .unwrap();
+    stack
+        .put(json!({"id": "runs-anyway", "kind": "log", "enabled": true, "params": {"message": "m"}}))
+        .await;
+    let worker = stack
+        .wait_for("runs-anyway", "run", |w| w.status == Some(Status::Stopped))
+        .await;
+    assert_eq!(worker.last_run_succeeded, Some(true));
+}
