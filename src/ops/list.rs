@@ -206,6 +206,13 @@ impl Row {
             (Some("ready"), _, Some(scope)) => Some(format!(
                 "held by the pause of {scope}: runs once when it ends"
             )),
+            (Some("ready"), _, None) if self.more.contains_key(attr::DEFERRED_UNTIL) => {
+                let start = self.more.get(attr::DEFERRED_UNTIL).and_then(|s| s.as_str());
+                Some(format!(
+                    "deferred by a rate limit: starts at {}",
+                    start.unwrap_or("?")
+                ))
+            }
             _ => self.last_run_message.clone(),
         }
     }
@@ -334,6 +341,29 @@ pub async fn run(connection: &Connection, args: &ListArgs) -> OpsResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_held_or_deferred_worker_says_so_in_its_row() {
+        let row = |json: serde_json::Value| Row::of(&serde_dynamo::to_item(json).unwrap());
+        let held = row(
+            serde_json::json!({"id": "a", "kind": "report", "status": "ready", "heldBy": "kind:report",
+            "lastRunMessage": "older news"}),
+        );
+        assert_eq!(held.status_word(), "held");
+        assert_eq!(
+            held.message().as_deref(),
+            Some("held by the pause of kind report: runs once when it ends")
+        );
+        let deferred = row(
+            serde_json::json!({"id": "b", "kind": "log", "status": "ready",
+            "deferredUntil": "2027-01-01T09:06:00Z"}),
+        );
+        assert_eq!(deferred.status_word(), "ready");
+        assert_eq!(
+            deferred.message().as_deref(),
+            Some("deferred by a rate limit: starts at 2027-01-01T09:06:00Z")
+        );
+    }
 
     #[test]
     fn ages_read_a_number_and_a_unit() {
