@@ -47,10 +47,10 @@ pub struct TargetArgs {
     #[arg(long = "where", value_name = "FILTER")]
     pub filter: Option<Filter>,
     /// With --where: go ahead without asking.
-    #[arg(long, requires = "filter")]
+    #[arg(long)]
     pub yes: bool,
     /// With --where: only count the workers it would change.
-    #[arg(long, requires = "filter")]
+    #[arg(long)]
     pub dry_run: bool,
 }
 
@@ -234,6 +234,14 @@ pub async fn run_request(
 ) -> OpsResult<()> {
     match (&args.id, &args.filter) {
         (_, Some(filter)) => bulk::run(connection, request, filter, args.yes, args.dry_run).await,
+        // Said, not ignored: a dry run that wrote would be the worst surprise.
+        (Some(_), None) if args.dry_run || args.yes => Err(OpsError(format!(
+            "--dry-run and --yes go with --where; `{} {} ID` changes the one worker at once \
+             (`{} show ID` shows it first)",
+            program(),
+            request.name(),
+            program()
+        ))),
         (Some(id), None) => change(connection, id, request).await,
         (None, None) => Err(OpsError("name a worker, or --where FILTER".into())),
     }

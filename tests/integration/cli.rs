@@ -683,6 +683,14 @@ async fn cli_errors_say_what_to_do() {
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr.contains("cannot reach the emulator at http://127.0.0.1:9: start it with `infra/emulator.sh start`"), "{stderr}");
+    // A dry run of one worker is refused, not run for real.
+    stack
+        .put(json!({"id": "w", "kind": "log", "enabled": false, "params": {"message": "m"}}))
+        .await;
+    let dry = nextdue(Some(&stack), &["enable", "w", "--dry-run"], None).await;
+    assert_eq!(dry.code, 1);
+    assert!(dry.stderr.contains("go with --where"), "{}", dry.stderr);
+    assert!(!stack.worker("w").await.enabled, "nothing written");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
