@@ -1,5 +1,6 @@
 //! The operators' controls as the handlers use them: the executor's cached reading of them,
-//! reserving a start under a rate limit, and pausing, resuming and limiting (the operator commands and the test kit call the same functions).
+//! reserving a start under a rate limit, and pausing, resuming and limiting (the operator
+//! commands and the test kit call the same functions).
 
 use std::sync::{Arc, Mutex};
 
@@ -28,7 +29,8 @@ impl ControlCache {
     }
 
     /// The controls at `now`: as read less than [`REFRESH`] ago, or read afresh. When the read
-    /// fails, the last reading stands in (a pause goes on holding); with none, the error.
+    /// fails, the last reading stands in (a pause goes on holding) for another [`REFRESH`];
+    /// with none, the error (or, for a malformed record, no controls).
     pub async fn get(&self, now: DateTime<Utc>) -> Result<Controls, StoreError> {
         let last = self.last.lock().unwrap_or_else(|e| e.into_inner()).clone();
         if let Some((controls, read)) = &last
@@ -37,33 +39,34 @@ impl ControlCache {
         {
             return Ok(controls.clone());
         }
-        match self.control.controls().await {
-            Ok((controls, _)) => {
-                *self.last.lock().unwrap_or_else(|e| e.into_inner()) =
-                    Some((controls.clone(), now));
-                Ok(controls)
-            }
+        let reading = match self.control.controls().await {
+            Ok((controls, _)) => controls,
             Err(error) => match last {
                 Some((controls, _)) => {
                     tracing::warn!(error = ?error.to_string(), "could not read the controls; using the last reading");
-                    Ok(controls)
+                    controls
                 }
                 // A record edited into nonsense must not stop every run (each message would
                 // fail until it dead-lettered): without a good reading, no controls, said
                 // loudly at every refresh. A failed call is different: the message waits.
                 None if matches!(error, StoreError::Malformed { .. }) => {
                     tracing::error!(error = ?error.to_string(), "the controls record is malformed; running without pauses or limits until it is fixed");
-                    Ok(Controls::default())
+                    Controls::default()
                 }
-                None => Err(error),
+                None => return Err(error),
             },
-        }
+        };
+        // Kept for REFRESH whatever its source, so a failing read is tried (and logged) once
+        // every few seconds, not once a message.
+        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some((reading.clone(), now));
+        Ok(reading)
     }
 }
 
 /// Writes one change to the controls at `now`, read afresh and written on the version read,
-/// again if another write came first (pauses ended more than [`crate::controls::ENDED_KEPT`] ago are forgotten
-/// on the way). Returns what `change` returned.
+/// again if another write came first (pauses ended more than
+/// [`crate::controls::ENDED_KEPT`] ago are forgotten on the way). Returns what `change`
+/// returned.
 async fn change_controls<T>(
     control: &dyn ControlStore,
     now: DateTime<Utc>,
@@ -199,5 +202,59 @@ pub async fn reserve_start(
         if control.set_counter(&key, read, next).await? {
             return Ok(start);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::seams::Counter;
+
+    /// A control table whose controls record is always malformed, counting the reads.
+    #[derive(Default)]
+    struct Malformed(AtomicUsize);
+
+    #[async_trait]
+    impl ControlStore for Malformed {
+        async fn counter(&self, _: &str) -> Result<Option<Counter>, StoreError> {
+            Ok(None)
+        }
+        async fn set_counter(
+            &self,
+            _: &str,
+            _: Option<Counter>,
+            _: u64,
+        ) -> Result<bool, StoreError> {
+            Ok(true)
+        }
+        async fn controls(&self) -> Result<(Controls, u64), StoreError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Err(StoreError::Malformed {
+                table: "control".into(),
+                key: "controls".into(),
+                message: "pauses: expected a map".into(),
+            })
+        }
+        async fn set_controls(&self, _: &Controls, _: u64) -> Result<bool, StoreError> {
+            Ok(false)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_malformed_record_means_no_controls_read_again_once_a_refresh_not_once_a_message() {
+        let table = Arc::new(Malformed::default());
+        let cache = ControlCache::new(table.clone());
+        let t0 = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        for seconds in [0, 1, 4] {
+            let controls = cache.get(t0 + TimeDelta::seconds(seconds)).await.unwrap();
+            assert_eq!(controls, Controls::default());
+        }
+        assert_eq!(table.0.load(Ordering::SeqCst), 1, "one read within REFRESH");
+        cache.get(t0 + REFRESH).await.unwrap();
+        assert_eq!(table.0.load(Ordering::SeqCst), 2);
     }
 }
