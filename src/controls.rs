@@ -222,7 +222,9 @@ pub fn rate_key(scope: &Scope) -> String {
 /// the earliest free start (milliseconds since the epoch, as the control table keeps it;
 /// `None` before the first), `now` the time of asking. Returns the reserved start (now, or
 /// the next free one) and the earliest free start after it. Starts so reserved are at least
-/// [`Limit::spacing`] apart, so no window of one period holds more than `count` of them.
+/// [`Limit::spacing`] apart, so no window of one period holds more than `count` of them. The
+/// control store's `take_start` applies it atomically (DynamoDB's adapter in two conditional
+/// update expressions; the conformance suite holds both to the same starts).
 pub fn reserve(next: Option<u64>, now: DateTime<Utc>, limit: &Limit) -> (DateTime<Utc>, u64) {
     let now_ms = u64::try_from(now.timestamp_millis()).unwrap_or(0);
     let start = next.map_or(now_ms, |next| next.max(now_ms));

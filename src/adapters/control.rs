@@ -8,10 +8,12 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use crate::adapters::dynamodb::store_error;
-use crate::controls::Controls;
+use chrono::{DateTime, Utc};
+
+use crate::controls::{Controls, Limit};
 use crate::seams::{ControlStore, Counter, StoreError, next_version};
 
 /// The control table's key of the operators' controls.
@@ -34,7 +36,7 @@ impl ControlTable {
     }
 }
 
-fn number(item: &HashMap<String, AttributeValue>, name: &str) -> Option<u64> {
+fn number_of(item: &HashMap<String, AttributeValue>, name: &str) -> Option<u64> {
     match item.get(name) {
         Some(AttributeValue::N(n)) => n.parse().ok(),
         _ => None,
@@ -55,7 +57,7 @@ impl ControlStore for ControlTable {
             .map_err(|e| store_error("GetItem", &self.table, e))?
             .item;
         let Some(item) = item else { return Ok(None) };
-        match (number(&item, "value"), number(&item, "version")) {
+        match (number_of(&item, "value"), number_of(&item, "version")) {
             (Some(value), Some(version)) => Ok(Some(Counter { value, version })),
             _ => Err(StoreError::Malformed {
                 table: self.table.clone(),
@@ -93,6 +95,80 @@ impl ControlStore for ControlTable {
         conditional(request.send().await, &self.table)
     }
 
+    async fn take_start(
+        &self,
+        key: &str,
+        limit: &Limit,
+        now: DateTime<Utc>,
+    ) -> Result<DateTime<Utc>, StoreError> {
+        let now_ms = now.timestamp_millis();
+        let spacing = limit.spacing().num_milliseconds();
+        let number = |n: i64| AttributeValue::N(n.to_string());
+        let update = || {
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .key("id", AttributeValue::S(key.to_owned()))
+                .expression_attribute_names("#value", "value")
+                .expression_attribute_names("#version", "version")
+        };
+        let malformed = |error: StoreError| match error {
+            StoreError::Refused { message, .. } => StoreError::Malformed {
+                table: self.table.clone(),
+                key: key.to_owned(),
+                message: format!(
+                    "not a counter ({message}): it needs whole numbers `value` and `version`; \
+                     delete it and nextdue writes it again"
+                ),
+            },
+            other => other,
+        };
+        // The limit has room now: take now, the next free start one spacing on. (The type
+        // test keeps a value written by hand as a string a failed condition: DynamoDB would
+        // find the comparison false anyway, the emulator fails the call.)
+        let now_free = update()
+            .condition_expression(
+                "attribute_not_exists(#value) OR (attribute_type(#value, :number) AND #value <= :now)",
+            )
+            .expression_attribute_values(":number", AttributeValue::S("N".into()))
+            .update_expression(
+                "SET #value = :next, #version = if_not_exists(#version, :zero) + :one",
+            )
+            .expression_attribute_values(":now", number(now_ms))
+            .expression_attribute_values(":next", number(now_ms + spacing))
+            .expression_attribute_values(":zero", number(0))
+            .expression_attribute_values(":one", number(1))
+            .send()
+            .await;
+        match now_free {
+            Ok(_) => return Ok(now),
+            Err(SdkError::ServiceError(service))
+                if service.err().is_conditional_check_failed_exception() => {}
+            Err(error) => return Err(malformed(store_error("UpdateItem", &self.table, error))),
+        }
+        // It has not: take the next free start, moving it on by one spacing in the same write.
+        let taken = update()
+            .update_expression("SET #value = #value + :spacing, #version = #version + :one")
+            .expression_attribute_values(":spacing", number(spacing))
+            .expression_attribute_values(":one", number(1))
+            .return_values(ReturnValue::UpdatedOld)
+            .send()
+            .await
+            .map_err(|e| malformed(store_error("UpdateItem", &self.table, e)))?;
+        let start = taken
+            .attributes
+            .as_ref()
+            .and_then(|old| number_of(old, "value"))
+            .and_then(|ms| DateTime::from_timestamp_millis(i64::try_from(ms).ok()?));
+        start.ok_or_else(|| StoreError::Malformed {
+            table: self.table.clone(),
+            key: key.to_owned(),
+            message: "not a counter: `value` is not a whole number of milliseconds; delete it \
+                      and nextdue writes it again"
+                .into(),
+        })
+    }
+
     async fn controls(&self) -> Result<(Controls, u64), StoreError> {
         let item = self
             .client
@@ -107,7 +183,7 @@ impl ControlStore for ControlTable {
         let Some(item) = item else {
             return Ok((Controls::default(), 0));
         };
-        let version = number(&item, "version").unwrap_or(0);
+        let version = number_of(&item, "version").unwrap_or(0);
         let deserializer = serde_dynamo::Deserializer::from_attribute_value(
             serde_dynamo::AttributeValue::from(AttributeValue::M(item)),
         );

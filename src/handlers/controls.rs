@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::controls::{Controls, Limit, Mode, Pause, REFRESH, Scope, rate_key, reserve};
+use crate::controls::{Controls, Limit, Mode, Pause, REFRESH, Scope, rate_key};
 use crate::item::Image;
 use crate::lifecycle::{DEFAULT_SWEEP_SHARDS, Policy, release_held};
 use crate::seams::{Applied, ControlStore, StoreError, WorkerStore};
@@ -179,29 +179,21 @@ pub async fn set_limit(
 }
 
 /// Reserves the next free start under `scope`'s `limit` at `now`, in the control table's
-/// counter of that scope (read, then written only from the reading, again if another executor
-/// came first), so the limit holds across every executor. Returns the start reserved.
+/// counter of that scope (taken atomically, so the limit holds across every executor).
+/// Returns the start reserved.
 pub async fn reserve_start(
     control: &dyn ControlStore,
     scope: &Scope,
     limit: &Limit,
     now: DateTime<Utc>,
 ) -> Result<DateTime<Utc>, StoreError> {
-    let key = rate_key(scope);
-    loop {
-        let read = match control.counter(&key).await {
-            Ok(read) => read,
-            // As with the controls record: nonsense written by hand stops no run.
-            Err(error @ StoreError::Malformed { .. }) => {
-                tracing::error!(error = ?error.to_string(), "a rate limit's counter is malformed; starting without the limit until it is fixed");
-                return Ok(now);
-            }
-            Err(error) => return Err(error),
-        };
-        let (start, next) = reserve(read.map(|c| c.value), now, limit);
-        if control.set_counter(&key, read, next).await? {
-            return Ok(start);
+    match control.take_start(&rate_key(scope), limit, now).await {
+        // As with the controls record: nonsense written by hand stops no run.
+        Err(error @ StoreError::Malformed { .. }) => {
+            tracing::error!(error = ?error.to_string(), "a rate limit's counter is malformed; starting without the limit until it is fixed");
+            Ok(now)
         }
+        other => other,
     }
 }
 
@@ -230,6 +222,14 @@ mod tests {
             _: u64,
         ) -> Result<bool, StoreError> {
             Ok(true)
+        }
+        async fn take_start(
+            &self,
+            _: &str,
+            _: &Limit,
+            now: DateTime<Utc>,
+        ) -> Result<DateTime<Utc>, StoreError> {
+            Ok(now)
         }
         async fn controls(&self) -> Result<(Controls, u64), StoreError> {
             self.0.fetch_add(1, Ordering::SeqCst);

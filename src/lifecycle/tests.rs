@@ -2014,6 +2014,24 @@ fn message_for(worker: &Worker) -> Message {
     }
 }
 
+/// What the executor does with `message` of `worker`, refused by `scope`'s `pause` at NOW.
+fn paused(
+    worker: &Worker,
+    message: &Message,
+    scope: &crate::controls::Scope,
+    pause: &crate::controls::Pause,
+) -> Paused {
+    on_paused(
+        worker,
+        message,
+        scope,
+        pause,
+        at(NOW),
+        &crate::jobs::builtin(),
+        &policy(),
+    )
+}
+
 fn controls_with(scope: &crate::controls::Scope, pause: crate::controls::Pause) -> Controls {
     let mut controls = Controls::default();
     controls.pauses.insert(scope.key(), pause);
@@ -2061,14 +2079,11 @@ fn a_hold_keeps_the_worker_ready_at_its_due_time_marked_and_looked_at_later() {
     use crate::controls::{Mode, Scope};
     let worker = hourly("2027-01-01T09:00:00Z");
     let scope = Scope::Queue("default".into());
-    let Paused::Hold(update) = on_paused(
+    let Paused::Hold(update) = paused(
         &worker,
         &message_for(&worker),
         &scope,
         &pause(Mode::Hold, None),
-        at(NOW),
-        &crate::jobs::builtin(),
-        &policy(),
     ) else {
         panic!("a hold pause holds")
     };
@@ -2090,15 +2105,7 @@ fn a_hold_keeps_the_worker_ready_at_its_due_time_marked_and_looked_at_later() {
         task_id: "t0".into(),
         ..message_for(&worker)
     };
-    let Paused::Hold(stale) = on_paused(
-        &worker,
-        &stale,
-        &scope,
-        &pause(Mode::Hold, None),
-        at(NOW),
-        &crate::jobs::builtin(),
-        &policy(),
-    ) else {
+    let Paused::Hold(stale) = paused(&worker, &stale, &scope, &pause(Mode::Hold, None)) else {
         panic!()
     };
     assert_eq!(stale.apply(Some(&worker.to_item())), None, "fenced");
@@ -2113,14 +2120,11 @@ fn a_hold_keeps_the_worker_ready_at_its_due_time_marked_and_looked_at_later() {
 fn a_pause_with_an_end_is_looked_at_when_it_ends() {
     use crate::controls::{Mode, Scope};
     let worker = hourly("2027-01-01T09:00:00Z");
-    let Paused::Hold(update) = on_paused(
+    let Paused::Hold(update) = paused(
         &worker,
         &message_for(&worker),
         &Scope::Kind("log".into()),
         &pause(Mode::Hold, Some("2027-01-01T09:05:00Z")),
-        at(NOW),
-        &crate::jobs::builtin(),
-        &policy(),
     ) else {
         panic!()
     };
@@ -2133,14 +2137,11 @@ fn a_pause_with_an_end_is_looked_at_when_it_ends() {
 fn a_skip_records_the_due_time_and_moves_to_the_next_grid_time() {
     use crate::controls::{Mode, Scope};
     let worker = hourly("2027-01-01T09:00:00Z");
-    let Paused::Skip { record, update } = on_paused(
+    let Paused::Skip { record, update } = paused(
         &worker,
         &message_for(&worker),
         &Scope::Queue("default".into()),
         &pause(Mode::Skip, None),
-        at(NOW),
-        &crate::jobs::builtin(),
-        &policy(),
     ) else {
         panic!("a skip pause skips")
     };
@@ -2163,14 +2164,11 @@ fn a_skip_records_the_due_time_and_moves_to_the_next_grid_time() {
 fn a_skipped_one_shot_stops_saying_why() {
     use crate::controls::{Mode, Scope};
     let worker = ready("w1", "t1", "2027-01-01T09:00:00Z");
-    let Paused::Skip { update, .. } = on_paused(
+    let Paused::Skip { update, .. } = paused(
         &worker,
         &message_for(&worker),
         &Scope::Kind("log".into()),
         &pause(Mode::Skip, Some("2027-01-01T10:00:00Z")),
-        at(NOW),
-        &crate::jobs::builtin(),
-        &policy(),
     ) else {
         panic!()
     };

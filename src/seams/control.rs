@@ -5,7 +5,9 @@
 
 use async_trait::async_trait;
 
-use crate::controls::Controls;
+use chrono::{DateTime, Utc};
+
+use crate::controls::{Controls, Limit};
 use crate::seams::StoreError;
 
 /// A counter as read: its value, and how many times it was written (each write is one more).
@@ -18,7 +20,8 @@ pub struct Counter {
 }
 
 /// What the handlers keep in the control table: counters, each written only from the reading
-/// it was made from, so two processes never both move one.
+/// it was made from, so two processes never both move one, or taken from atomically (a rate
+/// limit's next free start); and the operators' controls.
 #[async_trait]
 pub trait ControlStore: Send + Sync {
     /// The counter `key` (`None`: never written).
@@ -32,6 +35,17 @@ pub trait ControlStore: Send + Sync {
         from: Option<Counter>,
         to: u64,
     ) -> Result<bool, StoreError>;
+
+    /// Takes the first free start at or after `now` under `limit` from the counter `key`
+    /// (whose value is the next free start, in milliseconds since the epoch), and moves the
+    /// next free start one [`Limit::spacing`] past the one taken: at most two writes, no read,
+    /// and however many executors take at once, no two get the same start. Returns the start.
+    async fn take_start(
+        &self,
+        key: &str,
+        limit: &Limit,
+        now: DateTime<Utc>,
+    ) -> Result<DateTime<Utc>, StoreError>;
 
     /// The operators' controls, and the version they were read at (0: never written).
     async fn controls(&self) -> Result<(Controls, u64), StoreError>;

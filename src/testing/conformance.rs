@@ -76,6 +76,39 @@ pub async fn control_store(control: &dyn ControlStore, prefix: &str) {
         "a refused write changes nothing"
     );
     controls(control).await;
+    starts(control, prefix).await;
+}
+
+/// A rate limit's starts: the first at once, the next one spacing on while they come faster
+/// than the limit, at once again when it has room; the counter reads as one written each time.
+async fn starts(control: &dyn ControlStore, prefix: &str) {
+    let key = format!("{prefix}/rate");
+    let limit: crate::controls::Limit = "10/minute".parse().unwrap();
+    let now = crate::timestamp::parse_stamp("2027-01-01T09:00:00.250Z").unwrap();
+    let mut taken = Vec::new();
+    for _ in 0..3 {
+        taken.push(control.take_start(&key, &limit, now).await.expect("take"));
+    }
+    let spacing = TimeDelta::seconds(6);
+    assert_eq!(
+        taken,
+        [now, now + spacing, now + spacing * 2],
+        "one spacing apart"
+    );
+    let later = now + TimeDelta::minutes(5);
+    assert_eq!(
+        control.take_start(&key, &limit, later).await.expect("take"),
+        later,
+        "room again: at once, not at the end of a backlog"
+    );
+    let counter = control.counter(&key).await.expect("read").expect("written");
+    assert_eq!(
+        (counter.value, counter.version),
+        (
+            u64::try_from((later + spacing).timestamp_millis()).unwrap(),
+            4
+        )
+    );
 }
 
 /// The controls record: read as empty at version 0 until written, written only from the

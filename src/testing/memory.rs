@@ -11,7 +11,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use super::conformance::Inbox;
 use crate::config::Names;
-use crate::controls::Controls;
+use crate::controls::{Controls, Limit, reserve};
 use crate::events::Event;
 use crate::item::{AttributeValue, Item, MAX_ITEM_BYTES, RunRecord, attr, item_size};
 use crate::job::{Created, JobError, Mail, Mailer, WorkerWriter};
@@ -210,6 +210,26 @@ impl ControlStore for MemoryControl {
         let version = next_version(from);
         counters.insert(key.to_owned(), Counter { value: to, version });
         Ok(true)
+    }
+
+    async fn take_start(
+        &self,
+        key: &str,
+        limit: &Limit,
+        now: DateTime<Utc>,
+    ) -> Result<DateTime<Utc>, StoreError> {
+        let mut counters = lock(&self.counters);
+        let read = counters.get(key).copied();
+        let (start, next) = reserve(read.map(|c| c.value), now, limit);
+        let version = next_version(read);
+        counters.insert(
+            key.to_owned(),
+            Counter {
+                value: next,
+                version,
+            },
+        );
+        Ok(start)
     }
 
     async fn controls(&self) -> Result<(Controls, u64), StoreError> {

@@ -56,6 +56,7 @@ async fn workers_run_through_the_lambda_binaries_under_cargo_lambda_watch() {
         .env("AWS_REGION", "us-east-1")
         .env("NEXTDUE_WORKERS_TABLE", &stack.names.workers_table)
         .env("NEXTDUE_RUNS_TABLE", &stack.names.runs_table)
+        .env("NEXTDUE_CONTROL_TABLE", &stack.names.control_table)
         .env("NEXTDUE_QUEUE_PREFIX", &stack.names.queue_prefix)
         .env("NEXTDUE_SCHEDULE_GROUP", &stack.names.schedule_group)
         .env("NEXTDUE_EVENT_BUS", &stack.names.event_bus)

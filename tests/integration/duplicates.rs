@@ -104,6 +104,7 @@ async fn at_most_one_start_when_two_dev_processes_share_the_resources() {
                 .env("AWS_ENDPOINT_URL", &stack.endpoint)
                 .env("NEXTDUE_WORKERS_TABLE", &stack.names.workers_table)
                 .env("NEXTDUE_RUNS_TABLE", &stack.names.runs_table)
+                .env("NEXTDUE_CONTROL_TABLE", &stack.names.control_table)
                 .env("NEXTDUE_QUEUE_PREFIX", &stack.names.queue_prefix)
                 .env("NEXTDUE_SCHEDULE_GROUP", &stack.names.schedule_group)
                 .env("NEXTDUE_EVENT_BUS", &stack.names.event_bus)

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use nextdue::adapters::control::ControlTable;
 use nextdue::controls::REFRESH;
 use nextdue::item::Status;
 use serde_json::json;
@@ -253,22 +254,27 @@ async fn put_of_json_lines_writes_the_good_lines_and_reports_each_bad_one_by_num
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_controls_record_edited_into_nonsense_stops_no_run_and_says_how_to_fix_it() {
-    let stack = TestStack::start("bad-controls").await;
-    // As someone might type it into the console: a capitalised mode.
-    let typed = json!({"id": "controls", "version": 3,
-        "pauses": {"queue:default": {"mode": "Hold", "since": "2026-12-04T10:00:00.000Z"}}});
+/// Writes `record` into the stack's control table as someone editing it in the console would.
+async fn put_control_record(stack: &TestStack, record: serde_json::Value) {
     stack
         .stack
         .clients
         .dynamodb
         .put_item()
         .table_name(&stack.names.control_table)
-        .set_item(Some(serde_dynamo::to_item(&typed).unwrap()))
+        .set_item(Some(serde_dynamo::to_item(record).unwrap()))
         .send()
         .await
         .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_controls_record_edited_into_nonsense_stops_no_run_and_says_how_to_fix_it() {
+    let stack = TestStack::start("bad-controls").await;
+    // As someone might type it into the console: a capitalised mode.
+    let typed = json!({"id": "controls", "version": 3,
+        "pauses": {"queue:default": {"mode": "Hold", "since": "2026-12-04T10:00:00.000Z"}}});
+    put_control_record(&stack, typed).await;
     stack
         .put(json!({"id": "runs-anyway", "kind": "log", "enabled": true, "params": {"message": "m"}}))
         .await;
@@ -297,18 +303,7 @@ async fn a_rate_limit_counter_edited_into_nonsense_stops_no_run() {
     let stack = TestStack::start("bad-counter").await;
     let limited = nextdue(Some(&stack), &["limit", "kind", "log", "1/hour"], None).await;
     assert_eq!(limited.code, 0, "{}", limited.stderr);
-    stack
-        .stack
-        .clients
-        .dynamodb
-        .put_item()
-        .table_name(&stack.names.control_table)
-        .set_item(Some(
-            serde_dynamo::to_item(json!({"id": "rate:kind:log", "value": "lots"})).unwrap(),
-        ))
-        .send()
-        .await
-        .unwrap();
+    put_control_record(&stack, json!({"id": "rate:kind:log", "value": "lots"})).await;
     stack
         .put(json!({"id": "runs-anyway", "kind": "log", "enabled": true, "params": {"message": "m"}}))
         .await;
@@ -316,4 +311,43 @@ async fn a_rate_limit_counter_edited_into_nonsense_stops_no_run() {
         .wait_for("runs-anyway", "run", |w| w.status == Some(Status::Stopped))
         .await;
     assert_eq!(worker.last_run_succeeded, Some(true));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reservations_made_at_once_by_many_executors_never_share_a_start() {
+    // Forty executors reserve under one limit at the same instant, each through a table of its
+    // own, their calls in flight together: each takes its start in one atomic write, so the
+    // starts are forty distinct slots one spacing apart (the kit's executors, on memory seams,
+    // never have two reservations in flight at once).
+    use nextdue::controls::{Limit, Scope};
+    use nextdue::handlers::controls::reserve_start;
+    let stack = TestStack::provisioned("reserve-race").await;
+    let limit: Limit = "10/minute".parse().unwrap();
+    let scope = Scope::Kind("report".into());
+    let now = chrono::Utc::now();
+    let tables: Vec<ControlTable> = (0..40)
+        .map(|_| {
+            ControlTable::new(
+                stack.stack.clients.dynamodb.clone(),
+                &stack.names.control_table,
+            )
+        })
+        .collect();
+    let mut starts = futures::future::join_all(
+        tables
+            .iter()
+            .map(|table| reserve_start(table, &scope, &limit, now)),
+    )
+    .await
+    .into_iter()
+    .map(Result::unwrap)
+    .collect::<Vec<_>>();
+    starts.sort();
+    let expected: Vec<_> = (0..40).map(|i| now + limit.spacing() * i).collect();
+    let ms = |t: &chrono::DateTime<chrono::Utc>| t.timestamp_millis();
+    assert_eq!(
+        starts.iter().map(ms).collect::<Vec<_>>(),
+        expected.iter().map(ms).collect::<Vec<_>>(),
+        "one start per reservation, each a spacing after the last"
+    );
 }

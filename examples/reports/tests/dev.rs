@@ -50,6 +50,7 @@ async fn a_teams_own_kind_runs_through_its_own_dev_binary() {
         .env("AWS_ENDPOINT_URL", &endpoint)
         .env("NEXTDUE_WORKERS_TABLE", format!("{prefix}-workers"))
         .env("NEXTDUE_RUNS_TABLE", format!("{prefix}-runs"))
+        .env("NEXTDUE_CONTROL_TABLE", format!("{prefix}-control"))
         .env("NEXTDUE_QUEUE_PREFIX", format!("{prefix}-"))
         .env("NEXTDUE_SCHEDULE_GROUP", &prefix)
         .stdout(Stdio::null())
